@@ -1,0 +1,73 @@
+"""Capture what user code prints and warns while a session runs.
+
+sys.stdout/sys.stderr are process-wide, so the capture writes only what the session thread
+prints to the session; other threads' output passes straight through to the original stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import threading
+import warnings
+from typing import Callable, Iterator, Optional
+
+
+class _ThreadTee(io.TextIOBase):
+    def __init__(self, original, stream: str, thread: int, sink: Callable[[str, str], None],
+                 echo: bool) -> None:
+        self._original = original
+        self._stream = stream
+        self._thread = thread
+        self._sink = sink
+        self._echo = echo
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() == self._thread:
+            if text:
+                self._sink(self._stream, text)
+            if not self._echo:
+                return len(text)
+        return self._original.write(text) if self._original is not None else len(text)
+
+    def flush(self) -> None:
+        if self._original is not None:
+            self._original.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self):  # some libraries query it
+        return getattr(self._original, "encoding", "utf-8")
+
+
+WarningHandler = Callable[[warnings.WarningMessage], None]
+
+
+@contextlib.contextmanager
+def capture_output(sink: Callable[[str, str], None], on_warning: Optional[WarningHandler] = None,
+                   echo: bool = False) -> Iterator[None]:
+    """Send this thread's stdout/stderr text and every warning to ``sink`` / ``on_warning``."""
+    thread = threading.get_ident()
+    old_out, old_err = sys.stdout, sys.stderr
+    sys.stdout = _ThreadTee(old_out, "stdout", thread, sink, echo)
+    sys.stderr = _ThreadTee(old_err, "stderr", thread, sink, echo)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            original_show = warnings.showwarning
+
+            def show(message, category, filename, lineno, file=None, line=None):
+                if threading.get_ident() != thread:
+                    return original_show(message, category, filename, lineno, file, line)
+                record = warnings.WarningMessage(message, category, filename, lineno, file, line)
+                sink("warning", f"{filename}:{lineno}: {category.__name__}: {message}\n")
+                if on_warning is not None:
+                    on_warning(record)
+
+            warnings.showwarning = show
+            yield
+    finally:
+        sys.stdout, sys.stderr = old_out, old_err

@@ -1,0 +1,252 @@
+"""Immutable event objects: the only things that cross from the session thread to listeners.
+
+Every event is a frozen dataclass holding plain Python values (str, int, float, tuples).
+No tensors and no modules ever appear here, so a listener on another thread (the GUI) can keep
+them as long as it likes without pinning GPU memory or racing the session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+# Phases in the order a session goes through them.
+PHASES = ("loading", "building", "forward", "loss", "backward", "done", "failed", "stopped")
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """A line in a file (the user's model file where we can find one)."""
+
+    file: str
+    line: int
+
+    def short(self) -> str:
+        import os
+
+        return f"{os.path.basename(self.file)}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Histogram:
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TensorSummary:
+    """Statistics of one tensor, or a description of a non-tensor value.
+
+    ``name`` is where the value sits inside a nested structure ("[0]", "['logits']", ".loss").
+    For non-tensors ``kind`` is "value" and only ``name`` and ``text`` are set.
+    Statistics are None when they were not computed (stats off, meta tensors) or do not exist
+    (empty tensors). min/max/mean/std are over finite values only.
+    """
+
+    name: str = ""
+    kind: str = "tensor"
+    shape: Optional[tuple[int, ...]] = None
+    dtype: Optional[str] = None
+    device: Optional[str] = None
+    numel: int = 0
+    min: Optional[float] = None
+    max: Optional[float] = None
+    mean: Optional[float] = None
+    std: Optional[float] = None
+    norm: Optional[float] = None  # L2 norm of the finite values
+    nan: int = 0
+    inf: int = 0
+    zero_fraction: Optional[float] = None
+    hist: Optional[Histogram] = None
+    requires_grad: bool = False
+    text: str = ""
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.kind == "tensor"
+
+    @property
+    def finite(self) -> bool:
+        return self.nan == 0 and self.inf == 0
+
+    def shape_text(self) -> str:
+        if self.shape is None:
+            return self.text
+        return "[" + ", ".join(str(d) for d in self.shape) + "]"
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """One parameter (or buffer-free parameter) of a module, its own name only ("weight")."""
+
+    name: str
+    shape: Optional[tuple[int, ...]]  # None while a lazy parameter is uninitialised
+    dtype: str
+    requires_grad: bool
+    numel: int
+    stats: Optional[TensorSummary] = None
+    grad: Optional[TensorSummary] = None
+
+
+@dataclass(frozen=True)
+class ModuleNode:
+    """A module in the tree. ``path`` is dotted, the root is ""."""
+
+    path: str
+    type_name: str
+    parent: Optional[str]
+    depth: int
+    param_count: int
+    registered: bool = True
+    created_at: Optional[SourceLocation] = None
+    lazy: bool = False
+    params: tuple[ParamInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallKey:
+    path: str
+    call_index: int
+
+
+# ---- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    pass
+
+
+@dataclass(frozen=True)
+class SessionStarted(Event):
+    file: Optional[str]
+    device: str
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class PhaseChanged(Event):
+    phase: str
+
+
+@dataclass(frozen=True)
+class TreeBuilt(Event):
+    """The registered module tree, right after build (params as defined, lazy ones unshaped)."""
+
+    nodes: tuple[ModuleNode, ...]
+
+
+@dataclass(frozen=True)
+class ModuleAdded(Event):
+    """A module that ran but was not in the tree (unregistered), discovered during forward."""
+
+    node: ModuleNode
+
+
+@dataclass(frozen=True)
+class ModuleEntered(Event):
+    path: str
+    call_index: int
+    depth: int
+    inputs: tuple[TensorSummary, ...]
+
+
+@dataclass(frozen=True)
+class ModuleExited(Event):
+    path: str
+    call_index: int
+    depth: int
+    inputs: tuple[TensorSummary, ...]
+    outputs: tuple[TensorSummary, ...]
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class ModuleFailed(Event):
+    """A module call that raised; the exception is described in a Diagnostic."""
+
+    path: str
+    call_index: int
+    depth: int
+    message: str
+
+
+@dataclass(frozen=True)
+class GradientArrived(Event):
+    """Backward reached the output of a module call: the gradient with respect to that output."""
+
+    path: str
+    call_index: int
+    depth: int
+    output_index: int
+    grad: TensorSummary
+
+
+@dataclass(frozen=True)
+class ParamsUpdated(Event):
+    """Parameter shapes, values and (after backward) gradients of every module, one event."""
+
+    params: tuple[tuple[str, tuple[ParamInfo, ...]], ...]  # (module path, its own params)
+
+
+@dataclass(frozen=True)
+class LossComputed(Event):
+    value: Optional[float]
+    surrogate: bool
+    summary: Optional[TensorSummary] = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A problem found, where it was born, and what to change. ``code`` values are stable."""
+
+    code: str
+    severity: str  # "error" | "warning" | "info"
+    phase: str  # "load" | "build" | "forward" | "loss" | "backward"
+    message: str
+    module: Optional[str] = None
+    file: Optional[str] = None
+    line: Optional[int] = None
+    fix: Optional[str] = None
+    call_index: Optional[int] = None
+    details: tuple[tuple[str, str], ...] = ()  # extra facts (expected/actual...) for panels
+
+
+@dataclass(frozen=True)
+class DiagnosticRaised(Event):
+    diagnostic: Diagnostic
+
+
+@dataclass(frozen=True)
+class PauseLocation:
+    """Where a session is paused: the module event it is about to pass."""
+
+    phase: str  # "forward" | "backward" | "loss"
+    kind: str  # "enter" | "exit" | "grad" | "error" | "start"
+    path: str
+    call_index: int
+    depth: int
+    reason: str = "step"  # "step" | "breakpoint" | "non-finite" | "exception" | "start" | "run-to"
+
+
+@dataclass(frozen=True)
+class Paused(Event):
+    location: PauseLocation
+
+
+@dataclass(frozen=True)
+class Resumed(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class LogWritten(Event):
+    stream: str  # "stdout" | "stderr" | "warning"
+    text: str
+
+
+@dataclass(frozen=True)
+class SessionEnded(Event):
+    status: str  # "ok" | "problems" | "failed" | "stopped"
+    elapsed_s: float = 0.0
+    diagnostics: tuple[Diagnostic, ...] = field(default=())

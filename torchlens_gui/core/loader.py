@@ -1,0 +1,179 @@
+"""Load a user's model file into its own module namespace and find what the contract names.
+
+The model-file contract (public, documented in the README):
+
+    def build_model():      # or a module-level `model` (an nn.Module instance)
+    def example_inputs():   # or a module-level `inputs`: a Tensor, a tuple of args, or a dict of kwargs
+    def loss(output):       # optional; returns a scalar tensor
+
+Anything that goes wrong while the file itself runs becomes a LoadError carrying the user's file
+and line, never a traceback into our code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import traceback
+import types
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch.nn as nn
+
+from .user_frames import innermost_user_line
+
+_counter = itertools.count()
+
+
+class LoadError(Exception):
+    """The file could not be loaded or does not follow the contract."""
+
+    def __init__(self, message: str, file: Optional[str] = None, line: Optional[int] = None,
+                 fix: Optional[str] = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.fix = fix
+
+
+@dataclass
+class ModelSpec:
+    """What a session needs: how to get the model, the inputs and (optionally) the loss."""
+
+    build: Callable[[], nn.Module]
+    inputs: Callable[[], Any]
+    loss: Optional[Callable[[Any], Any]]
+    file: Optional[str]  # the user's file, used to pick "their" lines out of tracebacks
+    name: str = "model"
+
+
+def spec_from_objects(model: nn.Module, inputs: Any, loss: Optional[Callable] = None,
+                      file: Optional[str] = None) -> ModelSpec:
+    """A spec over live objects, for ``torchlens_gui.debug(model, inputs)``."""
+    return ModelSpec(build=lambda: model, inputs=lambda: inputs, loss=loss, file=file,
+                     name=type(model).__name__)
+
+
+def load_model_file(path: str) -> ModelSpec:
+    """Run ``path`` in a fresh module namespace and return its ModelSpec, or raise LoadError."""
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise LoadError(f"No such file: {path}", fix="Check the path of the model file.")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            source = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadError(f"Cannot read {path}: {exc}", file=path) from None
+
+    try:
+        code = compile(source, path, "exec")
+    except SyntaxError as exc:
+        raise LoadError(
+            f"Syntax error: {exc.msg}", file=path, line=exc.lineno,
+            fix="Fix the syntax at the marked line; the file must be valid Python.",
+        ) from None
+
+    module_name = f"torchlens_user_model_{next(_counter)}"
+    module = types.ModuleType(module_name)
+    module.__file__ = path
+    # Registered while it runs so dataclasses, pickling and relative lookups work as in a script.
+    sys.modules[module_name] = module
+    folder = os.path.dirname(path)
+    added_path = folder not in sys.path
+    if added_path:
+        sys.path.insert(0, folder)
+    try:
+        exec(code, module.__dict__)
+    except SystemExit as exc:
+        line = innermost_user_line(exc.__traceback__, path)
+        raise LoadError(
+            f"The file called sys.exit({exc.code!r}) while loading",
+            file=path, line=line,
+            fix="Move script code under `if __name__ == \"__main__\":` so importing the file "
+                "does not exit.",
+        ) from None
+    except ImportError as exc:
+        line = innermost_user_line(exc.__traceback__, path)
+        raise LoadError(
+            f"Import failed: {exc}", file=path, line=line,
+            fix=f"Install the missing package into this environment or fix the import at line {line}.",
+        ) from None
+    except BaseException as exc:  # KeyboardInterrupt included: a file must never kill the app
+        line = innermost_user_line(exc.__traceback__, path)
+        raise LoadError(
+            f"{type(exc).__name__} while loading the file: {exc}", file=path, line=line,
+            fix="Code at module level runs on load; fix the line shown or move it into a function.",
+        ) from None
+    finally:
+        if added_path:
+            try:
+                sys.path.remove(folder)
+            except ValueError:
+                pass
+    return _spec_from_namespace(module.__dict__, path)
+
+
+def _spec_from_namespace(ns: dict, path: str) -> ModelSpec:
+    build = ns.get("build_model")
+    model_obj = ns.get("model")
+    if callable(build) and not isinstance(build, nn.Module):
+        build_fn = build
+    elif isinstance(model_obj, nn.Module):
+        build_fn = lambda: model_obj  # noqa: E731 - the file already built it
+    elif model_obj is not None:
+        raise LoadError(
+            f"`model` is a {type(model_obj).__name__}, not an nn.Module", file=path,
+            line=_line_of_name(path, "model"),
+            fix="Set `model` to an nn.Module instance, or define build_model() returning one.",
+        )
+    else:
+        raise LoadError(
+            "No model found: the file defines neither build_model() nor a module-level `model`",
+            file=path,
+            fix="Add `def build_model():` returning your nn.Module (see the README's model-file "
+                "contract).",
+        )
+
+    make_inputs = ns.get("example_inputs")
+    inputs_obj = ns.get("inputs", None)
+    if callable(make_inputs):
+        inputs_fn = make_inputs
+    elif "inputs" in ns:
+        inputs_fn = lambda: inputs_obj  # noqa: E731
+    else:
+        raise LoadError(
+            "No inputs found: the file defines neither example_inputs() nor a module-level `inputs`",
+            file=path,
+            fix="Add `def example_inputs():` returning a Tensor, a tuple of args or a dict of kwargs.",
+        )
+
+    loss_fn = ns.get("loss")
+    if loss_fn is not None and not callable(loss_fn):
+        raise LoadError(
+            f"`loss` is a {type(loss_fn).__name__}, not a function", file=path,
+            line=_line_of_name(path, "loss"),
+            fix="Define `def loss(output):` returning a scalar tensor, or remove `loss`.",
+        )
+    name = os.path.splitext(os.path.basename(path))[0]
+    return ModelSpec(build=build_fn, inputs=inputs_fn, loss=loss_fn, file=path, name=name)
+
+
+def _line_of_name(path: str, name: str) -> Optional[int]:
+    """The first line that assigns ``name`` at module level (for errors about it)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for number, text in enumerate(fh, 1):
+                if text.startswith(f"{name} ") or text.startswith(f"{name}="):
+                    return number
+    except OSError:
+        return None
+    return None
+
+
+def format_exception_only(exc: BaseException) -> str:
+    """``Type: message`` on one line, trimmed for display."""
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__

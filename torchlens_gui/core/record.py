@@ -1,0 +1,164 @@
+"""RunRecord: everything a session reported, rebuilt from its events alone.
+
+The session keeps one for its diagnostics; the CLI keeps one for the report; the GUI keeps one on
+its own thread for the tree and panels. Because it is fed only immutable events, each owner can
+read it without locks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Optional
+
+from . import events as ev
+
+
+@dataclass
+class CallRecord:
+    """One call of one module: what went in, what came out, gradients that arrived at it."""
+
+    path: str
+    call_index: int
+    depth: int
+    order: int  # position in execution order
+    inputs: tuple[ev.TensorSummary, ...] = ()
+    outputs: tuple[ev.TensorSummary, ...] = ()
+    elapsed_s: Optional[float] = None
+    status: str = "running"  # running | done | failed
+    grads: dict[int, ev.TensorSummary] = field(default_factory=dict)
+    grad_order: Optional[int] = None  # position in backward order of the first gradient
+
+    @property
+    def key(self) -> ev.CallKey:
+        return ev.CallKey(self.path, self.call_index)
+
+    @property
+    def output_nonfinite(self) -> bool:
+        return any(not s.finite for s in self.outputs)
+
+    @property
+    def input_nonfinite(self) -> bool:
+        return any(not s.finite for s in self.inputs)
+
+    @property
+    def grad_nonfinite(self) -> bool:
+        return any(not s.finite for s in self.grads.values())
+
+
+class RunRecord:
+    """Accumulates events into a queryable picture of the run."""
+
+    MAX_LOG_CHARS = 200_000
+
+    def __init__(self) -> None:
+        self.file: Optional[str] = None
+        self.device: str = ""
+        self.dry_run = False
+        self.phase = "loading"
+        self.status: Optional[str] = None
+        self.nodes: dict[str, ev.ModuleNode] = {}
+        self.calls: list[CallRecord] = []
+        self.calls_by_key: dict[ev.CallKey, CallRecord] = {}
+        self.calls_by_path: dict[str, list[CallRecord]] = {}
+        self.backward_order: list[ev.CallKey] = []
+        self.diagnostics: list[ev.Diagnostic] = []
+        self.loss: Optional[ev.LossComputed] = None
+        self.paused_at: Optional[ev.PauseLocation] = None
+        self.log: list[tuple[str, str]] = []
+        self._log_chars = 0
+        self.elapsed_s = 0.0
+
+    # ---- feeding ---------------------------------------------------------------------------
+
+    def apply(self, event: ev.Event) -> None:
+        handler = getattr(self, "_on_" + type(event).__name__, None)
+        if handler is not None:
+            handler(event)
+
+    def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
+        self.file, self.device, self.dry_run = e.file, e.device, e.dry_run
+
+    def _on_PhaseChanged(self, e: ev.PhaseChanged) -> None:
+        self.phase = e.phase
+
+    def _on_TreeBuilt(self, e: ev.TreeBuilt) -> None:
+        self.nodes = {n.path: n for n in e.nodes}
+
+    def _on_ModuleAdded(self, e: ev.ModuleAdded) -> None:
+        self.nodes[e.node.path] = e.node
+
+    def _on_ModuleEntered(self, e: ev.ModuleEntered) -> None:
+        call = CallRecord(e.path, e.call_index, e.depth, len(self.calls), inputs=e.inputs)
+        self.calls.append(call)
+        self.calls_by_key[call.key] = call
+        self.calls_by_path.setdefault(e.path, []).append(call)
+
+    def _on_ModuleExited(self, e: ev.ModuleExited) -> None:
+        call = self.calls_by_key.get(ev.CallKey(e.path, e.call_index))
+        if call is not None:
+            call.inputs, call.outputs = e.inputs, e.outputs
+            call.elapsed_s, call.status = e.elapsed_s, "done"
+
+    def _on_ModuleFailed(self, e: ev.ModuleFailed) -> None:
+        call = self.calls_by_key.get(ev.CallKey(e.path, e.call_index))
+        if call is not None:
+            call.status = "failed"
+
+    def _on_GradientArrived(self, e: ev.GradientArrived) -> None:
+        call = self.calls_by_key.get(ev.CallKey(e.path, e.call_index))
+        if call is not None:
+            if call.grad_order is None:
+                call.grad_order = len(self.backward_order)
+                self.backward_order.append(call.key)
+            call.grads[e.output_index] = e.grad
+
+    def _on_ParamsUpdated(self, e: ev.ParamsUpdated) -> None:
+        for path, params in e.params:
+            node = self.nodes.get(path)
+            if node is not None:
+                self.nodes[path] = replace(node, params=params,
+                                           param_count=sum(p.numel for p in params))
+
+    def _on_LossComputed(self, e: ev.LossComputed) -> None:
+        self.loss = e
+
+    def _on_DiagnosticRaised(self, e: ev.DiagnosticRaised) -> None:
+        self.diagnostics.append(e.diagnostic)
+
+    def _on_Paused(self, e: ev.Paused) -> None:
+        self.paused_at = e.location
+
+    def _on_Resumed(self, e: ev.Resumed) -> None:
+        self.paused_at = None
+
+    def _on_LogWritten(self, e: ev.LogWritten) -> None:
+        if self._log_chars < self.MAX_LOG_CHARS:
+            self.log.append((e.stream, e.text))
+            self._log_chars += len(e.text)
+
+    def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
+        self.status, self.elapsed_s = e.status, e.elapsed_s
+        self.paused_at = None
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def calls_of(self, path: str) -> list[CallRecord]:
+        return self.calls_by_path.get(path, [])
+
+    def last_call(self, path: str) -> Optional[CallRecord]:
+        calls = self.calls_by_path.get(path)
+        return calls[-1] if calls else None
+
+    def children(self, path: Optional[str]) -> list[ev.ModuleNode]:
+        return [n for n in self.nodes.values() if n.parent == path]
+
+    def grad_norm(self, path: str) -> Optional[float]:
+        """L2 norm over the gradients of a module's own parameters (None if it has none)."""
+        node = self.nodes.get(path)
+        if node is None:
+            return None
+        norms = [p.grad.norm for p in node.params if p.grad is not None and p.grad.norm is not None]
+        return sum(n * n for n in norms) ** 0.5 if norms else None
+
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.diagnostics)

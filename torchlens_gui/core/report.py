@@ -1,0 +1,158 @@
+"""Reports of a finished run: the `check --json` object (a public contract) and readable text."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Optional
+
+from .events import Diagnostic, ParamInfo, TensorSummary
+from .record import RunRecord
+
+SCHEMA_VERSION = 1
+
+EXIT_CODES = {"ok": 0, "problems": 1, "failed": 2, "stopped": 2}
+
+
+def exit_code(record: RunRecord) -> int:
+    """0 clean, 1 problems found, 2 could not load or build."""
+    return EXIT_CODES.get(record.status or "failed", 2)
+
+
+def _num(value: Optional[float]) -> Optional[float]:
+    """JSON has no NaN or Infinity literals: they become null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def summary_json(s: TensorSummary) -> dict[str, Any]:
+    if not s.is_tensor:
+        return {"name": s.name, "kind": "value", "shape": None, "dtype": None, "device": None,
+                "text": s.text}
+    return {
+        "name": s.name, "kind": "tensor",
+        "shape": list(s.shape) if s.shape is not None else None,
+        "dtype": s.dtype, "device": s.device,
+        "min": _num(s.min), "max": _num(s.max), "mean": _num(s.mean), "std": _num(s.std),
+        "nan": s.nan, "inf": s.inf, "zero_fraction": _num(s.zero_fraction),
+        "hist": {"edges": [_num(e) for e in s.hist.edges], "counts": list(s.hist.counts)}
+        if s.hist is not None else None,
+    }
+
+
+def param_json(p: ParamInfo) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "shape": list(p.shape) if p.shape is not None else None,
+        "dtype": p.dtype,
+        "requires_grad": p.requires_grad,
+        "stats": summary_json(p.stats) if p.stats is not None else None,
+        "grad": summary_json(p.grad) if p.grad is not None else None,
+    }
+
+
+def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
+    return {"code": d.code, "severity": d.severity, "phase": d.phase, "module": d.module,
+            "file": d.file, "line": d.line, "message": d.message, "fix": d.fix}
+
+
+def to_json(record: RunRecord) -> dict[str, Any]:
+    """The `check --json` object. Field names and meanings are a stable, documented contract."""
+    modules = []
+    for path, node in record.nodes.items():
+        calls = record.calls_of(path)
+        first = calls[0] if calls else None
+        modules.append({
+            "path": path,
+            "type": node.type_name,
+            "calls": len(calls),
+            "registered": node.registered,
+            "created_at": {"file": node.created_at.file, "line": node.created_at.line}
+            if node.created_at else None,
+            "inputs": [summary_json(s) for s in first.inputs] if first else [],
+            "outputs": [summary_json(s) for s in first.outputs] if first else [],
+            "params": [param_json(p) for p in node.params],
+        })
+    loss = record.loss
+    return {
+        "schema": SCHEMA_VERSION,
+        "file": record.file,
+        "device": record.device,
+        "status": {"ok": "ok", "problems": "problems"}.get(record.status or "", "failed"),
+        "dry_run": record.dry_run,
+        "loss": {"value": _num(loss.value) if loss else None,
+                 "surrogate": bool(loss.surrogate) if loss else False},
+        "modules": modules,
+        "diagnostics": [diagnostic_json(d) for d in record.diagnostics],
+    }
+
+
+# ---- text ---------------------------------------------------------------------------------
+
+def _fmt(value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.3g}"
+
+
+def _flags(summaries) -> str:
+    nan = sum(s.nan for s in summaries)
+    inf = sum(s.inf for s in summaries)
+    parts = []
+    if nan:
+        parts.append(f"NaN x{nan}")
+    if inf:
+        parts.append(f"Inf x{inf}")
+    return " ".join(parts)
+
+
+def to_text(record: RunRecord) -> str:
+    """A readable report: the module tree with shapes and flags, then the diagnostics."""
+    lines = []
+    name = os.path.basename(record.file) if record.file else "(live model)"
+    mode = " (dry run on meta: shapes and dtypes only)" if record.dry_run else ""
+    lines.append(f"torchlens-gui check: {name} on {record.device}{mode}")
+    lines.append("")
+    header = f"{'module':<44} {'type':<18} {'calls':>5}  {'output':<22} {'dtype':<9} " \
+             f"{'grad norm':>9}  flags"
+    lines.append(header)
+    lines.append("-" * len(header))
+    for path, node in record.nodes.items():
+        calls = record.calls_of(path)
+        first = calls[0] if calls else None
+        out = first.outputs[0] if first and first.outputs else None
+        label = ("  " * node.depth) + (path.rsplit(".", 1)[-1] if path else "(root)")
+        flags = _flags([s for c in calls for s in c.outputs])
+        if not node.registered:
+            flags = (flags + " unregistered").strip()
+        if any(c.status == "failed" for c in calls):
+            flags = (flags + " FAILED").strip()
+        if not calls and record.nodes and not record.dry_run:
+            flags = (flags + " not run").strip()
+        shape = out.shape_text() if out else "-"
+        dtype = out.dtype or "-" if out else "-"
+        lines.append(f"{label[:44]:<44} {node.type_name[:18]:<18} {len(calls):>5}  "
+                     f"{shape[:22]:<22} {dtype:<9} {_fmt(record.grad_norm(path)):>9}  {flags}")
+    lines.append("")
+    if record.loss is not None:
+        kind = " (surrogate: sum of outputs)" if record.loss.surrogate else ""
+        lines.append(f"loss: {_fmt(record.loss.value)}{kind}")
+    if record.dry_run:
+        lines.append("A dry run sees shapes and dtypes only: no values, NaNs or gradients.")
+    lines.append("")
+    if not record.diagnostics:
+        lines.append("No problems found.")
+    for d in record.diagnostics:
+        where = d.module if d.module else ""
+        loc = f"{os.path.basename(d.file)}:{d.line}" if d.file and d.line else ""
+        head = " ".join(x for x in (f"[{d.severity}] {d.code}", f"({d.phase})", where, loc) if x)
+        lines.append(head)
+        lines.append(f"    {d.message}")
+        if d.fix:
+            lines.append(f"    fix: {d.fix}")
+    lines.append("")
+    lines.append(f"status: {record.status}")
+    return "\n".join(lines)

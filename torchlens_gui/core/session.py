@@ -1,0 +1,335 @@
+"""The session: load -> build -> forward -> loss -> backward on the caller's thread, under hooks.
+
+Listeners get immutable events; a StepGate may pause the run at any module event. Whatever
+happens, hooks are removed and stdout/stderr/warnings are restored before ``run`` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from typing import Any, Callable, Optional
+
+import torch
+import torch.nn as nn
+
+from . import events as ev
+from .capture import capture_output
+from .context import SessionContext
+from .creation_sites import CreationSites
+from .devices import DeviceUnavailable, is_out_of_memory, resolve_device, synchronize
+from .diagnostics import Diagnostician, default_diagnostician, load_error
+from .gate import SessionStopped, StepGate
+from .hooks import ModuleHooks
+from .loader import LoadError, ModelSpec, load_model_file
+from .record import RunRecord
+from .stats import summarize
+from .structures import map_tensors, tensors
+from .tree import all_param_infos, describe_module_tree
+
+Listener = Callable[[ev.Event], None]
+
+SURROGATE_LOSS_TEXT = "sum of every floating-point output (no loss() in the file)"
+
+
+class _Abort(Exception):
+    """Ends the run early after a diagnostic has been reported."""
+
+    def __init__(self, status: str):
+        super().__init__(status)
+        self.status = status
+
+
+class Session:
+    """One run of a model file (or live model) under the debugger.
+
+    ``source`` is a path to a model file or a ModelSpec. ``values=False`` records structure and
+    shapes only. ``histograms=True`` adds a histogram to every summary (the report wants them;
+    the GUI asks for them only where someone looks). ``dry_run`` builds and runs on the meta
+    device: shapes and dtypes only, no memory, no compute, no backward.
+    """
+
+    def __init__(self, source: str | ModelSpec, *, device: str = "auto",
+                 listener: Optional[Listener] = None, gate: Optional[StepGate] = None,
+                 values: bool = True, histograms: bool = False, dry_run: bool = False,
+                 echo_output: bool = False,
+                 diagnostician: Optional[Diagnostician] = None) -> None:
+        self.source = os.path.abspath(source) if isinstance(source, str) else source
+        self.device_name = "meta" if dry_run else device
+        self.listener = listener
+        self.gate = gate or StepGate()
+        self.values = values and not dry_run
+        self.histograms = histograms
+        self.dry_run = dry_run
+        self.echo_output = echo_output
+        self.diagnostician = diagnostician or default_diagnostician()
+        self.record = RunRecord()
+        self.ctx: Optional[SessionContext] = None
+        self._hooks: Optional[ModuleHooks] = None
+        self._started = 0.0
+
+    # ---- events ---------------------------------------------------------------------------
+
+    def emit(self, event: ev.Event) -> None:
+        self.record.apply(event)
+        if self.listener is not None:
+            self.listener(event)
+
+    def report(self, diagnostic: ev.Diagnostic) -> None:
+        self.emit(ev.DiagnosticRaised(diagnostic))
+
+    def _phase(self, phase: str) -> None:
+        if self.ctx is not None:
+            self.ctx.phase = phase
+        self.emit(ev.PhaseChanged(phase))
+
+    # ---- the run ----------------------------------------------------------------------------
+
+    def run(self) -> RunRecord:
+        """Run to the end (or to a stop) and return the record. Never raises for user errors."""
+        self._started = time.perf_counter()
+        self.gate.on_pause = lambda loc: self.emit(ev.Paused(loc))
+        self.gate.on_resume = lambda: self.emit(ev.Resumed())
+        file = self.source if isinstance(self.source, str) else self.source.file
+        try:
+            shown_device = str(resolve_device(self.device_name))
+        except DeviceUnavailable:
+            shown_device = self.device_name
+        self.emit(ev.SessionStarted(file, shown_device, self.dry_run))
+        status = "failed"
+        try:
+            with capture_output(self._on_output, self._on_warning, echo=self.echo_output):
+                status = self._run_phases()
+        except SessionStopped:
+            status = "stopped"
+        except _Abort as abort:
+            status = abort.status
+        finally:
+            if self._hooks is not None:
+                self._hooks.remove()
+            if self.ctx is not None:
+                self.ctx.stack.clear()
+                self.ctx.output = None
+        final_phase = {"ok": "done", "problems": "done"}.get(status, status)
+        self._phase(final_phase)
+        elapsed = time.perf_counter() - self._started
+        self.emit(ev.SessionEnded(status, elapsed, tuple(self.record.diagnostics)))
+        return self.record
+
+    def _run_phases(self) -> str:
+        self._phase("loading")
+        spec = self._load()
+        device = self._resolve_device()
+        ctx = self.ctx = SessionContext(spec.file, device, self.dry_run, self.record,
+                                        CreationSites())
+        self._phase("building")
+        model = self._build(spec, ctx)
+        inputs = self._prepare_inputs(spec, device)
+        for diagnostic in self.diagnostician.after_build(ctx):
+            self.report(diagnostic)
+
+        self._hooks = ModuleHooks(ctx, self.emit, self.gate, self.diagnostician, self.report,
+                                  values=self.values, histograms=self.histograms)
+        self._hooks.install()
+        output = self._forward(model, inputs, ctx)
+        if output is not None and not self.dry_run:
+            loss_value = self._loss(spec, output, ctx)
+            if loss_value is not None:
+                self._backward(loss_value, ctx)
+        self.emit(ev.ParamsUpdated(all_param_infos(
+            ctx.modules, grads=not self.dry_run, values=self.values, histogram=self.histograms)))
+        return "problems" if self._has_problems() else "ok"
+
+    def _has_problems(self) -> bool:
+        return any(d.severity in ("error", "warning") for d in self.record.diagnostics)
+
+    # ---- phases -----------------------------------------------------------------------------
+
+    def _load(self) -> ModelSpec:
+        if isinstance(self.source, ModelSpec):
+            return self.source
+        try:
+            return load_model_file(self.source)
+        except LoadError as exc:
+            self.report(load_error(exc))
+            raise _Abort("failed") from None
+
+    def _resolve_device(self) -> torch.device:
+        try:
+            return resolve_device(self.device_name)
+        except DeviceUnavailable as exc:
+            self.report(ev.Diagnostic(
+                code="device-unavailable", severity="error", phase="build", message=str(exc),
+                fix="Choose CPU (--device cpu), or install a CUDA build of PyTorch on a machine "
+                    "with an NVIDIA GPU."))
+            raise _Abort("failed") from None
+
+    def _build(self, spec: ModelSpec, ctx: SessionContext) -> nn.Module:
+        device_ctx = torch.device("meta") if self.dry_run else contextlib.nullcontext()
+        try:
+            with ctx.sites.recording(spec.file), device_ctx:
+                model = spec.build()
+        except (SessionStopped, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # SystemExit in build_model included
+            self.report(self._oom_or(exc, "build", ctx)
+                        or self.diagnostician.creation_error(exc, ctx))
+            raise _Abort("failed") from None
+        if not isinstance(model, nn.Module):
+            self.report(ev.Diagnostic(
+                code="load-error", severity="error", phase="build",
+                message=f"build_model() returned a {type(model).__name__}, not an nn.Module",
+                file=spec.file, fix="Return the model instance from build_model()."))
+            raise _Abort("failed")
+        try:
+            model.to(ctx.device)
+        except Exception as exc:
+            self.report(self._oom_or(exc, "build", ctx) or self.diagnostician.creation_error(exc, ctx))
+            raise _Abort("failed") from None
+        ctx.model = model
+        entries = describe_module_tree(model, ctx.sites)
+        for node, module in entries:
+            ctx.paths[id(module)] = node.path
+            ctx.modules[node.path] = module
+        self.emit(ev.TreeBuilt(tuple(node for node, _ in entries)))
+        return model
+
+    def _prepare_inputs(self, spec: ModelSpec, device: torch.device) -> Any:
+        try:
+            inputs = spec.inputs()
+        except (SessionStopped, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            from .diagnostics.base import user_location
+            file, line = user_location(exc, self.ctx)
+            self.report(ev.Diagnostic(
+                code="load-error", severity="error", phase="build",
+                message=f"example_inputs() raised {type(exc).__name__}: {exc}", file=file,
+                line=line, fix="Fix example_inputs() so it returns the model's inputs."))
+            raise _Abort("failed") from None
+        return map_tensors(inputs, lambda t: t.to(device))
+
+    def _forward(self, model: nn.Module, inputs: Any, ctx: SessionContext) -> Any:
+        self._phase("forward")
+        try:
+            with self.diagnostician.phase_guard("forward", ctx):
+                if isinstance(inputs, dict):
+                    output = model(**inputs)
+                elif isinstance(inputs, tuple):
+                    output = model(*inputs)
+                else:
+                    output = model(inputs)
+                synchronize(ctx.device)
+        except (SessionStopped, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fail_in_phase(exc, "forward", ctx)
+            return None
+        ctx.output = output
+        for diagnostic in self.diagnostician.after_forward(ctx):
+            self.report(diagnostic)
+        return output
+
+    def _loss(self, spec: ModelSpec, output: Any, ctx: SessionContext) -> Optional[torch.Tensor]:
+        self._phase("loss")
+        surrogate = spec.loss is None
+        try:
+            with self.diagnostician.phase_guard("loss", ctx):
+                value = surrogate_loss(output) if surrogate else spec.loss(output)
+                synchronize(ctx.device)
+        except (SessionStopped, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fail_in_phase(exc, "loss", ctx)
+            return None
+        if not isinstance(value, torch.Tensor) or value.numel() != 1:
+            what = f"a tensor of shape {list(value.shape)}" if isinstance(value, torch.Tensor) \
+                else f"a {type(value).__name__}"
+            self.report(ev.Diagnostic(
+                code="runtime-error", severity="error", phase="loss",
+                message=f"loss(output) returned {what}; backward needs a scalar tensor",
+                file=spec.file, fix="Reduce the loss to a scalar (for example .mean())."))
+            self.emit(ev.LossComputed(None, surrogate))
+            return None
+        summary = summarize(value.detach(), "loss", values=self.values)
+        self.emit(ev.LossComputed(summary.mean if summary.finite else float("nan"),
+                                  surrogate, summary))
+        for diagnostic in self.diagnostician.on_loss(ctx, output, value, surrogate):
+            self.report(diagnostic)
+        if not value.requires_grad:
+            self.report(ev.Diagnostic(
+                code="no-gradient", severity="warning", phase="loss",
+                message="The loss does not require grad: no parameter takes part in it, so "
+                        "backward cannot run",
+                file=spec.file, fix="Make sure the loss is computed from the model's output "
+                "without .detach(), torch.no_grad() or .item()."))
+            return None
+        return value
+
+    def _backward(self, loss_value: torch.Tensor, ctx: SessionContext) -> None:
+        self._phase("backward")
+        try:
+            # Hooks must fire on this thread so they can pause it and read live tensors.
+            with torch.autograd.set_multithreading_enabled(False), \
+                    self.diagnostician.phase_guard("backward", ctx):
+                loss_value.backward()
+                synchronize(ctx.device)
+        except (SessionStopped, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fail_in_phase(exc, "backward", ctx)
+            return
+        for diagnostic in self.diagnostician.after_backward(ctx):
+            self.report(diagnostic)
+
+    # ---- failures ---------------------------------------------------------------------------
+
+    def _fail_in_phase(self, exc: BaseException, phase: str, ctx: SessionContext) -> None:
+        failing = ctx.stack[-1] if ctx.stack and phase == "forward" else None
+        diagnostic = self._oom_or(exc, phase, ctx) or self.diagnostician.explain_exception(
+            exc, phase, ctx, failing)
+        for call in reversed(ctx.stack):
+            self.emit(ev.ModuleFailed(call.path, call.call_index, call.depth, diagnostic.message))
+        self.report(diagnostic)
+        if failing is not None and self.gate.problem_pause_wanted("exception"):
+            self.gate.pause(ev.PauseLocation(phase, "error", failing.path, failing.call_index,
+                                             failing.depth, "exception"))
+        ctx.stack.clear()
+
+    def _oom_or(self, exc: BaseException, phase: str, ctx: SessionContext
+                ) -> Optional[ev.Diagnostic]:
+        if not is_out_of_memory(exc):
+            return None
+        from .devices import free_cached_memory
+
+        free_cached_memory(ctx.device)
+        failing = ctx.stack[-1] if ctx.stack else None
+        return ev.Diagnostic(
+            code="out-of-memory", severity="error", phase=phase,
+            message=f"Out of memory on {ctx.device} during {phase}"
+                    + (f" in {failing.path or '(root)'}" if failing else "")
+                    + f": {str(exc).splitlines()[0][:200]}",
+            module=failing.path if failing else None, file=ctx.user_file,
+            fix="Use a smaller batch in example_inputs(), a smaller model, or check shapes "
+                "first without memory: torchlens-gui check FILE --dry-run.")
+
+    # ---- captured output --------------------------------------------------------------------
+
+    def _on_output(self, stream: str, text: str) -> None:
+        self.emit(ev.LogWritten(stream, text))
+
+    def _on_warning(self, warning) -> None:
+        if self.ctx is None:
+            return
+        for diagnostic in self.diagnostician.on_warning(self.ctx, warning):
+            self.report(diagnostic)
+
+
+def surrogate_loss(output: Any) -> torch.Tensor:
+    """Backward's starting point when the file has no loss(): the sum of every floating-point
+    output tensor (accumulated in float32), so every output element gets gradient 1."""
+    parts = [t.float().sum() for t in tensors(output) if t.is_floating_point() and t.requires_grad]
+    if not parts:
+        return torch.zeros(())
+    return torch.stack(parts).sum()

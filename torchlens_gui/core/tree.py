@@ -1,0 +1,85 @@
+"""The module tree as immutable nodes, and parameter descriptions."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from torch.nn.parameter import UninitializedParameter
+
+from .creation_sites import CreationSites
+from .events import ModuleNode, ParamInfo
+from .stats import _dtype_name, summarize
+
+
+def join_path(prefix: str, name: str) -> str:
+    if not prefix:
+        return name
+    return f"{prefix}.{name}" if name else prefix
+
+
+def parent_path(path: str) -> Optional[str]:
+    """"" for a top-level child, None for the root itself."""
+    if path == "":
+        return None
+    return path.rsplit(".", 1)[0] if "." in path else ""
+
+
+def describe_params(module: nn.Module, *, values: bool = False, grads: bool = False,
+                    histogram: bool = False) -> tuple[ParamInfo, ...]:
+    """The module's own parameters (not its children's)."""
+    infos = []
+    for name, p in module.named_parameters(recurse=False):
+        if isinstance(p, UninitializedParameter):
+            infos.append(ParamInfo(name, None, _dtype_name(p.dtype), p.requires_grad, 0))
+            continue
+        stats = summarize(p, name, values=values, histogram=histogram) if values else None
+        grad = None
+        if grads and p.grad is not None:
+            grad = summarize(p.grad, f"{name}.grad", values=True, histogram=histogram)
+        infos.append(ParamInfo(name, tuple(int(d) for d in p.shape), _dtype_name(p.dtype),
+                               bool(p.requires_grad), int(p.numel()), stats, grad))
+    return tuple(infos)
+
+
+def is_lazy(module: nn.Module) -> bool:
+    return any(isinstance(p, UninitializedParameter) for p in module.parameters(recurse=False))
+
+
+def describe_module_tree(root: nn.Module, sites: CreationSites, *, prefix: str = "",
+                         parent: Optional[str] = None, depth: int = 0, registered: bool = True
+                         ) -> list[tuple[ModuleNode, nn.Module]]:
+    """Every module under ``root`` (root first, in definition order) as (node, module)."""
+    out = []
+    base_depth = prefix.count(".") + 1 if prefix else 0
+    for name, module in root.named_modules():
+        path = join_path(prefix, name)
+        if name == "":
+            node_parent, node_depth = parent, depth
+        else:
+            node_parent = parent_path(path)
+            node_depth = depth + (path.count(".") + 1 - base_depth)
+        params = describe_params(module)
+        out.append((ModuleNode(
+            path=path, type_name=type(module).__name__, parent=node_parent, depth=node_depth,
+            param_count=sum(p.numel for p in params), registered=registered,
+            created_at=sites.get(module), lazy=is_lazy(module), params=params,
+        ), module))
+    return out
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if not isinstance(p, UninitializedParameter))
+
+
+def all_param_infos(modules: dict[str, nn.Module], *, grads: bool, values: bool = True,
+                    histogram: bool = False) -> tuple[tuple[str, tuple[ParamInfo, ...]], ...]:
+    """(path, params) for every module that owns parameters."""
+    out = []
+    with torch.no_grad():
+        for path, module in modules.items():
+            params = describe_params(module, values=values, grads=grads, histogram=histogram)
+            if params:
+                out.append((path, params))
+    return tuple(out)
