@@ -6,6 +6,7 @@ prints to the session; other threads' output passes straight through to the orig
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import sys
@@ -45,6 +46,11 @@ class _ThreadTee(io.TextIOBase):
 
 WarningHandler = Callable[[warnings.WarningMessage], None]
 
+# print() on CPython 3.11 holds only a borrowed reference to sys.stdout: if the session thread
+# restores the old stream while another thread is inside print(), a freed tee would be used
+# (AttributeError, then a segfault). Retired tees are kept alive so that can never happen.
+_RETIRED: "collections.deque[_ThreadTee]" = collections.deque(maxlen=64)
+
 
 @contextlib.contextmanager
 def capture_output(sink: Callable[[str, str], None], on_warning: Optional[WarningHandler] = None,
@@ -52,8 +58,9 @@ def capture_output(sink: Callable[[str, str], None], on_warning: Optional[Warnin
     """Send this thread's stdout/stderr text and every warning to ``sink`` / ``on_warning``."""
     thread = threading.get_ident()
     old_out, old_err = sys.stdout, sys.stderr
-    sys.stdout = _ThreadTee(old_out, "stdout", thread, sink, echo)
-    sys.stderr = _ThreadTee(old_err, "stderr", thread, sink, echo)
+    tees = (_ThreadTee(old_out, "stdout", thread, sink, echo),
+            _ThreadTee(old_err, "stderr", thread, sink, echo))
+    sys.stdout, sys.stderr = tees
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
@@ -70,4 +77,5 @@ def capture_output(sink: Callable[[str, str], None], on_warning: Optional[Warnin
             warnings.showwarning = show
             yield
     finally:
+        _RETIRED.extend(tees)
         sys.stdout, sys.stderr = old_out, old_err
