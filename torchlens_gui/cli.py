@@ -22,6 +22,8 @@ def _check_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true",
                         help="build and run on the meta device: shapes and dtypes only, no "
                              "memory or compute (values, NaNs and gradients are not seen)")
+    parser.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                        help="stop a run that takes longer than this (default 600; 0: no limit)")
     return parser
 
 
@@ -44,6 +46,7 @@ def run_check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
     from .core.report import exit_code, to_json, to_text
     from .core.session import Session
+    from .core.watchdog import run_with_timeout
 
     err = sys.stderr  # the real stream: the session redirects sys.stderr while it runs
 
@@ -55,7 +58,7 @@ def run_check(argv: Sequence[str]) -> int:
 
     session = Session(args.file, device=args.device, listener=listener, values=True,
                       histograms=True, dry_run=args.dry_run)
-    record = session.run()
+    record = run_with_timeout(session, args.timeout)
     if args.json:
         sys.stdout.write(json.dumps(to_json(record), allow_nan=False) + "\n")
     else:

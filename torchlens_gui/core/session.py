@@ -305,12 +305,15 @@ class Session:
 
         free_cached_memory(ctx.device)
         failing = ctx.stack[-1] if ctx.stack else None
+        from .diagnostics.base import user_location
+
+        file, line = user_location(exc, ctx)
         return ev.Diagnostic(
             code="out-of-memory", severity="error", phase=phase,
             message=f"Out of memory on {ctx.device} during {phase}"
                     + (f" in {failing.path or '(root)'}" if failing else "")
                     + f": {str(exc).splitlines()[0][:200]}",
-            module=failing.path if failing else None, file=ctx.user_file,
+            module=failing.path if failing else None, file=file, line=line,
             fix="Use a smaller batch in example_inputs(), a smaller model, or check shapes "
                 "first without memory: torchlens-gui check FILE --dry-run.")
 

@@ -1,0 +1,67 @@
+"""Run a session with a time limit: a forward that never returns must not hang the caller."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Optional
+
+from .events import Diagnostic
+from .gate import Command, interrupt_thread
+from .record import RunRecord
+from .session import Session
+from .user_frames import is_user_file
+
+# How long a stopped session gets to unwind before we stop waiting for it.
+STOP_GRACE_S = 2.0
+
+
+def run_with_timeout(session: Session, timeout_s: Optional[float]) -> RunRecord:
+    """Run ``session`` on a worker thread; past ``timeout_s`` stop it and report a `timeout`.
+
+    Stopping first asks the step gate (works at the next module event), then raises
+    SessionStopped asynchronously in the thread (works in a Python loop between module calls).
+    A single C call that never returns cannot be interrupted; the record is returned anyway and
+    the daemon thread is abandoned.
+    """
+    if timeout_s is None or timeout_s <= 0:
+        return session.run()
+    worker = threading.Thread(target=session.run, name="torchlens-session", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if not worker.is_alive():
+        return session.record
+    phase = session.record.phase
+    stack = list(session.ctx.stack) if session.ctx is not None else []
+    module = stack[-1].path if stack else None
+    where = _user_line_of_thread(worker.ident, record_file=session.record.file)
+    session.gate.command(Command.STOP)
+    worker.join(0.2)
+    if worker.is_alive() and worker.ident is not None:
+        interrupt_thread(worker.ident)
+    worker.join(STOP_GRACE_S)
+    record = session.record
+    record.diagnostics.append(Diagnostic(
+        code="timeout", severity="error", phase=phase if phase in (
+            "load", "build", "forward", "loss", "backward") else "forward",
+        message=f"The {phase} did not finish within {timeout_s:g} s"
+                + (f"; it was inside {module or '(root)'}" if stack else "")
+                + " and was stopped",
+        module=module, file=where[0] if where else record.file, line=where[1] if where else None,
+        fix="Look for a loop that never ends in forward (or a very large input); raise the "
+            "limit with --timeout if the model is just slow."))
+    if record.nodes:
+        record.status = "problems"
+    else:
+        record.status = "failed"
+    return record
+
+
+def _user_line_of_thread(thread_id: Optional[int], record_file: Optional[str]):
+    """(file, line) the stuck thread is executing in the user's code, if any."""
+    frame = sys._current_frames().get(thread_id) if thread_id is not None else None
+    while frame is not None:
+        if is_user_file(frame.f_code.co_filename, record_file):
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return None
