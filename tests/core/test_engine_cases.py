@@ -165,3 +165,25 @@ def test_hooks_are_removed_and_model_left_intact():
     assert len(nn_module._global_forward_hooks) == post
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert not model._forward_hooks and not model[0]._forward_pre_hooks
+
+
+def test_check_from_code_returns_the_json_report():
+    import torch
+
+    import torchlens_gui
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
+    report = torchlens_gui.check(model, torch.randn(2, 4), loss=lambda out: out.mean(),
+                                 device="cpu")
+    assert report["status"] == "ok"
+    assert [m["path"] for m in report["modules"]] == ["", "0", "1"]
+    assert report["loss"]["surrogate"] is False
+
+
+def test_dry_run_on_meta_sees_shapes_but_no_values():
+    report = run_case("eng_nested", dry_run=True)
+    assert report["device"] == "meta" and report["dry_run"] is True
+    head = module_entry(report, "head")
+    assert head["outputs"][0]["shape"] == [5, 2] and head["outputs"][0]["min"] is None
+    assert head["params"][0]["grad"] is None
+    assert report["loss"]["value"] is None
