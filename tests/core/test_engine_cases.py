@@ -187,3 +187,11 @@ def test_dry_run_on_meta_sees_shapes_but_no_values():
     assert head["outputs"][0]["shape"] == [5, 2] and head["outputs"][0]["min"] is None
     assert head["params"][0]["grad"] is None
     assert report["loss"]["value"] is None
+
+
+def test_numpy_inputs_are_refused_with_a_conversion_hint():
+    report = run_case("eng_numpy_inputs")
+    error = only_error(report)
+    assert (error["code"], error["phase"]) == ("load-error", "build")
+    assert "numpy.ndarray" in error["message"] and "torch.as_tensor" in error["fix"]
+    assert report["status"] == "failed"

@@ -208,6 +208,15 @@ class Session:
                 message=f"example_inputs() raised {type(exc).__name__}: {exc}", file=file,
                 line=line, fix="Fix example_inputs() so it returns the model's inputs."))
             raise _Abort("failed") from None
+        wrong = _non_tensor_array(inputs)
+        if wrong is not None:
+            self.report(ev.Diagnostic(
+                code="load-error", severity="error", phase="build",
+                message=f"example_inputs() returned {wrong}, but models take torch tensors",
+                file=spec.file,
+                fix="Convert it in example_inputs(), for example torch.as_tensor(x, "
+                    "dtype=torch.float32)."))
+            raise _Abort("failed")
         return map_tensors(inputs, lambda t: t.to(device))
 
     def _forward(self, model: nn.Module, inputs: Any, ctx: SessionContext) -> Any:
@@ -336,3 +345,15 @@ def surrogate_loss(output: Any) -> torch.Tensor:
     if not parts:
         return torch.zeros(())
     return torch.stack(parts).sum()
+
+
+def _non_tensor_array(inputs: Any) -> Optional[str]:
+    """Describe an array-like input that is not a tensor (numpy, pandas, lists of numbers)."""
+    from .structures import iter_leaves
+
+    for name, leaf in iter_leaves(inputs):
+        kind = type(leaf).__module__.split(".")[0]
+        if kind in ("numpy", "pandas", "jax", "tensorflow"):
+            where = f" at {name}" if name else ""
+            return f"a {type(leaf).__module__}.{type(leaf).__name__}{where}"
+    return None
