@@ -1,0 +1,133 @@
+"""Open a model, step with the debugger keys, and check what the tree and panels show."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from conftest import EXAMPLES, case
+from torchlens_gui.gui import module_model as mm
+
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+
+
+def cell(window, path: str, column: int) -> str:
+    return window.model.data(window.model.index_of(path, column)) or ""
+
+
+def test_open_shows_tree_paused_before_first_module(driver, window):
+    where = driver.open(case("gui_tiny.py"))
+    assert (where.path, where.kind, where.phase) == ("", "enter", "forward")
+    model = window.model
+    assert model.rowCount() == 1
+    root = model.index_of("")
+    assert [model.path_of(model.index(r, 0, root)) for r in range(model.rowCount(root))] == \
+        ["body", "head"]
+    assert model.rowCount(model.index_of("body")) == 3
+    assert cell(window, "body.0", mm.COL_TYPE) == "Linear"
+    assert cell(window, "body.0", mm.COL_PARAMS) == "40"
+    # Not run yet: dimmed, no shape.
+    assert model.data(model.index_of("head"), Qt.ItemDataRole.ForegroundRole) is not None
+    assert cell(window, "head", mm.COL_SHAPE) == ""
+    assert window.tree.selected_path() == ""
+    assert "Paused entering (root)" in window.status.where_label.text()
+    assert window.source_panel.code.toPlainText().startswith('"""A clean little model')
+
+
+def test_step_keys_walk_the_forward(driver, window):
+    driver.open(case("gui_tiny.py"))
+    where = driver.key(Qt.Key.Key_F11)  # step into: the first child
+    assert (where.path, where.kind) == ("body", "enter")
+    where = driver.key(Qt.Key.Key_F11)
+    assert (where.path, where.kind) == ("body.0", "enter")
+    assert window.tree.selected_path() == "body.0"
+    assert window.tensor_panel.tree.topLevelItem(0).text(0) == "Inputs (1)"
+
+    where = driver.key(Qt.Key.Key_F10)  # step over: the same module's exit
+    assert (where.path, where.kind) == ("body.0", "exit")
+    assert cell(window, "body.0", mm.COL_SHAPE) == "[3, 8]"
+    assert cell(window, "body.0", mm.COL_DTYPE) == "float32"
+    outputs = window.tensor_panel.tree.topLevelItem(1)
+    assert outputs.text(0) == "Outputs (1)"
+    assert outputs.child(0).text(1) == "[3, 8]"
+    assert window.activation_panel.shown.shape == (3, 8)
+    assert window.activation_panel.histogram.message.toPlainText() == ""  # a real histogram
+
+    where = driver.key(Qt.Key.Key_F11, SHIFT)  # step out: the end of body
+    assert (where.path, where.kind) == ("body", "exit")
+    assert cell(window, "body.2", mm.COL_SHAPE) == "[3, 8]"
+    where = driver.key(Qt.Key.Key_F10)
+    assert (where.path, where.kind) == ("head", "enter")
+    assert window.model.current == "head"
+
+    driver.key(Qt.Key.Key_F5)  # continue: nothing wrong, so to the end
+    assert driver.record.status == "ok"
+    assert cell(window, "head", mm.COL_SHAPE) == "[3, 2]"
+    assert float(cell(window, "body.0", mm.COL_GRAD)) > 0
+    assert "forward called" in window.log_panel.toPlainText()
+    assert "no problems" in window.status.where_label.text()
+
+
+def test_backward_is_stepped_module_by_module(driver, window):
+    driver.open(case("gui_tiny.py"))
+    window.tree.select_path("head", notify=True)
+    QTest.keyClick(window, Qt.Key.Key_F9)  # breakpoint on head
+    assert window.controller.breakpoints == {"head"}
+    assert window.model.data(window.model.index_of("head"),
+                             Qt.ItemDataRole.DecorationRole) is not None
+    where = driver.key(Qt.Key.Key_F5)
+    assert (where.phase, where.path, where.reason) == ("forward", "head", "breakpoint")
+    where = driver.key(Qt.Key.Key_F5)  # next stop: head's gradient in backward
+    assert (where.phase, where.path, where.kind) == ("backward", "head", "grad")
+    assert "Backward" in window.status.phase_label.text()
+    where = driver.key(Qt.Key.Key_F10)  # backward steps go module by module
+    assert where.phase == "backward" and where.path != "head"
+    combo = window.gradient_panel.param_combo
+    assert any("gradient" in combo.itemText(i) for i in range(combo.count()))
+    assert window.gradient_panel.norms.values  # bars drawn along depth
+    driver.key(Qt.Key.Key_F5)
+    assert driver.record.status == "ok"
+
+
+def test_break_on_nan_stops_at_origin(driver, window):
+    driver.open(EXAMPLES + "/mlp_nan.py")
+    where = driver.key(Qt.Key.Key_F5)
+    assert (where.path, where.kind, where.reason) == ("norm", "exit", "non-finite")
+    assert window.tree.selected_path() == "norm"
+    assert cell(window, "norm", mm.COL_NONFINITE) == "NaN 48"
+    assert window.model.data(window.model.index_of("norm"),
+                             Qt.ItemDataRole.BackgroundRole) is not None
+    assert "born in <b>norm</b>" in window.nonfinite_panel.summary.text()
+    assert "NaN 48" in window.activation_panel.histogram.caption.text()
+    assert "NaN/Inf born here" in window.status.where_label.text()
+    assert window.source_panel.creation_line == 28  # self.norm = SumNorm()
+
+
+def test_break_on_nan_can_be_turned_off(driver, window):
+    window.debug_actions.break_nonfinite.setChecked(False)
+    driver.open(EXAMPLES + "/mlp_nan.py")
+    driver.key(Qt.Key.Key_F5)
+    assert driver.record.status is not None
+
+
+def test_history_selection_keeps_session_paused(driver, window):
+    driver.open(case("gui_tiny.py"))
+    for _ in range(3):
+        driver.key(Qt.Key.Key_F11)
+    where = driver.key(Qt.Key.Key_F11, SHIFT)  # out of body.0 -> body's exit
+    assert where.path == "body"
+    window.tree.select_path("body.1", notify=True)
+    assert window.tensor_panel.title.text().startswith("<b>body.1</b>")
+    assert window.tensor_panel.tree.topLevelItem(1).child(0).text(1) == "[3, 8]"
+    assert window.controller.record.paused_at.path == "body"
+    assert window.controller.paused
+
+
+def test_restart_rereads_and_pauses_again(driver, window):
+    driver.open(case("gui_tiny.py"))
+    driver.key(Qt.Key.Key_F11)
+    generation = window.controller.generation
+    where = driver.key(Qt.Key.Key_F5, Qt.KeyboardModifier.ControlModifier | SHIFT)
+    assert window.controller.generation == generation + 1
+    assert (where.path, where.kind) == ("", "enter")
+    assert cell(window, "body", mm.COL_SHAPE) == ""  # a fresh record

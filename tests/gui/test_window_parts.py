@@ -1,0 +1,81 @@
+"""The parts around the session: filter box, device selector, recent files, a big tree, and
+the --run --screenshot front door."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from PySide6.QtCore import QModelIndex
+
+from conftest import EXAMPLES, case
+from torchlens_gui.core import events as ev
+from torchlens_gui.core.record import RunRecord
+from torchlens_gui.gui.module_model import ModuleTreeModel
+
+
+def visible_paths(tree, parent=QModelIndex()) -> list[str]:
+    out = []
+    proxy = tree.proxy
+    for row in range(proxy.rowCount(parent)):
+        index = proxy.index(row, 0, parent)
+        out.append(tree.model.path_of(proxy.mapToSource(index)))
+        out.extend(visible_paths(tree, index))
+    return out
+
+
+def test_filter_keeps_matches_and_their_ancestors(driver, window):
+    driver.open(case("gui_tiny.py"))
+    window.tree.filter_edit.setText("relu")
+    assert visible_paths(window.tree) == ["", "body", "body.1"]
+    window.tree.filter_edit.setText("")
+    assert len(visible_paths(window.tree)) == 6
+
+
+def test_device_selector_lists_cpu_and_explains_missing_cuda(window):
+    combo = window.device_combo
+    assert combo.itemData(0) == "cpu"
+    assert combo.currentData() == "cpu"
+    for row in range(1, combo.count()):
+        item = combo.model().item(row)
+        if not item.isEnabled():
+            assert item.toolTip()  # the reason CUDA cannot be used
+
+
+def test_recent_files_remembered(driver, window, settings):
+    driver.open(case("gui_tiny.py"))
+    assert window.recent.files()[0] == case("gui_tiny.py")
+    assert window.debug_actions.recent_menu.actions()[0].text().endswith("gui_tiny.py")
+
+
+def test_big_tree_stays_fast():
+    nodes = [ev.ModuleNode("", "Root", None, 0, 0)]
+    for i in range(100):
+        nodes.append(ev.ModuleNode(f"b{i}", "Block", "", 1, 0))
+        for j in range(99):
+            nodes.append(ev.ModuleNode(f"b{i}.l{j}", "Linear", f"b{i}", 2, 10))
+    record = RunRecord()
+    record.apply(ev.TreeBuilt(tuple(nodes)))
+    model = ModuleTreeModel(record)
+    started = time.perf_counter()
+    model.rebuild()
+    for node in nodes:
+        record.apply(ev.ModuleEntered(node.path, 0, node.depth, ()))
+    model.refresh_paths({n.path for n in nodes})
+    assert model.rowCount(model.index_of("b42")) == 99
+    assert model.path_of(model.index(5, 0, model.index_of("b42"))) == "b42.l5"
+    assert time.perf_counter() - started < 1.0
+
+
+def test_run_screenshot_cli(tmp_path):
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path),
+               HOME=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "torchlens_gui", os.path.join(EXAMPLES, "mlp_nan.py"),
+         "--device", "cpu", "--run", "--screenshot", str(out)],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size > 10_000

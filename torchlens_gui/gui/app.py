@@ -1,0 +1,83 @@
+"""Application start-up: `torchlens-gui [FILE]` and `torchlens_gui.debug(...)` land here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+from ..core.loader import ModelSpec
+
+ORGANIZATION = "torchlens-gui"
+APPLICATION = "torchlens-gui"
+
+
+def _application():
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("torchlens-gui")
+    return app
+
+
+def save_screenshot(window, path: str) -> bool:
+    """Render the whole window (offscreen works too) to a PNG file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    return window.grab().save(path, "PNG")
+
+
+def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool = False,
+            screenshot: Optional[str] = None, spec: Optional[ModelSpec] = None) -> int:
+    """Open the debugger window on ``file`` or ``spec`` and run the Qt event loop.
+
+    ``run`` continues right after loading (to the end or the first break); with ``screenshot``
+    the window is saved to that PNG when the run stops and the app exits 0.
+    """
+    if screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no screen needed for a PNG
+    app = _application()
+    from PySide6.QtCore import QTimer
+
+    from .main_window import MainWindow
+
+    window = MainWindow(device=device)
+    window.show()
+    if screenshot:
+        _arm_screenshot(window, screenshot)
+    if spec is not None:
+        window.open_spec(spec, run=run or bool(screenshot))
+    elif file is not None:
+        window.open_file(file, run=run or bool(screenshot))
+    elif screenshot:
+        QTimer.singleShot(300, lambda: _shoot_and_quit(window, screenshot))
+    return int(app.exec())
+
+
+def _arm_screenshot(window, path: str) -> None:
+    """Save the window once the run pauses (a break) or ends, then quit."""
+    done = []
+
+    def on_changed(changes) -> None:
+        if done or (changes.paused is None and changes.ended is None):
+            return
+        done.append(True)
+        from PySide6.QtCore import QTimer
+
+        # Let the views lay out and paint the final state before grabbing.
+        QTimer.singleShot(200, lambda: _shoot_and_quit(window, path))
+
+    window.controller.sig_record_changed.connect(on_changed)
+
+
+def _shoot_and_quit(window, path: str) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    ok = save_screenshot(window, path)
+    print(f"screenshot {'saved to' if ok else 'FAILED:'} {path}", file=sys.stderr)
+    window.close()
+    QApplication.instance().exit(0 if ok else 1)

@@ -1,0 +1,303 @@
+"""The main window: module tree in the middle, panels docked around it, debugger actions."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QMainWindow, QWidget
+
+from ..core import events as ev
+from ..core.devices import list_devices
+from ..core.gate import Command
+from ..core.loader import ModelSpec
+from ..core.record import CallRecord, RunRecord
+from .actions import Actions
+from .module_model import ModuleTreeModel
+from .module_tree import ModuleTree
+from .panels.activation_panel import ActivationPanel
+from .panels.diagnostics_panel import DiagnosticsPanel
+from .panels.gradient_panel import GradientPanel
+from .panels.log_panel import LogPanel
+from .panels.nonfinite_panel import NonFinitePanel
+from .panels.source_panel import SourcePanel
+from .panels.tensor_panel import TensorPanel
+from .recent_files import RecentFiles
+from .session_controller import Changes, SessionController
+from .status_bar import StatusBar
+from .window_layout import WindowLayout
+
+
+class MainWindow(QMainWindow):
+    """One debugging session at a time; every view reads the controller's RunRecord."""
+
+    def __init__(self, settings: Optional[QSettings] = None, device: Optional[str] = None,
+                 parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("torchlens-gui")
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings()
+        self.controller = SessionController(self)
+        self.controller.device = device or str(self.settings.value("device", "cpu"))
+        self.selected: Optional[tuple[str, Optional[int]]] = None
+
+        self.model = ModuleTreeModel()
+        self.tree = ModuleTree(self.model, self)
+        self.setCentralWidget(self.tree)
+        self.tensor_panel = TensorPanel()
+        self.activation_panel = ActivationPanel()
+        self.gradient_panel = GradientPanel()
+        self.nonfinite_panel = NonFinitePanel()
+        self.diagnostics_panel = DiagnosticsPanel()
+        self.source_panel = SourcePanel()
+        self.log_panel = LogPanel()
+        self.debug_actions = Actions(self)
+        view_menu = self.debug_actions.build_menus(self)
+        self.toolbar = self.debug_actions.build_toolbar(self)
+        self.device_combo = self._make_device_combo()
+        self.layout_ = WindowLayout(self, view_menu)
+        self.docks = self.layout_.dock_all({
+            "Tensors": self.tensor_panel, "Activations": self.activation_panel,
+            "Gradients": self.gradient_panel, "NaN / Inf": self.nonfinite_panel,
+            "Diagnostics": self.diagnostics_panel, "Source": self.source_panel,
+            "Log": self.log_panel})
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu, self.open_file)
+        self.layout_.restore(self.settings)
+        self._connect()
+        self._update_actions()
+
+    # ---- wiring -----------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        a, c = self.debug_actions, self.controller
+        a.open.triggered.connect(self._on_open_triggered)
+        a.quit.triggered.connect(self.close)
+        a.continue_.triggered.connect(self._on_continue_triggered)
+        a.step.triggered.connect(lambda: self._step(Command.STEP))
+        a.step_into.triggered.connect(lambda: self._step(Command.STEP_INTO))
+        a.step_out.triggered.connect(lambda: self._step(Command.STEP_OUT))
+        a.pause.triggered.connect(lambda: c.command(Command.PAUSE))
+        a.stop.triggered.connect(lambda: c.stop())
+        a.restart.triggered.connect(lambda: self.restart())
+        a.toggle_breakpoint.triggered.connect(self._on_toggle_breakpoint_triggered)
+        a.break_nonfinite.toggled.connect(self._on_break_options_toggled)
+        a.break_exception.toggled.connect(self._on_break_options_toggled)
+        c.sig_session_started.connect(self._on_controller_session_started)
+        c.sig_record_changed.connect(self._on_controller_record_changed)
+        self.tree.sig_module_selected.connect(lambda path: self.select_call(path, None))
+        self.tensor_panel.sig_call_selected.connect(self.select_call)
+        self.nonfinite_panel.sig_call_selected.connect(self._on_call_chosen)
+        self.diagnostics_panel.sig_diagnostic_selected.connect(
+            self._on_diagnostics_diagnostic_selected)
+
+    def _make_device_combo(self) -> QComboBox:
+        combo = QComboBox(self)
+        combo.setToolTip("Device the model runs on; changing it restarts the session")
+        for choice in list_devices():
+            combo.addItem(choice.label, choice.name)
+            item = combo.model().item(combo.count() - 1)
+            if not choice.available:
+                item.setEnabled(False)  # listed so the user learns why it cannot be used
+                item.setToolTip(choice.reason or "")
+                combo.setItemText(combo.count() - 1, f"{choice.label} (unavailable)")
+        index = combo.findData(self.controller.device)
+        combo.setCurrentIndex(index if index >= 0 else 0)
+        self.controller.device = combo.currentData()
+        combo.currentIndexChanged.connect(self._on_device_combo_changed)
+        self.toolbar.addSeparator()
+        self.toolbar.addWidget(QLabel(" Device: ", self))
+        self.toolbar.addWidget(combo)
+        return combo
+
+    # ---- opening and running ----------------------------------------------------------------
+
+    def open_file(self, path: str, run: bool = False) -> None:
+        """Load ``path`` in a new session (paused before the first module unless ``run``)."""
+        path = os.path.abspath(path)
+        if self.controller.source != path:
+            self.controller.set_breakpoints(set())
+            self.model.set_breakpoints(set())
+        self.recent.add(path)
+        self.controller.start(path, run=run)
+
+    def open_spec(self, spec: ModelSpec, run: bool = False) -> None:
+        """Debug a live model (``torchlens_gui.debug``)."""
+        self.controller.start(spec, run=run)
+
+    def restart(self, run: bool = False) -> None:
+        """Re-read the file and start again on the same device."""
+        self.controller.restart(run=run)
+
+    def _step(self, command: Command) -> None:
+        if self.controller.paused:
+            self.controller.command(command)
+        elif not self.controller.running and self.controller.source is not None:
+            self.restart()
+
+    def _on_continue_triggered(self) -> None:
+        if self.controller.paused:
+            self.controller.command(Command.CONTINUE)
+        elif not self.controller.running and self.controller.source is not None:
+            self.restart(run=True)
+
+    def _on_open_triggered(self) -> None:
+        start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open model file", start,
+                                              "Python files (*.py);;All files (*)")
+        if path:
+            self.open_file(path)
+
+    def _on_device_combo_changed(self, _index: int) -> None:
+        self.controller.device = self.device_combo.currentData()
+        self.settings.setValue("device", self.controller.device)
+        if self.controller.source is not None:
+            self.controller.start(self.controller.source)
+
+    def _on_toggle_breakpoint_triggered(self) -> None:
+        path = self.tree.selected_path()
+        if path is None:
+            return
+        points = set(self.controller.breakpoints) ^ {path}
+        self.controller.set_breakpoints(points)
+        self.model.set_breakpoints(points)
+
+    def _on_break_options_toggled(self, _checked: bool) -> None:
+        self.controller.set_break_options(self.debug_actions.break_nonfinite.isChecked(),
+                                          self.debug_actions.break_exception.isChecked())
+
+    # ---- session updates --------------------------------------------------------------------
+
+    def _on_controller_session_started(self, record: RunRecord) -> None:
+        self.selected = None
+        self.model.set_record(record)
+        self.diagnostics_panel.clear()
+        source = self.controller.source
+        file = source if isinstance(source, str) else getattr(source, "file", None)
+        self.source_panel.load(file)
+        name = os.path.basename(file) if file else "live model"
+        self.setWindowTitle(f"{name} — torchlens-gui")
+        self.log_panel.note(f"session started: {name} on {self.controller.device}")
+        self.status.session_started()
+        self._show_selected()
+        self._update_actions()
+
+    def _on_controller_record_changed(self, changes: Changes) -> None:
+        record = self.controller.record
+        if changes.tree_reset:
+            self.model.rebuild()
+            self.tree.expand_to_depth(1)
+        if changes.added:
+            self.model.add_modules(changes.added)
+        self.model.refresh_paths(set(self.model.paths()) if changes.params else changes.paths)
+        if changes.diagnostics:
+            self.diagnostics_panel.add(changes.diagnostics)
+        if changes.log:
+            self.log_panel.append_output(changes.log)
+        self.nonfinite_panel.refresh(record)
+        if changes.params or (changes.paths and record.phase == "backward"):
+            self.gradient_panel.refresh_norms(record)
+        location = record.paused_at
+        if changes.paused is not None and location is not None:
+            self.model.set_current(location.path)
+            self.tree.select_path(location.path)
+            self.selected = (location.path, location.call_index)
+            self._show_selected(scroll_source=True)
+        elif changes.ended is not None:
+            self._on_session_ended(changes.ended)
+        elif self.selected is not None and (changes.params or changes.diagnostics
+                                            or self.selected[0] in changes.paths):
+            self._show_selected()
+        self.status.show_record(record)
+        self._update_actions()
+
+    def _on_session_ended(self, ended: ev.SessionEnded) -> None:
+        self.model.set_current(None)
+        self.log_panel.note(f"session ended: {ended.status} in {ended.elapsed_s:.2f} s")
+        errors = [d for d in ended.diagnostics if d.severity == "error"]
+        if errors:
+            self.diagnostics_panel.select(self.diagnostics_panel.diagnostics.index(errors[0]))
+        elif self.selected is None:
+            self.tree.select_path("")
+            self.select_call("", None)
+        else:
+            self._show_selected()
+
+    def _update_actions(self) -> None:
+        c, a = self.controller, self.debug_actions
+        loaded = c.source is not None
+        for action in a.stepping:
+            action.setEnabled(c.paused or (loaded and not c.running))
+        a.pause.setEnabled(c.running and not c.paused)
+        a.stop.setEnabled(c.running)
+        a.restart.setEnabled(loaded)
+
+    # ---- selection --------------------------------------------------------------------------
+
+    def select_call(self, path: str, call_index: Optional[int]) -> None:
+        """Show what ``path``'s call ``call_index`` recorded (None: its latest call), without
+        moving the session."""
+        self.selected = (path, call_index)
+        self._show_selected(scroll_source=True)
+
+    def _on_call_chosen(self, path: str, call_index: int) -> None:
+        self.tree.select_path(path)
+        self.select_call(path, call_index)
+
+    def selected_call(self) -> Optional[CallRecord]:
+        if self.selected is None:
+            return None
+        path, index = self.selected
+        record = self.controller.record
+        if index is not None:
+            return record.calls_by_key.get(ev.CallKey(path, index))
+        return record.last_call(path)
+
+    def _show_selected(self, scroll_source: bool = False) -> None:
+        record = self.controller.record
+        path = self.selected[0] if self.selected else None
+        call = self.selected_call()
+        self.tensor_panel.show_call(record, path, call)
+        self.activation_panel.show_call(path, call)
+        self.gradient_panel.show_module(record, path)
+        node = record.nodes.get(path) if path is not None else None
+        created = node.created_at if node is not None else None
+        creation_line = created.line if created is not None and \
+            created.file == self.source_panel.file else None
+        problem = next((d for d in record.diagnostics if d.module == path and d.line), None) \
+            or next((d for d in record.diagnostics if d.severity == "error" and d.line), None)
+        problem_line = problem.line if problem is not None and \
+            problem.file == self.source_panel.file else None
+        self.source_panel.show_lines(creation_line, problem_line,
+                                     scroll_to=creation_line if scroll_source else None)
+
+    def _on_diagnostics_diagnostic_selected(self, diagnostic: ev.Diagnostic) -> None:
+        if diagnostic.module is not None and diagnostic.module in self.controller.record.nodes:
+            self.tree.select_path(diagnostic.module)
+            self.selected = (diagnostic.module, diagnostic.call_index)
+            self._show_selected()
+        if diagnostic.line and diagnostic.file == self.source_panel.file:
+            self.source_panel.show_lines(self.source_panel.creation_line, diagnostic.line,
+                                         scroll_to=diagnostic.line)
+            self.docks["Source"].raise_()
+
+    # ---- Qt overrides -----------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.toLocalFile().endswith(".py") for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        for url in event.mimeData().urls():
+            if url.toLocalFile().endswith(".py"):
+                self.open_file(url.toLocalFile())
+                event.acceptProposedAction()
+                return
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.layout_.save(self.settings)
+        self.controller.shutdown()
+        super().closeEvent(event)

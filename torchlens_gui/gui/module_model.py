@@ -1,0 +1,265 @@
+"""Item model of the module tree over the GUI's RunRecord.
+
+Rows are indexed once per tree (a path -> id table), so ``index``/``parent`` are dictionary
+look-ups and a model of 10,000 modules stays fast; cell values are read from the record on
+demand, and a drain's changes become dataChanged for the changed rows only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
+from PySide6.QtGui import QBrush, QFont
+
+from ..core import events as ev
+from ..core.record import RunRecord
+from . import style
+
+COLUMNS = ("Module", "Type", "Output shape", "Dtype", "Device", "Params", "NaN/Inf",
+           "Grad norm", "Time")
+COL_NAME, COL_TYPE, COL_SHAPE, COL_DTYPE, COL_DEVICE, COL_PARAMS, COL_NONFINITE, COL_GRAD, \
+    COL_TIME = range(len(COLUMNS))
+
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+FILTER_ROLE = Qt.ItemDataRole.UserRole + 2
+
+_TOOLTIPS = {
+    COL_NONFINITE: "NaN and Inf elements in the module's last output",
+    COL_GRAD: "L2 norm of the gradients of the module's own parameters (after backward); "
+              "before that, the norm of the gradient arriving at its output",
+    COL_TIME: "Wall time of the module's last call, children included",
+}
+
+
+def display_name(path: str) -> str:
+    """The last component of a dotted path; the root shows as "(root)"."""
+    return path.rsplit(".", 1)[-1] if path else "(root)"
+
+
+class ModuleTreeModel(QAbstractItemModel):
+    """One row per module of the record's tree, in registration order."""
+
+    def __init__(self, record: Optional[RunRecord] = None, parent=None) -> None:
+        super().__init__(parent)
+        self.record = record or RunRecord()
+        self.breakpoints: set[str] = set()
+        self.current: Optional[str] = None
+        self._ids: dict[str, int] = {}
+        self._paths: list[str] = []
+        self._children: dict[Optional[str], list[str]] = {}
+        self._row: dict[str, int] = {}
+        self._parent: dict[str, Optional[str]] = {}
+        self._problem_paths: set[str] = set()
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    # ---- feeding ----------------------------------------------------------------------------
+
+    def set_record(self, record: RunRecord) -> None:
+        """Show another session's record (a restart): the rows are rebuilt."""
+        self.record = record
+        self.current = None
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        self.beginResetModel()
+        self._ids.clear()
+        self._paths.clear()
+        self._children = {}
+        self._row.clear()
+        self._parent.clear()
+        self._problem_paths = {d.module for d in self.record.diagnostics if d.module is not None}
+        for node in self.record.nodes.values():
+            self._index_node(node)
+        self.endResetModel()
+
+    def _index_node(self, node: ev.ModuleNode) -> None:
+        parent = node.parent if node.parent in self._ids else None
+        siblings = self._children.setdefault(parent, [])
+        self._ids[node.path] = len(self._paths)
+        self._paths.append(node.path)
+        self._row[node.path] = len(siblings)
+        self._parent[node.path] = parent
+        siblings.append(node.path)
+
+    def add_modules(self, paths: list[str]) -> None:
+        """Insert modules discovered during forward (unregistered ones) under their parents."""
+        for path in paths:
+            node = self.record.nodes.get(path)
+            if node is None or path in self._ids:
+                continue
+            parent = node.parent if node.parent in self._ids else None
+            row = len(self._children.get(parent, []))
+            self.beginInsertRows(self.index_of(parent), row, row)
+            self._index_node(node)
+            self.endInsertRows()
+
+    def refresh_paths(self, paths: set[str]) -> None:
+        """Emit dataChanged for the rows of ``paths``, one range per parent."""
+        for diagnostic in self.record.diagnostics:
+            if diagnostic.module is not None:
+                self._problem_paths.add(diagnostic.module)
+        by_parent: dict[Optional[str], list[int]] = {}
+        for path in paths:
+            if path in self._ids:
+                by_parent.setdefault(self._parent[path], []).append(self._row[path])
+        last = len(COLUMNS) - 1
+        for parent, rows in by_parent.items():
+            parent_index = self.index_of(parent)
+            self.dataChanged.emit(self.index(min(rows), 0, parent_index),
+                                  self.index(max(rows), last, parent_index))
+
+    def refresh_all(self) -> None:
+        self.refresh_paths(set(self._ids))
+
+    def set_current(self, path: Optional[str]) -> None:
+        """Mark the module the session is paused in."""
+        old, self.current = self.current, path
+        self.refresh_paths({p for p in (old, path) if p is not None})
+
+    def set_breakpoints(self, paths: set[str]) -> None:
+        changed = self.breakpoints ^ paths
+        self.breakpoints = set(paths)
+        self.refresh_paths(changed)
+
+    # ---- lookup -----------------------------------------------------------------------------
+
+    def index_of(self, path: Optional[str], column: int = 0) -> QModelIndex:
+        if path is None or path not in self._ids:
+            return QModelIndex()
+        return self.createIndex(self._row[path], column, self._ids[path])
+
+    def path_of(self, index: QModelIndex) -> Optional[str]:
+        if not index.isValid():
+            return None
+        return self._paths[index.internalId()]
+
+    def paths(self) -> list[str]:
+        return list(self._paths)
+
+    # ---- QAbstractItemModel -----------------------------------------------------------------
+
+    def index(self, row: int, column: int, parent=QModelIndex()) -> QModelIndex:
+        siblings = self._children.get(self.path_of(parent))
+        if siblings is None or not 0 <= row < len(siblings) or not 0 <= column < len(COLUMNS):
+            return QModelIndex()
+        return self.createIndex(row, column, self._ids[siblings[row]])
+
+    def parent(self, index=QModelIndex()) -> QModelIndex:  # type: ignore[override]
+        path = self.path_of(index)
+        if path is None:
+            return QModelIndex()
+        return self.index_of(self._parent[path])
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        if parent.isValid() and parent.column() != 0:
+            return 0
+        return len(self._children.get(self.path_of(parent), ()))
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _TOOLTIPS.get(section)
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole) -> Any:
+        path = self.path_of(index)
+        if path is None:
+            return None
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(path, column)
+        if role == PATH_ROLE:
+            return path
+        if role == FILTER_ROLE:
+            node = self.record.nodes.get(path)
+            return f"{path} {node.type_name if node else ''}"
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if not self.record.calls_of(path):
+                return style.DIM_BRUSH
+            return None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return self._background(path)
+        if role == Qt.ItemDataRole.FontRole and path == self.current:
+            return self._bold
+        if role == Qt.ItemDataRole.DecorationRole and column == COL_NAME:
+            if path in self.breakpoints:
+                return style.breakpoint_icon()
+            if path in self._problem_paths:
+                return style.problem_icon()
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(path)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_PARAMS, COL_GRAD,
+                                                                     COL_TIME, COL_NONFINITE):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # ---- cells ------------------------------------------------------------------------------
+
+    def _text(self, path: str, column: int) -> str:
+        node = self.record.nodes.get(path)
+        if node is None:
+            return ""
+        if column == COL_NAME:
+            return display_name(path)
+        if column == COL_TYPE:
+            return node.type_name if node.registered else f"{node.type_name} (unregistered)"
+        if column == COL_PARAMS:
+            return f"{node.param_count:,}" if node.param_count else ""
+        call = self.record.last_call(path)
+        if call is None:
+            return ""
+        first = call.outputs[0] if call.outputs else None
+        if column == COL_SHAPE:
+            text = first.shape_text() if first is not None else ""
+            return text + (f" +{len(call.outputs) - 1}" if len(call.outputs) > 1 else "")
+        if column == COL_DTYPE:
+            return (first.dtype or "") if first is not None else ""
+        if column == COL_DEVICE:
+            return (first.device or "") if first is not None else ""
+        if column == COL_NONFINITE:
+            nan = sum(s.nan for s in call.outputs)
+            inf = sum(s.inf for s in call.outputs)
+            return style.nonfinite_text(nan, inf)
+        if column == COL_GRAD:
+            return style.format_number(self._grad_norm(path, call))
+        if column == COL_TIME:
+            return style.format_seconds(call.elapsed_s)
+        return ""
+
+    def _grad_norm(self, path: str, call) -> Optional[float]:
+        norm = self.record.grad_norm(path)
+        if norm is None and call.grads:
+            norm = call.grads[min(call.grads)].norm
+        return norm
+
+    def _background(self, path: str) -> Optional[QBrush]:
+        if path == self.current:
+            return style.CURRENT_BRUSH
+        call = self.record.last_call(path)
+        if call is not None and call.status == "failed":
+            return style.ERROR_BRUSH
+        if call is not None and (call.output_nonfinite or call.grad_nonfinite):
+            return style.NONFINITE_BRUSH
+        return None
+
+    def _tooltip(self, path: str) -> str:
+        node = self.record.nodes.get(path)
+        lines = [path or "(root)"]
+        if node is not None and node.created_at is not None:
+            lines.append(f"created at {node.created_at.short()}")
+        if node is not None and not node.registered:
+            lines.append("not registered: the optimizer and .to(device) do not see it")
+        calls = self.record.calls_of(path)
+        lines.append(f"{len(calls)} call(s)" if calls else "not run yet")
+        if path in self.breakpoints:
+            lines.append("breakpoint (F9 to remove)")
+        return "\n".join(lines)

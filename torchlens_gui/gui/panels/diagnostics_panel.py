@@ -1,0 +1,104 @@
+"""Diagnostics panel: every problem the engine found; selecting one jumps to its module and line."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QSplitter, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from ...core import events as ev
+from .. import style
+from .plots import make_table
+
+COLUMNS = ("Severity", "Code", "Module", "Where", "Message")
+
+
+def where_text(diagnostic: ev.Diagnostic) -> str:
+    if diagnostic.file is None:
+        return diagnostic.phase
+    line = f":{diagnostic.line}" if diagnostic.line else ""
+    return f"{os.path.basename(diagnostic.file)}{line} ({diagnostic.phase})"
+
+
+def detail_html(diagnostic: ev.Diagnostic) -> str:
+    """The full story of one diagnostic: message, facts, and the fix."""
+    parts = [f"<b>{diagnostic.severity.upper()} [{diagnostic.code}]</b> "
+             f"{_escape(diagnostic.message)}"]
+    if diagnostic.module is not None:
+        parts.append(f"Module: <b>{diagnostic.module or '(root)'}</b>"
+                     + (f" call {diagnostic.call_index}" if diagnostic.call_index else ""))
+    if diagnostic.file is not None:
+        parts.append(f"At: {_escape(where_text(diagnostic))}")
+    for key, value in diagnostic.details:
+        parts.append(f"{_escape(key)}: <tt>{_escape(value)}</tt>")
+    if diagnostic.fix:
+        parts.append(f"<span style='color:#1a5c1a'><b>Fix:</b> {_escape(diagnostic.fix)}</span>")
+    return "<br>".join(parts)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class DiagnosticsPanel(QWidget):
+    """A list of diagnostics above the selected one's full text."""
+
+    sig_diagnostic_selected = Signal(object)  # ev.Diagnostic
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.list = make_table(self, COLUMNS, (9, 16, 14, 18))
+        self.list.setRootIsDecorated(False)
+        self.list.currentItemChanged.connect(self._on_list_current_changed)
+        self.list.itemClicked.connect(self._on_list_item_clicked)
+        self.detail = QLabel("No problems found so far.", self)
+        self.detail.setTextFormat(Qt.TextFormat.RichText)
+        self.detail.setWordWrap(True)
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail.setMargin(4)
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(self.list)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(splitter)
+        self.diagnostics: list[ev.Diagnostic] = []
+
+    def clear(self) -> None:
+        self.diagnostics = []
+        self.list.clear()
+        self.detail.setText("No problems found so far.")
+
+    def add(self, diagnostics: list[ev.Diagnostic]) -> None:
+        """Append newly raised diagnostics; the first error is shown in full."""
+        for diagnostic in diagnostics:
+            self.diagnostics.append(diagnostic)
+            item = QTreeWidgetItem(self.list, [
+                diagnostic.severity, diagnostic.code,
+                "" if diagnostic.module is None else (diagnostic.module or "(root)"),
+                where_text(diagnostic), diagnostic.message.splitlines()[0] if
+                diagnostic.message else ""])
+            item.setIcon(0, style.severity_icon(diagnostic.severity))
+            item.setToolTip(4, detail_html(diagnostic))
+            item.setData(0, Qt.ItemDataRole.UserRole, len(self.diagnostics) - 1)
+        if diagnostics and self.list.currentItem() is None:
+            self.detail.setText(detail_html(self.diagnostics[0]))
+
+    def select(self, row: int) -> None:
+        """Select a diagnostic by position (as a click does)."""
+        item = self.list.topLevelItem(row)
+        if item is not None:
+            self.list.setCurrentItem(item)
+            self._on_list_item_clicked(item)
+
+    def _on_list_current_changed(self, item: Optional[QTreeWidgetItem], _previous) -> None:
+        if item is not None:
+            self.detail.setText(detail_html(self.diagnostics[item.data(0, Qt.ItemDataRole.UserRole)]))
+
+    def _on_list_item_clicked(self, item: QTreeWidgetItem) -> None:
+        self.sig_diagnostic_selected.emit(self.diagnostics[item.data(0, Qt.ItemDataRole.UserRole)])

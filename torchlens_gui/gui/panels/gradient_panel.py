@@ -1,0 +1,88 @@
+"""Gradient panel: gradient norm of every module along the network's depth (log scale, so
+vanishing and exploding gradients stand out), and one parameter's gradient histogram."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from ...core import events as ev
+from ...core.record import RunRecord
+from .. import style
+from ..module_model import display_name
+from .plots import HistogramPicker, LogBarChart
+
+
+def depth_norms(record: RunRecord) -> tuple[list[str], list[Optional[float]], list[tuple]]:
+    """Leaf-most modules in forward order with their gradient norm: the parameters' gradient
+    norm once backward is done, else the norm of the gradient arriving at the output."""
+    labels: list[str] = []
+    values: list[Optional[float]] = []
+    colors: list[tuple] = []
+    seen: set[str] = set()
+    for call in record.calls:
+        node = record.nodes.get(call.path)
+        if call.path in seen or node is None:
+            continue
+        param_norm = record.grad_norm(call.path)
+        out_grad = call.grads[min(call.grads)] if call.grads else None
+        if param_norm is None and out_grad is None:
+            continue
+        seen.add(call.path)
+        labels.append(display_name(call.path) if call.path else "(root)")
+        if param_norm is not None:
+            values.append(param_norm)
+            colors.append(style.PLOT_PARAM)
+        else:
+            values.append(out_grad.norm if out_grad.finite else float("nan"))
+            colors.append(style.PLOT_BAR)
+    return labels, values, colors
+
+
+class GradientPanel(QWidget):
+    """Per-module gradient norms plus the selected parameter's gradient distribution."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.legend = QLabel(
+            "<span style='color:#e68c28'>■</span> parameter gradient &nbsp; "
+            "<span style='color:#4682c8'>■</span> gradient at output &nbsp; "
+            "<span style='color:#dc3232'>×</span> zero or non-finite", self)
+        self.norms = LogBarChart("module (forward order)", "gradient L2 norm", self)
+        self.picker = HistogramPicker(
+            "Parameter (or output) of the selected module whose gradient to plot",
+            "No gradient yet: gradients appear during backward", self)
+        self.param_combo = self.picker.combo
+        upper = QWidget(self)
+        upper_layout = QVBoxLayout(upper)
+        upper_layout.setContentsMargins(0, 0, 0, 0)
+        upper_layout.addWidget(self.legend)
+        upper_layout.addWidget(self.norms, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(upper)
+        splitter.addWidget(self.picker)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(splitter)
+
+    def refresh_norms(self, record: RunRecord) -> None:
+        labels, values, colors = depth_norms(record)
+        self.norms.set_values(values, labels, colors)
+
+    def show_module(self, record: RunRecord, path: Optional[str]) -> None:
+        """List the gradients of the module's parameters (or, without parameters, of its
+        output) and plot the chosen one."""
+        grads: list[tuple[str, ev.TensorSummary]] = []
+        node = record.nodes.get(path) if path is not None else None
+        if node is not None:
+            name = display_name(path)
+            for param in node.params:
+                if param.grad is not None:
+                    grads.append((f"{name}.{param.name} gradient", param.grad))
+            call = record.last_call(path)
+            if call is not None:
+                for index in sorted(call.grads):
+                    grads.append((f"{name} output[{index}] gradient", call.grads[index]))
+        self.picker.set_choices(grads)

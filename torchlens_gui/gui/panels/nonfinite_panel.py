@@ -1,0 +1,113 @@
+"""NaN/Inf panel: non-finite element counts of every module call in execution order, with the
+call where they were first born marked, and a clickable list of the affected calls."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, \
+    QWidget
+
+from ...core.record import CallRecord, RunRecord
+from .. import style
+from .plots import make_plot
+
+
+def nonfinite_count(call: CallRecord) -> int:
+    return sum(s.nan + s.inf for s in call.outputs)
+
+
+def find_origin(calls: list[CallRecord]) -> Optional[CallRecord]:
+    """The first call whose inputs were finite and outputs were not, and inside which no call
+    did the same: where the first NaN/Inf was born."""
+    candidates = [c for c in calls if c.output_nonfinite and not c.input_nonfinite]
+    orders = {c.order for c in candidates}
+    for candidate in candidates:
+        inner = False
+        for later in calls[candidate.order + 1:]:
+            if later.depth <= candidate.depth:
+                break
+            if later.order in orders:
+                inner = True
+                break
+        if not inner:
+            return candidate
+    return None
+
+
+class NonFinitePanel(QWidget):
+    """Where NaN and Inf appear along the run."""
+
+    sig_call_selected = Signal(str, int)
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.summary = QLabel("No NaN or Inf seen so far", self)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setWordWrap(True)
+        self.plot = make_plot("module call (execution order)", "NaN + Inf elements")
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=style.PLOT_BAD)
+        self.plot.addItem(self.bars)
+        self.origin_label = pg.TextItem("", color=style.PLOT_ORIGIN, anchor=(0, 1))
+        self.plot.addItem(self.origin_label)
+        self.list = QListWidget(self)
+        self.list.itemActivated.connect(self._on_list_item)
+        self.list.itemClicked.connect(self._on_list_item)
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(self.plot)
+        splitter.addWidget(self.list)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.summary)
+        layout.addWidget(splitter, 1)
+        self._shown = -1
+
+    def refresh(self, record: RunRecord) -> None:
+        """Redraw from the record (cheap when nothing non-finite happened)."""
+        bad = [c for c in record.calls if c.output_nonfinite or c.grad_nonfinite]
+        key = (len(record.calls), len(bad), sum(len(c.grads) for c in bad))
+        if key == self._shown:
+            return
+        self._shown = key
+        origin = find_origin(record.calls)
+        xs = [c.order for c in bad if c.output_nonfinite]
+        heights = [nonfinite_count(c) for c in bad if c.output_nonfinite]
+        brushes = [pg.mkBrush(style.PLOT_ORIGIN if c is origin else style.PLOT_BAD)
+                   for c in bad if c.output_nonfinite]
+        self.bars.setOpts(x=xs, height=heights, brushes=brushes or None)
+        self.plot.setXRange(-0.5, max(len(record.calls), 1) - 0.5, padding=0.02)
+        if origin is not None:
+            self.origin_label.setText(f"first: {origin.path or '(root)'}")
+            self.origin_label.setPos(origin.order, nonfinite_count(origin))
+            self.summary.setText(
+                f"First NaN/Inf born in <b>{origin.path or '(root)'}</b> (call "
+                f"{origin.call_index}): finite inputs, {nonfinite_count(origin)} non-finite "
+                f"output elements. {len(bad)} call(s) affected.")
+        else:
+            self.origin_label.setText("")
+            self.summary.setText(f"{len(bad)} call(s) with NaN/Inf" if bad
+                                 else "No NaN or Inf seen so far")
+        self.plot.enableAutoRange(axis="y")
+        self._fill_list(bad, origin)
+
+    def _fill_list(self, bad: list[CallRecord], origin: Optional[CallRecord]) -> None:
+        self.list.clear()
+        for call in bad:
+            grads = sum(g.nan + g.inf for g in call.grads.values())
+            text = f"#{call.order}  {call.path or '(root)'} call {call.call_index}: "
+            text += style.nonfinite_text(sum(s.nan for s in call.outputs),
+                                         sum(s.inf for s in call.outputs)) or "finite output"
+            if grads:
+                text += f", gradient NaN/Inf {grads}"
+            if call is origin:
+                text += "   ← born here"
+            item = QListWidgetItem(text, self.list)
+            item.setData(Qt.ItemDataRole.UserRole, (call.path, call.call_index))
+            if call is origin:
+                item.setBackground(style.NONFINITE_BRUSH)
+
+    def _on_list_item(self, item: QListWidgetItem) -> None:
+        path, call_index = item.data(Qt.ItemDataRole.UserRole)
+        self.sig_call_selected.emit(path, call_index)

@@ -1,0 +1,187 @@
+"""Plot widgets shared by the panels. Plot items are created once and updated with setData, so a
+refresh never rebuilds a scene."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QLabel, QTreeWidget, QVBoxLayout, QWidget
+
+from ...core.events import TensorSummary
+from .. import style
+
+pg.setConfigOptions(background="w", foreground="k", antialias=True)
+
+
+def make_plot(x_label: str = "", y_label: str = "") -> pg.PlotWidget:
+    plot = pg.PlotWidget()
+    plot.setMenuEnabled(False)
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    plot.setMinimumHeight(120)
+    if x_label:
+        plot.setLabel("bottom", x_label)
+    if y_label:
+        plot.setLabel("left", y_label)
+    return plot
+
+
+class HistogramPlot(QWidget):
+    """Histogram of one tensor's finite values, with its NaN/Inf counts spelled out beside it
+    (a histogram alone would silently drop them)."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.plot = make_plot("value", "count")
+        self.curve = self.plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
+                                    brush=(*style.PLOT_BAR, 150), pen=pg.mkPen(style.PLOT_BAR))
+        self.caption = QLabel(self)
+        self.caption.setWordWrap(True)
+        self.message = pg.TextItem("", color=(110, 110, 110), anchor=(0.5, 0.5))
+        self.plot.addItem(self.message, ignoreBounds=True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.plot, 1)
+        self.show_summary(None)
+
+    def show_summary(self, summary: Optional[TensorSummary], title: str = "") -> None:
+        """Plot ``summary.hist``; say so plainly when there is nothing to plot."""
+        hist = summary.hist if summary is not None else None
+        if summary is None:
+            self._empty("select a module call")
+            self.caption.setText(title or "Nothing selected")
+            return
+        self.caption.setText(caption_text(summary, title))
+        if hist is None or not hist.counts:
+            reason = "no histogram recorded" if hist is None else "no finite values"
+            self._empty(reason)
+            return
+        self.message.setText("")
+        self.curve.setData(np.asarray(hist.edges, dtype=float),
+                           np.asarray(hist.counts, dtype=float))
+        self.plot.enableAutoRange()
+
+    def _empty(self, text: str) -> None:
+        self.curve.setData([0.0, 1.0], [0.0])
+        self.plot.setXRange(0, 1)
+        self.plot.setYRange(0, 1)
+        self.message.setText(text)
+        self.message.setPos(0.5, 0.5)
+
+
+def caption_text(summary: TensorSummary, title: str = "") -> str:
+    """One rich-text line: what the tensor is, its range, and any NaN/Inf in red."""
+    parts = [f"<b>{title}</b>" if title else ""]
+    if summary.shape is not None:
+        parts.append(f"{summary.shape_text()} {summary.dtype or ''}")
+    if summary.min is not None:
+        parts.append(f"min {style.format_number(summary.min)} · max "
+                     f"{style.format_number(summary.max)} · mean "
+                     f"{style.format_number(summary.mean)} · std {style.format_number(summary.std)}")
+    bad = style.nonfinite_text(summary.nan, summary.inf)
+    parts.append(f"<span style='color:#c00000'><b>{bad}</b></span>" if bad
+                 else "<span style='color:#2a7a2a'>all finite</span>")
+    return " &nbsp; ".join(p for p in parts if p)
+
+
+class LogBarChart(QWidget):
+    """Bars of positive values on a log axis (pyqtgraph bars cannot log-transform, so heights
+    are log10 values and the axis labels them as powers of ten)."""
+
+    def __init__(self, x_label: str, y_label: str, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.plot = make_plot(x_label, y_label)
+        self.plot.getAxis("left").setLogMode(True)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=style.PLOT_BAR)
+        self.plot.addItem(self.bars)
+        self.marks = pg.ScatterPlotItem(size=9, brush=style.PLOT_BAD, symbol="x")
+        self.plot.addItem(self.marks)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        self.values: list[Optional[float]] = []
+
+    def set_values(self, values: Sequence[Optional[float]], labels: Sequence[str],
+                   colors: Optional[Sequence[tuple]] = None) -> None:
+        """One bar per value; zero, missing or non-finite values get an × on the baseline."""
+        self.values = list(values)
+        finite = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+        logs = [math.log10(v) for v in finite]
+        base = math.floor(min(logs)) - 1 if logs else -1.0
+        xs, heights, brushes, bad = [], [], [], []
+        for i, v in enumerate(values):
+            if v is not None and math.isfinite(v) and v > 0:
+                xs.append(i)
+                heights.append(math.log10(v) - base)
+                brushes.append(pg.mkBrush(colors[i] if colors else style.PLOT_BAR))
+            elif v is not None:
+                bad.append(i)
+        self.bars.setOpts(x=xs, height=heights, y0=base, brushes=brushes or None,
+                          brush=style.PLOT_BAR)
+        self.marks.setData(x=bad, y=[base] * len(bad))
+        axis = self.plot.getAxis("bottom")
+        step = max(1, len(labels) // 12)  # keep tick labels readable on deep models
+        axis.setTicks([[(i, labels[i]) for i in range(0, len(labels), step)]])
+        self.plot.enableAutoRange()
+
+
+class HistogramPicker(QWidget):
+    """A combo of tensors above the histogram of the chosen one. The user's pick (by label)
+    survives refreshes; otherwise the first entry is shown."""
+
+    def __init__(self, tooltip: str, empty_text: str, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.empty_text = empty_text
+        self.combo = QComboBox(self)
+        self.combo.setToolTip(tooltip)
+        self.combo.currentIndexChanged.connect(self._on_combo_changed)
+        self.combo.activated.connect(self._on_combo_activated)
+        self.histogram = HistogramPlot(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.combo)
+        layout.addWidget(self.histogram, 1)
+        self._choices: list[tuple[str, TensorSummary]] = []
+        self._user_choice = ""
+
+    def set_choices(self, choices: list[tuple[str, TensorSummary]]) -> None:
+        self._choices = choices
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItems([label for label, _ in choices])
+        self.combo.setEnabled(bool(choices))
+        kept = self.combo.findText(self._user_choice) if self._user_choice else -1
+        self.combo.setCurrentIndex(kept if kept >= 0 else 0)
+        self.combo.blockSignals(False)
+        self._on_combo_changed(self.combo.currentIndex())
+
+    @property
+    def shown(self) -> Optional[TensorSummary]:
+        row = self.combo.currentIndex()
+        return self._choices[row][1] if 0 <= row < len(self._choices) else None
+
+    def _on_combo_activated(self, row: int) -> None:
+        self._user_choice = self.combo.itemText(row)
+
+    def _on_combo_changed(self, row: int) -> None:
+        if 0 <= row < len(self._choices):
+            label, summary = self._choices[row]
+            self.histogram.show_summary(summary, label)
+        else:
+            self.histogram.show_summary(None, self.empty_text)
+
+
+def make_table(parent: QWidget, columns: Sequence[str], widths: Sequence[int]):
+    """A QTreeWidget used as a compact table; ``widths`` in characters, for the first columns."""
+    tree = QTreeWidget(parent)
+    tree.setColumnCount(len(columns))
+    tree.setHeaderLabels(list(columns))
+    tree.setUniformRowHeights(True)
+    tree.setAlternatingRowColors(True)
+    char = parent.fontMetrics().averageCharWidth()
+    for column, width in enumerate(widths):
+        tree.header().resizeSection(column, width * char + 12)
+    return tree

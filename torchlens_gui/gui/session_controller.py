@@ -1,0 +1,226 @@
+"""The session controller: owns the worker thread and turns its events into GUI updates.
+
+The worker runs :meth:`Session.run` and its listener only puts ``(generation, event)`` pairs on a
+thread-safe queue. A ~30 Hz timer on the GUI thread drains the queue, applies the events to the
+GUI's own :class:`RunRecord` and emits one :class:`Changes` per drain, so a burst of thousands of
+module events costs the views one refresh. Events of an older generation (a session that was
+restarted or stopped) are dropped.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ..core import events as ev
+from ..core.gate import Command, StepGate, interrupt_thread
+from ..core.loader import ModelSpec
+from ..core.record import RunRecord
+from ..core.session import Session
+
+DRAIN_INTERVAL_MS = 33
+# Time spent applying events per tick, so a flood of events never freezes the window.
+DRAIN_BUDGET_S = 0.02
+STOP_GRACE_S = 1.0
+THREAD_NAME = "torchlens-session"
+
+
+@dataclass
+class Changes:
+    """What one drain changed in the record; views refresh only what is named here."""
+
+    started: bool = False
+    tree_reset: bool = False
+    added: list[str] = field(default_factory=list)
+    paths: set[str] = field(default_factory=set)
+    params: bool = False
+    phase: bool = False
+    loss: bool = False
+    diagnostics: list[ev.Diagnostic] = field(default_factory=list)
+    log: list[tuple[str, str]] = field(default_factory=list)
+    paused: Optional[ev.PauseLocation] = None
+    resumed: bool = False
+    ended: Optional[ev.SessionEnded] = None
+
+    def note(self, event: ev.Event) -> None:
+        """Fold one event into the summary (called after the record applied it)."""
+        if isinstance(event, (ev.ModuleEntered, ev.ModuleExited, ev.ModuleFailed,
+                              ev.GradientArrived)):
+            self.paths.add(event.path)
+        elif isinstance(event, ev.TreeBuilt):
+            self.tree_reset, self.added = True, []
+        elif isinstance(event, ev.ModuleAdded):
+            self.added.append(event.node.path)
+        elif isinstance(event, ev.ParamsUpdated):
+            self.params = True
+        elif isinstance(event, ev.PhaseChanged):
+            self.phase = True
+        elif isinstance(event, ev.LossComputed):
+            self.loss = True
+        elif isinstance(event, ev.DiagnosticRaised):
+            self.diagnostics.append(event.diagnostic)
+            if event.diagnostic.module is not None:
+                self.paths.add(event.diagnostic.module)
+        elif isinstance(event, ev.LogWritten):
+            self.log.append((event.stream, event.text))
+        elif isinstance(event, ev.Paused):
+            self.paused = event.location
+        elif isinstance(event, ev.Resumed):
+            self.paused, self.resumed = None, True
+        elif isinstance(event, ev.SessionEnded):
+            self.ended, self.paused = event, None
+        elif isinstance(event, ev.SessionStarted):
+            self.started = True
+
+
+class SessionController(QObject):
+    """Starts, steps and stops sessions; the GUI's single source of run state (``record``)."""
+
+    sig_session_started = Signal(object)  # the new RunRecord
+    sig_record_changed = Signal(object)  # Changes
+
+    def __init__(self, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.record = RunRecord()
+        self.source: Optional[str | ModelSpec] = None
+        self.device = "cpu"
+        self.generation = 0
+        self.gate: Optional[StepGate] = None
+        self.breakpoints: set[str] = set()
+        self.break_on_nonfinite = True
+        self.break_on_exception = True
+        self.started_at: Optional[float] = None
+        self._thread: Optional[threading.Thread] = None
+        self._queue: "queue.SimpleQueue[tuple[int, ev.Event]]" = queue.SimpleQueue()
+        self._timer = QTimer(self)
+        self._timer.setInterval(DRAIN_INTERVAL_MS)
+        self._timer.timeout.connect(self.drain)
+
+    # ---- state ------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True while a session thread is alive (paused or not)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def paused(self) -> bool:
+        return self.running and self.record.paused_at is not None
+
+    @property
+    def ended(self) -> bool:
+        return self.record.status is not None
+
+    def thread_alive(self) -> bool:
+        return self.running
+
+    # ---- starting ---------------------------------------------------------------------------
+
+    def start(self, source: str | ModelSpec, device: Optional[str] = None,
+              run: bool = False) -> None:
+        """Stop any current session and start a new one on ``source``, paused before its first
+        module unless ``run``. A file is re-read on every start."""
+        self.stop(wait=True)
+        self.source = source
+        if device:
+            self.device = device
+        self.generation += 1
+        generation = self.generation
+        self.record = RunRecord()
+        self.gate = StepGate(pause_at_start=not run, break_on_problems=True)
+        self._apply_gate_options()
+        session = Session(source, device=self.device, gate=self.gate, histograms=True,
+                          listener=lambda event: self._queue.put((generation, event)))
+        self._thread = threading.Thread(target=session.run, name=THREAD_NAME, daemon=True)
+        self.started_at = time.monotonic()
+        self.sig_session_started.emit(self.record)
+        self._thread.start()
+        self._timer.start()
+
+    def restart(self, run: bool = False) -> None:
+        """Start again on the same source (re-reading the file)."""
+        if self.source is not None:
+            self.start(self.source, run=run)
+
+    # ---- driving ----------------------------------------------------------------------------
+
+    def command(self, command: Command, target: Optional[str] = None) -> None:
+        """Send a stepping command to the running session (ignored when none runs)."""
+        if self.gate is not None and self.running:
+            self.gate.command(command, target)
+
+    def set_breakpoints(self, paths: set[str]) -> None:
+        self.breakpoints = set(paths)
+        self._apply_gate_options()
+
+    def set_break_options(self, nonfinite: bool, exception: bool) -> None:
+        self.break_on_nonfinite, self.break_on_exception = nonfinite, exception
+        self._apply_gate_options()
+
+    def _apply_gate_options(self) -> None:
+        if self.gate is not None:
+            self.gate.set_breakpoints(self.breakpoints)
+            self.gate.break_on_nonfinite = self.break_on_nonfinite
+            self.gate.break_on_exception = self.break_on_exception
+
+    def stop(self, wait: bool = False) -> None:
+        """Stop the session. The gate stops it at its next module event; a thread still alive
+        after STOP_GRACE_S (a loop that reaches no hook) is interrupted. With ``wait`` the call
+        blocks until the thread is gone (at most about 2 * STOP_GRACE_S)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        if self.gate is not None:
+            self.gate.command(Command.STOP)
+        if wait:
+            self._join(thread)
+        else:
+            QTimer.singleShot(int(STOP_GRACE_S * 1000), lambda: self._interrupt_if_alive(thread))
+
+    def _interrupt_if_alive(self, thread: threading.Thread) -> None:
+        if thread.is_alive() and thread.ident is not None:
+            interrupt_thread(thread.ident)
+
+    def _join(self, thread: threading.Thread) -> None:
+        thread.join(STOP_GRACE_S)
+        if thread.is_alive():
+            self._interrupt_if_alive(thread)
+            thread.join(STOP_GRACE_S)
+
+    def shutdown(self) -> None:
+        """Stop and wait for the worker, then process what it said (window closing)."""
+        self.stop(wait=True)
+        self.drain()
+        self._timer.stop()
+
+    # ---- the GUI-thread side ----------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Apply queued events of the current generation and notify views once."""
+        changes = Changes()
+        deadline = time.perf_counter() + DRAIN_BUDGET_S
+        count = 0
+        while True:
+            try:
+                generation, event = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if generation != self.generation:
+                continue  # a session we already left behind
+            self.record.apply(event)
+            changes.note(event)
+            count += 1
+            # Show a pause or the end at once instead of applying a further backlog first.
+            if changes.paused is not None or changes.ended is not None:
+                break
+            if count % 256 == 0 and time.perf_counter() > deadline:
+                break
+        if count:
+            self.sig_record_changed.emit(changes)
+        if not self.running and self._queue.empty():
+            self._timer.stop()

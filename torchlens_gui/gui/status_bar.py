@@ -1,0 +1,78 @@
+"""Status bar: the phase, where the session is, and how long it has run."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from ..core import events as ev
+from ..core.record import RunRecord
+
+PHASE_TEXT = {"loading": "Loading", "building": "Building", "forward": "Forward",
+              "loss": "Loss", "backward": "Backward", "done": "Done", "failed": "Failed",
+              "stopped": "Stopped"}
+KIND_TEXT = {"enter": "entering", "exit": "leaving", "grad": "gradient arrived at",
+             "error": "raised in", "start": "starting"}
+REASON_TEXT = {"non-finite": "NaN/Inf born here", "exception": "exception raised here",
+               "breakpoint": "breakpoint", "run-to": "run-to target"}
+ENDED_TEXT = {"ok": "Finished: no problems found", "problems": "Finished: problems found "
+              "(see Diagnostics)", "failed": "Failed (see Diagnostics)", "stopped": "Stopped"}
+
+
+def location_text(record: RunRecord, location: ev.PauseLocation) -> str:
+    """"Paused leaving norm (SumNorm), call 0 — NaN/Inf born here"."""
+    node = record.nodes.get(location.path)
+    kind = f" ({node.type_name})" if node else ""
+    text = (f"Paused {KIND_TEXT.get(location.kind, location.kind)} "
+            f"{location.path or '(root)'}{kind}, call {location.call_index}")
+    reason = REASON_TEXT.get(location.reason)
+    return f"{text} — {reason}" if reason else text
+
+
+class StatusBar(QStatusBar):
+    """Three permanent fields; the elapsed time ticks while a session runs."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.phase_label = QLabel("No model loaded", self)
+        self.where_label = QLabel("", self)
+        self.elapsed_label = QLabel("", self)
+        self.phase_label.setMinimumWidth(130)
+        self.addWidget(self.phase_label)
+        self.addWidget(self.where_label, 1)
+        self.addPermanentWidget(self.elapsed_label)
+        self._started: Optional[float] = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(250)
+        self._timer.timeout.connect(self._on_timer_timeout)
+
+    def session_started(self) -> None:
+        self._started = time.monotonic()
+        self._timer.start()
+        self.where_label.setText("")
+        self._on_timer_timeout()
+
+    def show_record(self, record: RunRecord) -> None:
+        """Refresh from the record: phase, pause location or final status."""
+        phase = PHASE_TEXT.get(record.phase, record.phase)
+        self.phase_label.setText(f"<b>{phase}</b> on {record.device}" if record.device
+                                 else f"<b>{phase}</b>")
+        if record.status is not None:
+            self._timer.stop()
+            text = ENDED_TEXT.get(record.status, record.status)
+            errors = [d for d in record.diagnostics if d.severity == "error"]
+            if errors:
+                text += f" — {errors[0].message.splitlines()[0]}"
+            self.where_label.setText(text)
+            self.elapsed_label.setText(f"{record.elapsed_s:.2f} s")
+        elif record.paused_at is not None:
+            self.where_label.setText(location_text(record, record.paused_at))
+        else:
+            self.where_label.setText("Running…")
+
+    def _on_timer_timeout(self) -> None:
+        if self._started is not None:
+            self.elapsed_label.setText(f"{time.monotonic() - self._started:.1f} s")

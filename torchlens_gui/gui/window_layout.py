@@ -1,0 +1,79 @@
+"""Dock layout of the main window: where each panel goes by default, and remembering the
+user's own layout and window size between runs (QSettings)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
+
+DEFAULT_SIZE = (1400, 900)
+LAYOUT_VERSION = 1  # bump when the default layout changes, so stale saved states are ignored
+
+_RIGHT = ("Tensors",)
+_RIGHT_TABS = ("Activations", "Gradients", "NaN / Inf")
+_BOTTOM = ("Diagnostics",)
+_BOTTOM_RIGHT = ("Source",)
+_BOTTOM_TABS = ("Log",)
+
+
+class WindowLayout:
+    """Creates the docks and restores/saves geometry and dock state."""
+
+    def __init__(self, window: QMainWindow, view_menu: QMenu) -> None:
+        self.window = window
+        self.view_menu = view_menu
+        self.docks: dict[str, QDockWidget] = {}
+
+    def dock_all(self, panels: dict[str, QWidget]) -> dict[str, QDockWidget]:
+        w = self.window
+        w.setDockNestingEnabled(True)
+        w.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        for title, panel in panels.items():
+            dock = QDockWidget(title, w)
+            dock.setObjectName("dock_" + "".join(ch for ch in title.lower() if ch.isalnum()))
+            dock.setWidget(panel)
+            self.docks[title] = dock
+            self.view_menu.addAction(dock.toggleViewAction())
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        w.addDockWidget(right, self.docks[_RIGHT[0]])
+        first_tab = self.docks[_RIGHT_TABS[0]]
+        w.addDockWidget(right, first_tab)
+        w.splitDockWidget(self.docks[_RIGHT[0]], first_tab, Qt.Orientation.Vertical)
+        for title in _RIGHT_TABS[1:]:
+            w.tabifyDockWidget(first_tab, self.docks[title])
+        w.addDockWidget(bottom, self.docks[_BOTTOM[0]])
+        w.splitDockWidget(self.docks[_BOTTOM[0]], self.docks[_BOTTOM_RIGHT[0]],
+                          Qt.Orientation.Horizontal)
+        for title in _BOTTOM_TABS:
+            w.tabifyDockWidget(self.docks[_BOTTOM[0]], self.docks[title])
+        first_tab.raise_()
+        self.docks[_BOTTOM[0]].raise_()
+        return self.docks
+
+    def _default_sizes(self) -> None:
+        w = self.window
+        first_tab = self.docks[_RIGHT_TABS[0]]
+        w.resizeDocks([self.docks["Tensors"]], [640], Qt.Orientation.Horizontal)
+        w.resizeDocks([self.docks["Tensors"], first_tab], [330, 420], Qt.Orientation.Vertical)
+        w.resizeDocks([self.docks["Diagnostics"]], [260], Qt.Orientation.Vertical)
+        w.resizeDocks([self.docks["Diagnostics"], self.docks["Source"]], [380, 380],
+                      Qt.Orientation.Horizontal)
+
+    def restore(self, settings: QSettings) -> None:
+        """Window size and dock layout from the last run, or the defaults."""
+        self.window.resize(*DEFAULT_SIZE)
+        if settings.value("layout_version", 0, type=int) != LAYOUT_VERSION:
+            self._default_sizes()
+            return
+        geometry = settings.value("geometry")
+        state = settings.value("window_state")
+        if isinstance(geometry, QByteArray):
+            self.window.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.window.restoreState(state)
+
+    def save(self, settings: QSettings) -> None:
+        settings.setValue("layout_version", LAYOUT_VERSION)
+        settings.setValue("geometry", self.window.saveGeometry())
+        settings.setValue("window_state", self.window.saveState())
