@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QStyle, QToolBar
 
@@ -16,8 +17,10 @@ class Actions:
         icon = lambda pixmap: window.style().standardIcon(pixmap)  # noqa: E731
 
         def make(text: str, shortcut, tip: str, pixmap=None, checkable: bool = False,
-                 qicon: QIcon = None) -> QAction:
+                 qicon: QIcon = None, short: str = "") -> QAction:
             action = QAction(text, window)
+            if short:
+                action.setIconText(short)  # toolbar label
             if shortcut:
                 action.setShortcut(QKeySequence(shortcut))
             keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
@@ -32,32 +35,36 @@ class Actions:
             return action
 
         self.open = make("&Open…", QKeySequence.StandardKey.Open, "Open a model file",
-                         sp.SP_DialogOpenButton)
+                         sp.SP_DialogOpenButton, short="Open")
         self.quit = make("&Quit", "Ctrl+Q", "Stop the session and quit",
                          sp.SP_DialogCloseButton)
         self.continue_ = make("&Continue", "F5",
                               "Run until a breakpoint, a NaN/Inf or an exception (starts the "
-                              "run again when it has ended)", sp.SP_MediaPlay)
+                              "run again when it has ended)", sp.SP_MediaPlay, short="Continue")
         self.step = make("Step &Over", "F10",
                          "Run to the next module at this level (children run through)",
-                         sp.SP_ArrowRight)
+                         sp.SP_ArrowRight, short="Step Over")
         self.step_into = make("Step &Into", "F11", "Stop at the very next module event",
-                              sp.SP_ArrowDown)
+                              sp.SP_ArrowDown, short="Step Into")
         self.step_out = make("Step O&ut", "Shift+F11", "Run to the end of the current module",
-                             sp.SP_ArrowUp)
-        self.pause = make("&Pause", None, "Pause at the next module event", sp.SP_MediaPause)
-        self.stop = make("&Stop", "Shift+F5", "Stop the session", sp.SP_MediaStop)
+                             sp.SP_ArrowUp, short="Step Out")
+        self.pause = make("&Pause", None, "Pause at the next module event", sp.SP_MediaPause,
+                          short="Pause")
+        self.stop = make("&Stop", "Shift+F5", "Stop the session", sp.SP_MediaStop,
+                         short="Stop")
         self.restart = make("&Restart", "Ctrl+Shift+F5",
                             "Re-read the file and start again, paused before the first module",
-                            sp.SP_BrowserReload)
+                            sp.SP_BrowserReload, short="Restart")
         self.toggle_breakpoint = make("Toggle &Breakpoint", "F9",
                                       "Break when the selected module is entered (forward) or "
                                       "receives its gradient (backward)",
-                                      qicon=style.breakpoint_icon())
+                                      qicon=style.breakpoint_icon(), short="Breakpoint")
         self.break_nonfinite = make("Break on &NaN/Inf", None,
-                                    "Stop where a NaN or Inf is born", checkable=True)
+                                    "Stop where a NaN or Inf is born", sp.SP_MessageBoxWarning,
+                                    checkable=True, short="Break on NaN/Inf")
         self.break_exception = make("Break on &Exception", None,
-                                    "Stop in the module that raised", checkable=True)
+                                    "Stop in the module that raised", sp.SP_MessageBoxCritical,
+                                    checkable=True, short="Break on Error")
         self.break_nonfinite.setChecked(True)
         self.break_exception.setChecked(True)
         self.recent_menu = QMenu("Open &Recent", window)
@@ -93,6 +100,7 @@ class Actions:
         toolbar = QToolBar("Debug", window)
         toolbar.setObjectName("debug_toolbar")
         toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
         toolbar.addAction(self.open)
         toolbar.addSeparator()
         toolbar.addActions(list(self.run_controls))

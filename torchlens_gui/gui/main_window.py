@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
         name = os.path.basename(file) if file else "live model"
         self.setWindowTitle(f"{name} — torchlens-gui")
         self.log_panel.note(f"session started: {name} on {self.controller.device}")
+        self.tree.set_placeholder(f"<h3>Loading {name}…</h3>")
         self.status.session_started()
         self._show_selected()
         self._update_actions()
@@ -206,6 +207,7 @@ class MainWindow(QMainWindow):
             self.tree.select_path(location.path)
             self.selected = (location.path, location.call_index)
             self._show_selected(scroll_source=True)
+            self._raise_dock_for(location)
         elif changes.ended is not None:
             self._on_session_ended(changes.ended)
         elif self.selected is not None and (changes.params or changes.diagnostics
@@ -216,6 +218,15 @@ class MainWindow(QMainWindow):
 
     def _on_session_ended(self, ended: ev.SessionEnded) -> None:
         self.model.set_current(None)
+        if ended.status == "failed" and not self.controller.record.nodes:
+            first = ended.diagnostics[0].message.splitlines()[0] if ended.diagnostics else ""
+            self.tree.set_placeholder(
+                f"<h3 style='color:#b00000'>Could not load the model</h3>{_html(first)}<br><br>"
+                "The <b>Diagnostics</b> panel below has the line and a fix; the <b>Source</b> "
+                "panel marks the line.<br>Edit the file, then press <b>Ctrl+Shift+F5</b> to "
+                "restart.")
+        elif ended.status == "stopped" and not self.controller.record.nodes:
+            self.tree.set_placeholder("<h3>Stopped before the model was built</h3>")
         self.log_panel.note(f"session ended: {ended.status} in {ended.elapsed_s:.2f} s")
         errors = [d for d in ended.diagnostics if d.severity == "error"]
         if errors:
@@ -225,6 +236,15 @@ class MainWindow(QMainWindow):
             self.select_call("", None)
         else:
             self._show_selected()
+
+    def _raise_dock_for(self, location: ev.PauseLocation) -> None:
+        """Bring forward the panel that explains why the session stopped here."""
+        if location.reason == "non-finite":
+            self.docks["NaN / Inf"].raise_()
+        elif location.reason == "exception":
+            self.docks["Diagnostics"].raise_()
+        elif location.phase == "backward":
+            self.docks["Gradients"].raise_()
 
     def _update_actions(self) -> None:
         c, a = self.controller, self.debug_actions
@@ -301,3 +321,7 @@ class MainWindow(QMainWindow):
         self.layout_.save(self.settings)
         self.controller.shutdown()
         super().closeEvent(event)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

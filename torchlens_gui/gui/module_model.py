@@ -25,16 +25,34 @@ PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 2
 
 _TOOLTIPS = {
-    COL_NONFINITE: "NaN and Inf elements in the module's last output",
+    COL_NONFINITE: "NaN and Inf elements in the module's last output (and in the gradient "
+                   "that reached it in backward)",
     COL_GRAD: "L2 norm of the gradients of the module's own parameters (after backward); "
               "before that, the norm of the gradient arriving at its output",
     COL_TIME: "Wall time of the module's last call, children included",
 }
 
 
+def nonfinite_parts(call) -> tuple[str, str]:
+    """("NaN 48", "NaN 12"): non-finite counts of a call's outputs and of its gradients."""
+    outs, grads = call.outputs, call.grads.values()
+    return (style.nonfinite_text(sum(s.nan for s in outs), sum(s.inf for s in outs)),
+            style.nonfinite_text(sum(g.nan for g in grads), sum(g.inf for g in grads)))
+
+
 def display_name(path: str) -> str:
     """The last component of a dotted path; the root shows as "(root)"."""
     return path.rsplit(".", 1)[-1] if path else "(root)"
+
+
+def short_label(path: str) -> str:
+    """A label that stays meaningful out of the tree: "encoder.2" rather than "2"."""
+    parts = path.split(".") if path else []
+    if not parts:
+        return "(root)"
+    if parts[-1].isdigit() and len(parts) > 1:
+        return ".".join(parts[-2:])
+    return parts[-1]
 
 
 class ModuleTreeModel(QAbstractItemModel):
@@ -226,9 +244,10 @@ class ModuleTreeModel(QAbstractItemModel):
         if column == COL_DEVICE:
             return (first.device or "") if first is not None else ""
         if column == COL_NONFINITE:
-            nan = sum(s.nan for s in call.outputs)
-            inf = sum(s.inf for s in call.outputs)
-            return style.nonfinite_text(nan, inf)
+            out_text, grad_text = nonfinite_parts(call)
+            if out_text and grad_text:
+                return out_text + " +grad"
+            return out_text or (grad_text and "grad " + grad_text)
         if column == COL_GRAD:
             return style.format_number(self._grad_norm(path, call))
         if column == COL_TIME:
@@ -260,6 +279,12 @@ class ModuleTreeModel(QAbstractItemModel):
             lines.append("not registered: the optimizer and .to(device) do not see it")
         calls = self.record.calls_of(path)
         lines.append(f"{len(calls)} call(s)" if calls else "not run yet")
+        if calls:
+            out_text, grad_text = nonfinite_parts(calls[-1])
+            if out_text:
+                lines.append(f"output: {out_text}")
+            if grad_text:
+                lines.append(f"gradient at output: {grad_text}")
         if path in self.breakpoints:
             lines.append("breakpoint (F9 to remove)")
         return "\n".join(lines)

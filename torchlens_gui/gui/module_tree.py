@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTreeView, QVBoxLayout, \
-    QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit, QStackedWidget, \
+    QTreeView, QVBoxLayout, QWidget
 
 from . import module_model as mm
 
 # Column widths in characters of the default font: readable at ~1400 px without scrolling.
-_WIDTHS = {mm.COL_NAME: 22, mm.COL_TYPE: 14, mm.COL_SHAPE: 13, mm.COL_DTYPE: 8,
-           mm.COL_DEVICE: 6, mm.COL_PARAMS: 8, mm.COL_NONFINITE: 9, mm.COL_GRAD: 9,
+_WIDTHS = {mm.COL_NAME: 20, mm.COL_TYPE: 13, mm.COL_SHAPE: 13, mm.COL_DTYPE: 8,
+           mm.COL_DEVICE: 6, mm.COL_PARAMS: 8, mm.COL_NONFINITE: 14, mm.COL_GRAD: 9,
            mm.COL_TIME: 8}
 
 
@@ -51,11 +51,27 @@ class ModuleTree(QWidget):
         self.view.selectionModel().currentRowChanged.connect(self._on_view_current_changed)
         self._notify = True
 
+        # Shown instead of an empty tree: says what to do, or why there is nothing to show.
+        self.placeholder = QLabel(self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setTextFormat(Qt.TextFormat.RichText)
+        self.placeholder.setMargin(24)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self.view)
+        for signal in (model.modelReset, model.rowsInserted, self.proxy.modelReset,
+                       self.proxy.layoutChanged):
+            signal.connect(self._update_stack)
+        self.set_placeholder("<h3>No model loaded</h3>Open a model file with <b>Ctrl+O</b>, "
+                             "pick one from <b>File › Open Recent</b>, or drop a <tt>.py</tt> "
+                             "file on this window.")
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.filter_edit)
-        layout.addWidget(self.view)
+        layout.addWidget(self.stack)
 
     # ---- API --------------------------------------------------------------------------------
 
@@ -80,6 +96,15 @@ class ModuleTree(QWidget):
             self.view.expand(parent)
             parent = parent.parent()
         self.view.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def set_placeholder(self, html: str) -> None:
+        """Text shown while the tree has no rows."""
+        self.placeholder.setText(html)
+        self._update_stack()
+
+    def _update_stack(self, *_args) -> None:
+        has_rows = self.model.rowCount() > 0
+        self.stack.setCurrentWidget(self.view if has_rows else self.placeholder)
 
     def expand_to_depth(self, depth: int) -> None:
         self.view.expandToDepth(depth)

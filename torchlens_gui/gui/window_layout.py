@@ -27,7 +27,9 @@ class WindowLayout:
     def dock_all(self, panels: dict[str, QWidget]) -> dict[str, QDockWidget]:
         w = self.window
         w.setDockNestingEnabled(True)
-        w.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        # Bottom docks span the full width: diagnostics and source need long lines.
+        w.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        w.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         for title, panel in panels.items():
             dock = QDockWidget(title, w)
             dock.setObjectName("dock_" + "".join(ch for ch in title.lower() if ch.isalnum()))
@@ -55,9 +57,9 @@ class WindowLayout:
         w = self.window
         first_tab = self.docks[_RIGHT_TABS[0]]
         w.resizeDocks([self.docks["Tensors"]], [640], Qt.Orientation.Horizontal)
-        w.resizeDocks([self.docks["Tensors"], first_tab], [330, 420], Qt.Orientation.Vertical)
-        w.resizeDocks([self.docks["Diagnostics"]], [260], Qt.Orientation.Vertical)
-        w.resizeDocks([self.docks["Diagnostics"], self.docks["Source"]], [380, 380],
+        w.resizeDocks([self.docks["Tensors"], first_tab], [260, 300], Qt.Orientation.Vertical)
+        w.resizeDocks([self.docks["Diagnostics"]], [250], Qt.Orientation.Vertical)
+        w.resizeDocks([self.docks["Diagnostics"], self.docks["Source"]], [700, 700],
                       Qt.Orientation.Horizontal)
 
     def restore(self, settings: QSettings) -> None:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 from ...core import events as ev
 from ...core.record import RunRecord
 from .. import style
-from ..module_model import display_name
+from ..module_model import short_label
 from .plots import HistogramPicker, LogBarChart
 
 
@@ -31,7 +31,7 @@ def depth_norms(record: RunRecord) -> tuple[list[str], list[Optional[float]], li
         if param_norm is None and out_grad is None:
             continue
         seen.add(call.path)
-        labels.append(display_name(call.path) if call.path else "(root)")
+        labels.append(short_label(call.path))
         if param_norm is not None:
             values.append(param_norm)
             colors.append(style.PLOT_PARAM)
@@ -77,7 +77,7 @@ class GradientPanel(QWidget):
         grads: list[tuple[str, ev.TensorSummary]] = []
         node = record.nodes.get(path) if path is not None else None
         if node is not None:
-            name = display_name(path)
+            name = short_label(path)
             for param in node.params:
                 if param.grad is not None:
                     grads.append((f"{name}.{param.name} gradient", param.grad))

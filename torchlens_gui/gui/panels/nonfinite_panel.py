@@ -50,7 +50,7 @@ class NonFinitePanel(QWidget):
         self.plot = make_plot("module call (execution order)", "NaN + Inf elements")
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=style.PLOT_BAD)
         self.plot.addItem(self.bars)
-        self.origin_label = pg.TextItem("", color=style.PLOT_ORIGIN, anchor=(0, 1))
+        self.origin_label = pg.TextItem("", color=style.PLOT_ORIGIN, anchor=(0.5, 1))
         self.plot.addItem(self.origin_label)
         self.list = QListWidget(self)
         self.list.itemActivated.connect(self._on_list_item)
@@ -77,7 +77,8 @@ class NonFinitePanel(QWidget):
         brushes = [pg.mkBrush(style.PLOT_ORIGIN if c is origin else style.PLOT_BAD)
                    for c in bad if c.output_nonfinite]
         self.bars.setOpts(x=xs, height=heights, brushes=brushes or None)
-        self.plot.setXRange(-0.5, max(len(record.calls), 1) - 0.5, padding=0.02)
+        self.plot.setXRange(-1, max(len(record.calls), 1), padding=0)
+        self.plot.setYRange(0, max(heights, default=1) * 1.25, padding=0)  # room for the label
         if origin is not None:
             self.origin_label.setText(f"first: {origin.path or '(root)'}")
             self.origin_label.setPos(origin.order, nonfinite_count(origin))
@@ -89,7 +90,6 @@ class NonFinitePanel(QWidget):
             self.origin_label.setText("")
             self.summary.setText(f"{len(bad)} call(s) with NaN/Inf" if bad
                                  else "No NaN or Inf seen so far")
-        self.plot.enableAutoRange(axis="y")
         self._fill_list(bad, origin)
 
     def _fill_list(self, bad: list[CallRecord], origin: Optional[CallRecord]) -> None:

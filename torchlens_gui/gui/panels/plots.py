@@ -56,7 +56,10 @@ class HistogramPlot(QWidget):
             return
         self.caption.setText(caption_text(summary, title))
         if hist is None or not hist.counts:
-            reason = "no histogram recorded" if hist is None else "no finite values"
+            if summary.numel and summary.nan + summary.inf >= summary.numel:
+                reason = "every value is NaN/Inf: nothing finite to plot"
+            else:
+                reason = "no histogram recorded" if hist is None else "no finite values"
             self._empty(reason)
             return
         self.message.setText("")
@@ -125,7 +128,10 @@ class LogBarChart(QWidget):
         axis = self.plot.getAxis("bottom")
         step = max(1, len(labels) // 12)  # keep tick labels readable on deep models
         axis.setTicks([[(i, labels[i]) for i in range(0, len(labels), step)]])
-        self.plot.enableAutoRange()
+        self.plot.setXRange(-0.6, max(len(values), 1) - 0.4, padding=0)
+        top = max(logs) if logs else base
+        # At least three decades, so the log axis shows clean powers of ten.
+        self.plot.setYRange(base, max(top + 0.3, base + 3), padding=0)
 
 
 class HistogramPicker(QWidget):

@@ -67,21 +67,21 @@ class TensorPanel(QWidget):
         self.title.setText(f"<b>{path or '(root)'}</b> &nbsp;{kind} &nbsp;— {state}")
         self._add_problems(record, path, call)
         if call is not None:
-            self._add_section("Inputs", call.inputs)
-            self._add_section("Outputs", call.outputs)
+            self._add_section("Inputs", call.inputs, "input")
+            self._add_section("Outputs", call.outputs, "output")
             if call.grads:
                 self._add_section("Gradient at output",
-                                  [call.grads[i] for i in sorted(call.grads)])
+                                  [call.grads[i] for i in sorted(call.grads)], "grad")
         if node is not None and node.params:
             self._add_params(node.params)
 
     # ---- sections ---------------------------------------------------------------------------
 
-    def _add_section(self, title: str, summaries) -> None:
+    def _add_section(self, title: str, summaries, unnamed: str) -> None:
         section = QTreeWidgetItem(self.tree, [f"{title} ({len(summaries)})"])
         section.setFirstColumnSpanned(True)
         for summary in summaries:
-            self._add_row(section, summary)
+            self._add_row(section, summary, None if summary.name else unnamed)
         section.setExpanded(True)
 
     def _add_row(self, parent: QTreeWidgetItem, summary: ev.TensorSummary,
