@@ -1,0 +1,150 @@
+"""Diagnostics on case files: each bug is named by code, module, phase and the exact user line
+(found by its ``# <- code`` marker), with a message naming the numbers and a fix naming the
+user's code. Clean real-world models raise nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from case_tools import case_path, marker_line, run_case
+
+
+def problems(report: dict) -> list[dict]:
+    return [d for d in report["diagnostics"] if d["severity"] in ("error", "warning")]
+
+
+def the_problem(name: str, **session_kwargs) -> dict:
+    """The one error/warning a case file produces."""
+    report = run_case(name, **session_kwargs)
+    found = problems(report)
+    assert len(found) == 1, [(d["code"], d["module"], d["message"]) for d in found]
+    return found[0]
+
+
+def assert_at(diagnostic: dict, name: str, code: str, module, phase: str,
+              marker: str | None = None) -> None:
+    path = case_path(name)
+    got = (diagnostic["code"], diagnostic["module"], diagnostic["phase"], diagnostic["file"],
+           diagnostic["line"])
+    assert got == (code, module, phase, path, marker_line(path, marker or code)), \
+        diagnostic["message"]
+    assert diagnostic["fix"]
+
+
+# ---- shape-mismatch --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, module, message_parts, fix_part", [
+    ("diag_shape_linear", "body.2",
+     ["expects 30 input features", "[8, 20]", "comes from body.0 (nn.Linear(12, 20)"],
+     "change nn.Linear(30, 4) at diag_shape_linear.py:12 to nn.Linear(20, 4)"),
+    ("diag_shape_conv", "stem", ["expects 1 input channels but got 3", "example_inputs()"],
+     "nn.Conv2d(3, 8, kernel_size=3, padding=1)"),
+    ("diag_shape_flatten", "fc", ["expects 150 input features", "6 x 12 x 12 = 864"],
+     "to nn.Linear(864, 10)"),
+    ("diag_shape_embedding", "tokens", ["has 50 rows", "got index 64"],
+     "to nn.Embedding(65, 8)"),
+    ("diag_shape_layernorm", "norm", ["[2, 5, 24]", "comes from proj"],
+     "to nn.LayerNorm(24)"),
+])
+def test_layer_built_for_another_size(name, module, message_parts, fix_part):
+    found = the_problem(name)
+    assert_at(found, name, "shape-mismatch", module, "forward")
+    for part in message_parts:
+        assert part in found["message"], found["message"]
+    assert fix_part.lower() in found["fix"].lower(), found["fix"]
+
+
+@pytest.mark.parametrize("name, module, message_parts, fix_part", [
+    ("diag_shape_matmul", "attn", ["[2, 5, 8] and [2, 5, 8]", "output of attn.k"],
+     "transpose(-2, -1)"),
+    ("diag_shape_cat", "", ["torch.cat", "[3, 5, 4] and [3, 4]", "output of left"],
+     "unsqueeze"),
+    ("diag_shape_view", "", ["[2, 100]", "288 (2 x 144)"], "x.view(x.size(0), -1)"),
+])
+def test_op_in_forward_names_the_line(name, module, message_parts, fix_part):
+    found = the_problem(name)
+    assert_at(found, name, "shape-mismatch", module, "forward")
+    for part in message_parts:
+        assert part in found["message"], found["message"]
+    assert fix_part in found["fix"]
+
+
+def test_dry_run_finds_the_same_layer_mismatch_without_compute():
+    report = run_case("diag_shape_linear", dry_run=True)
+    found = problems(report)
+    assert [d["code"] for d in found] == ["shape-mismatch"]
+    assert_at(found[0], "diag_shape_linear", "shape-mismatch", "body.2", "forward")
+    assert "nn.Linear(20, 4)" in found[0]["fix"]
+    infos = [d for d in report["diagnostics"] if d["code"] == "dry-run"]
+    assert infos and "NaN" in infos[0]["message"] and "gradients" in infos[0]["message"]
+
+
+# ---- dtype, fallback ---------------------------------------------------------------------------
+
+def test_float64_batch_says_to_convert_the_batch():
+    found = the_problem("diag_dtype_input")
+    assert_at(found, "diag_dtype_input", "dtype-mismatch", "0", "forward")
+    assert "float64" in found["message"] and "float32" in found["message"]
+    assert "x.to(torch.float32)" in found["fix"] and "example_inputs()" in found["fix"]
+
+
+def test_unrecognised_exception_falls_back_to_runtime_error():
+    found = the_problem("diag_runtime")
+    assert_at(found, "diag_runtime", "runtime-error", "picky", "forward")
+    assert "ValueError" in found["message"]
+
+
+def test_a_broken_detector_degrades_to_the_fallback(monkeypatch):
+    from torchlens_gui.core.diagnostics import exceptions, nonfinite
+
+    def broken(*args, **kwargs):
+        raise AttributeError("detector bug")
+
+    monkeypatch.setattr(exceptions.ExceptionExplainer, "explain", broken)
+    monkeypatch.setattr(nonfinite.NonFiniteDetector, "on_module_output", broken)
+    found = the_problem("diag_shape_linear")
+    assert (found["code"], found["module"]) == ("runtime-error", "body.2")
+    report = run_case("diag_nan_div")
+    assert report["status"] == "ok"  # the NaN detector is gone, the session still completes
+
+
+# ---- non-finite ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, module, op, kind, message_parts", [
+    ("diag_nan_div", "pool", "Tensor.div", "NaN", ["denominator has 1 zero"]),
+    ("diag_nan_log", "", "torch.log", "Inf", ["12 zeros (log 0 = -inf)"]),
+    ("diag_nan_masked_softmax", "attn", "torch.softmax", "NaN",
+     ["4 rows of 8 are entirely -inf", "masked_fill at diag_nan_masked_softmax.py:15 is intended"]),
+    ("diag_nan_mask_module", "attend", "torch.softmax", "NaN", ["3 rows of 6"]),
+    ("diag_nan_fp16", "", "Tensor.mul", "Inf", ["largest float16 (65504)"]),
+])
+def test_forward_nan_is_named_where_born(name, module, op, kind, message_parts):
+    found = the_problem(name)
+    assert_at(found, name, "non-finite", module, "forward")
+    assert found["message"].startswith(f"{kind} is born in")
+    assert f"{op} at {name}.py:{found['line']}" in found["message"]
+    for part in message_parts:
+        assert part in found["message"], found["message"]
+
+
+def test_non_finite_loss_from_finite_output_names_the_loss_line():
+    found = the_problem("diag_nan_loss")
+    assert_at(found, "diag_nan_loss", "non-finite", None, "loss")
+    assert "torch.log" in found["message"] and "inf" in found["message"]
+
+
+def test_backward_nan_names_module_parameter_and_op():
+    found = the_problem("diag_nan_backward")
+    assert_at(found, "diag_nan_backward", "non-finite", "gate", "backward")
+    assert "SqrtBackward0" in found["message"] and "gate.weight" in found["message"]
+    assert "sqrt" in found["fix"]
+
+
+# ---- no false alarms ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["diag_clean_gpt2", "diag_clean_bert", "diag_clean_resnet",
+                                  "diag_clean_dict", "diag_clean_reused"])
+def test_clean_models_raise_no_alarm(name):
+    report = run_case(name)
+    assert problems(report) == [], [(d["code"], d["message"]) for d in problems(report)]
+    assert report["status"] == "ok"

@@ -1,0 +1,189 @@
+"""Gradient diagnostics after backward: ``non-finite`` (backward), ``exploding-gradient``,
+``vanishing-gradient`` and ``no-gradient``.
+
+Exploding / vanishing compare the layers along depth. For every layer with a weight matrix
+(Linear, ConvNd, and any module whose own weight has 2+ dims; embeddings excluded, their
+gradient touches only the rows used) that ran in forward, the relative gradient
+r = ||grad W|| / ||W|| is taken, and the input-most layer's r is compared with the output-most
+layer's r:
+
+- ``exploding-gradient`` when r grows by more than EXPLODING_DEPTH_RATIO (1e3) from the output
+  side to the input side, or any layer's gradient norm exceeds EXPLODING_ABSOLUTE_NORM (1e6);
+- ``vanishing-gradient`` when r shrinks by more than 1 / VANISHING_DEPTH_RATIO (1e4), that is the
+  ratio is below 1e-4.
+
+At least MIN_LAYERS_FOR_DEPTH (3) layers are needed for the depth comparison. Relative norms make
+the comparison independent of layer sizes and of the loss's scale. The depth comparison is skipped
+when backward started from the surrogate loss (the sum of the outputs): that sum is not a training
+signal (the sum of a LayerNorm's or a softmax's output does not depend on its input, so the layers
+before it get almost no gradient by construction) and would raise false alarms.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+import torch
+import torch.nn as nn
+
+from ..context import ActiveCall, SessionContext
+from ..events import Diagnostic
+from ..structures import tensors
+from .backward_nonfinite import BackwardWatch, backward_nonfinite
+from .findings import count_text, listing, number
+from .sources import described
+
+EXPLODING_DEPTH_RATIO = 1e3
+VANISHING_DEPTH_RATIO = 1e-4
+EXPLODING_ABSOLUTE_NORM = 1e6
+MIN_LAYERS_FOR_DEPTH = 3
+SATURATING = (nn.Sigmoid, nn.Tanh, nn.Softsign, nn.Hardtanh, nn.Hardsigmoid)
+
+
+class GradientChecks:
+    """Owns the backward graph watch of one session and judges gradients after backward."""
+
+    def __init__(self) -> None:
+        self.watch = BackwardWatch()
+        self.forward_finite = True
+        self.surrogate = False
+
+    def on_module_output(self, ctx: SessionContext, call: ActiveCall, args: tuple, output: Any
+                         ) -> Iterable[Diagnostic]:
+        if not ctx.dry_run and torch.is_grad_enabled():
+            self.watch.on_module_output(call, args, output)
+        return ()
+
+    def on_loss(self, ctx: SessionContext, output: Any, loss_value: Any, surrogate: bool
+                ) -> Iterable[Diagnostic]:
+        if ctx.dry_run or not isinstance(loss_value, torch.Tensor) or not loss_value.requires_grad:
+            return ()
+        self.surrogate = surrogate
+        values = [loss_value.detach()] + [t.detach() for t in tensors(output)
+                                          if t.is_floating_point()]
+        self.forward_finite = all(bool(torch.isfinite(t).all()) for t in values)
+        if self.forward_finite:
+            self.watch.install(ctx, loss_value)
+        return ()
+
+    def after_backward(self, ctx: SessionContext) -> list[Diagnostic]:
+        self.watch.remove()
+        if ctx.dry_run:
+            return []
+        if not self.forward_finite:
+            return self.no_gradient(ctx)  # NaN from forward: reported there, not again
+        found = backward_nonfinite(ctx, self.watch)
+        found += self.no_gradient(ctx)
+        if not any(d.code == "non-finite" for d in found) and not self.surrogate:
+            found += self.depth(ctx)
+        return found
+
+    # ---- no-gradient ---------------------------------------------------------------------------
+
+    def no_gradient(self, ctx: SessionContext) -> list[Diagnostic]:
+        """One warning per top-most module whose trainable parameters all got no gradient."""
+        starved = {path for path, module in ctx.modules.items() if _all_without_grad(module)}
+        found = []
+        for path in starved:
+            parent = ctx.record.nodes[path].parent if path in ctx.record.nodes else None
+            if parent in starved:
+                continue
+            module = ctx.modules[path]
+            names = [n for n, p in module.named_parameters() if p.requires_grad]
+            ran = bool(ctx.record.calls_of(path))
+            why = ("ran in forward, but its output never reached the loss (it is unused, "
+                   "detached with .detach()/.data, or computed under torch.no_grad())") if ran \
+                else "never ran in forward (an unused layer or head)"
+            fix = ("Use its output in the loss, or remove the .detach()/no_grad on its path"
+                   if ran else "Remove it, or call it in forward") + \
+                "; if it is meant to stay fixed, freeze it with requires_grad_(False) so the " \
+                "optimizer skips it."
+            site = ctx.site_of(path)
+            found.append(Diagnostic(
+                code="no-gradient", severity="warning", phase="backward",
+                message=f"{described(ctx, path, module)} got no gradient for "
+                        f"{count_text(len(names), 'parameter')} ({listing(names)}): it {why}.",
+                module=path, file=site.file if site else ctx.user_file,
+                line=site.line if site else None, fix=fix))
+        return sorted(found, key=lambda d: d.module or "")
+
+    # ---- exploding / vanishing ----------------------------------------------------------------
+
+    def depth(self, ctx: SessionContext) -> list[Diagnostic]:
+        layers = _layers_in_forward_order(ctx)
+        huge = [(path, g) for path, g, _ in layers if g > EXPLODING_ABSOLUTE_NORM]
+        if huge:
+            path, g = max(huge, key=lambda item: item[1])
+            return [self._exploding(ctx, path, f"its gradient norm is {number(g)} (above "
+                                    f"{number(EXPLODING_ABSOLUTE_NORM)})", layers)]
+        if len(layers) < MIN_LAYERS_FOR_DEPTH:
+            return []
+        (first, g_in, w_in), (last, g_out, w_out) = layers[0], layers[-1]
+        if w_in == 0 or w_out == 0 or g_out == 0:
+            return []
+        r_in, r_out = g_in / w_in, g_out / w_out
+        ratio = r_in / r_out
+        story = f"the relative gradient ||grad||/||weight|| is {number(r_out)} at the " \
+                f"output-side layer {last} and {number(r_in)} at the input-side layer {first} " \
+                f"({number(ratio)}x across {len(layers)} layers)"
+        if ratio > EXPLODING_DEPTH_RATIO:
+            return [self._exploding(ctx, first, story, layers)]
+        if ratio < VANISHING_DEPTH_RATIO:
+            return [self._vanishing(ctx, first, story, layers)]
+        return []
+
+    def _exploding(self, ctx, path: str, story: str, layers) -> Diagnostic:
+        site = ctx.site_of(path)
+        return Diagnostic(
+            code="exploding-gradient", severity="warning", phase="backward",
+            message=f"Gradients explode toward the input: {story}. The largest is at "
+                    f"{described(ctx, path)}.", module=path,
+            file=site.file if site else ctx.user_file, line=site.line if site else None,
+            fix="Scale the initialisation down (nn.init.xavier_uniform_ / kaiming_uniform_ "
+                "instead of large weights), put normalisation (nn.LayerNorm / nn.BatchNorm) "
+                "between the layers, and clip: torch.nn.utils.clip_grad_norm_(model.parameters(),"
+                " 1.0).", details=_norm_details(layers))
+
+    def _vanishing(self, ctx, path: str, story: str, layers) -> Diagnostic:
+        site = ctx.site_of(path)
+        saturating = [p for p, m in ctx.modules.items() if isinstance(m, SATURATING)
+                      and ctx.record.calls_of(p)]
+        cause = f" {count_text(len(saturating), 'saturating activation')} " \
+                f"({type(ctx.modules[saturating[0]]).__name__}, e.g. {saturating[0]}) " \
+                f"{'shrinks' if len(saturating) == 1 else 'shrink'} the gradient on the way." \
+            if saturating else ""
+        return Diagnostic(
+            code="vanishing-gradient", severity="warning", phase="backward",
+            message=f"Gradients vanish toward the input: {story}; {described(ctx, path)} "
+                    f"barely learns.{cause}", module=path,
+            file=site.file if site else ctx.user_file, line=site.line if site else None,
+            fix=("Replace the saturating activations with nn.ReLU / nn.GELU, " if saturating
+                 else "") + "add residual connections or normalisation (nn.LayerNorm / "
+                 "nn.BatchNorm) between layers, and use a fan-in aware initialisation.",
+            details=_norm_details(layers))
+
+
+def _all_without_grad(module: nn.Module) -> bool:
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    return bool(trainable) and all(p.grad is None for p in trainable)
+
+
+def _layers_in_forward_order(ctx: SessionContext) -> list[tuple[str, float, float]]:
+    """(path, ||grad W||, ||W||) for every weight-matrix layer that ran, in forward order."""
+    first_call = {}
+    for call in ctx.record.calls:
+        first_call.setdefault(call.path, call.order)
+    out = []
+    for path, module in ctx.modules.items():
+        weight = getattr(module, "weight", None)
+        if path not in first_call or isinstance(module, nn.Embedding) or \
+                not isinstance(weight, nn.Parameter) or weight.dim() < 2 or weight.grad is None:
+            continue
+        with torch.no_grad():
+            g, w = (float(torch.linalg.vector_norm(t.float())) for t in (weight.grad, weight))
+        out.append((first_call[path], path, g, w))
+    return [(path, g, w) for _, path, g, w in sorted(out)]
+
+
+def _norm_details(layers) -> tuple[tuple[str, str], ...]:
+    return tuple((path, f"grad {number(g)} / weight {number(w)}") for path, g, w in layers[:12])

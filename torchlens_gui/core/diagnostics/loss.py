@@ -1,0 +1,247 @@
+"""Loss-function checks, made just before torch runs the loss (inside the op watch).
+
+- ``label-out-of-range``: class labels outside [0, C) for cross_entropy / nll_loss. Checked
+  before the call, because on CUDA torch only reports an asynchronous device assert later, at
+  the wrong line.
+- ``loss-shape-mismatch``: output and target batch sizes differ (torch raises), or an
+  element-wise loss silently broadcasts ([10, 1] against [10]: torch only warns).
+- ``softmax-before-cross-entropy``: probabilities (or log-probabilities) where logits are
+  expected, recognised by where the tensor came from (a softmax the watch saw) or by its values
+  (non-negative rows summing to one).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import warnings
+from typing import Any, Callable, Optional
+
+import torch
+import torch.nn.functional as F
+
+from ..context import SessionContext
+from ..events import Diagnostic
+from .findings import DiagnosedError, shape_text
+from .op_watch import OpWatch, ProbabilityOrigin
+from .sources import short_location
+
+CLASS_LOSSES = {F.cross_entropy: "cross_entropy", F.nll_loss: "nll_loss"}
+ELEMENTWISE_LOSSES = {F.mse_loss: "mse_loss", F.l1_loss: "l1_loss",
+                      F.smooth_l1_loss: "smooth_l1_loss", F.huber_loss: "huber_loss",
+                      F.binary_cross_entropy: "binary_cross_entropy",
+                      F.binary_cross_entropy_with_logits: "binary_cross_entropy_with_logits"}
+WATCHED_LOSSES = frozenset(CLASS_LOSSES) | frozenset(ELEMENTWISE_LOSSES)
+
+# torch's warning text for a broadcasting element-wise loss
+BROADCAST_WARNING = re.compile(r"Using a target size \(torch\.Size\((\[.*?\])\)\) that is "
+                               r"different to the input size \(torch\.Size\((\[.*?\])\)\)")
+
+
+def _bind(func: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
+    try:
+        bound = inspect.signature(func).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return {}
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+class LossChecks:
+    """Checks loss calls; keeps silent findings until the session's next call point."""
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self.ctx = ctx
+        self.pending: list[Diagnostic] = []
+        self.broadcast_reported = False
+
+    def take_pending(self) -> list[Diagnostic]:
+        found, self.pending = self.pending, []
+        return found
+
+    def before_loss(self, func: Callable, args: tuple, kwargs: dict, watch: OpWatch) -> None:
+        try:
+            named = _bind(func, args, kwargs)
+            output, target = named.get("input"), named.get("target")
+            if not isinstance(output, torch.Tensor) or not isinstance(target, torch.Tensor):
+                return
+            module, call_index, file, line = watch.where()
+            where = dict(phase=self.ctx.phase, module=module, call_index=call_index, file=file,
+                         line=line)
+            if func in CLASS_LOSSES:
+                self._check_class_loss(CLASS_LOSSES[func], output, target, named, where, watch)
+            else:
+                self._check_elementwise(ELEMENTWISE_LOSSES[func], output, target, where, watch)
+        except DiagnosedError:
+            raise
+        except Exception:
+            return  # a check that cannot run must not break the user's loss
+
+    # ---- cross_entropy / nll_loss ---------------------------------------------------------
+
+    def _check_class_loss(self, name: str, output: torch.Tensor, target: torch.Tensor,
+                          named: dict, where: dict, watch: OpWatch) -> None:
+        if target.is_floating_point() or output.dim() == 0:
+            return  # class probabilities as target: nothing to check here
+        classes = int(output.shape[1] if output.dim() >= 2 else output.shape[0])
+        if output.dim() >= 2 and target.dim() >= 1 and output.shape[0] != target.shape[0]:
+            raise DiagnosedError(Diagnostic(
+                code="loss-shape-mismatch", severity="error",
+                message=f"{name} got output {shape_text(output.shape)} (batch "
+                        f"{output.shape[0]}) but target {shape_text(target.shape)} (batch "
+                        f"{target.shape[0]}): the model's batch and the labels' batch differ",
+                fix="Give the model and the loss the same batch: build the labels from the same "
+                    f"samples as the inputs ({output.shape[0]} of them), or slice both alike.",
+                details=(("output", shape_text(output.shape)),
+                         ("target", shape_text(target.shape))), **where))
+        if target.device.type != "meta" and target.numel():
+            self._check_labels(name, classes, target, int(named.get("ignore_index", -100)), where)
+        self._check_probabilities(name, output, where, watch)
+
+    def _check_labels(self, name: str, classes: int, target: torch.Tensor, ignore: int,
+                      where: dict) -> None:
+        valid = target[target != ignore]
+        if valid.numel() == 0:
+            return
+        lo, hi = (int(v) for v in torch.stack([valid.min(), valid.max()]).tolist())
+        if lo >= 0 and hi < classes:
+            return
+        bad = lo if lo < 0 else hi
+        count = int(((valid < 0) | (valid >= classes)).sum())
+        raise DiagnosedError(Diagnostic(
+            code="label-out-of-range", severity="error",
+            message=f"{name} got label {bad} but the output has {classes} classes, so labels "
+                    f"must lie in [0, {classes - 1}] ({count} of {valid.numel()} labels are "
+                    f"outside; on CUDA this shows up as a device-side assert at a later line)",
+            fix=f"Make the output layer produce {hi + 1} classes if there really are that many "
+                f"(out_features={hi + 1}), or map the labels into 0..{classes - 1} (labels "
+                "starting at 1 need `- 1`; padding labels need ignore_index).",
+            details=(("label", str(bad)), ("classes", str(classes))), **where))
+
+    def _check_probabilities(self, name: str, output: torch.Tensor, where: dict,
+                             watch: OpWatch) -> None:
+        if not output.is_floating_point() or output.device.type == "meta" or output.dim() < 2:
+            return
+        origin = watch.state.origin_of(output)
+        kind = origin.kind if origin else _value_kind(output)
+        if kind is None or kind == "sigmoid":
+            return
+        if name == "cross_entropy":
+            if kind == "softmax":
+                self._report_softmax(name, origin, where, "warning",
+                                     "cross_entropy applies log_softmax itself, so it got "
+                                     "softmax twice: gradients shrink and the loss cannot go "
+                                     "below a floor",
+                                     "pass the raw logits (drop the softmax before the loss; "
+                                     "keep softmax only for predictions)")
+            elif kind == "log_softmax":
+                self._report_softmax(name, origin, where, "info",
+                                     "cross_entropy applies log_softmax itself; applying it "
+                                     "first gives the same loss but does the work twice",
+                                     "pass the raw logits, or use F.nll_loss on log-probabilities")
+        elif name == "nll_loss" and kind == "softmax":
+            self._report_softmax(name, origin, where, "warning",
+                                 "nll_loss expects log-probabilities but got probabilities, so "
+                                 "the loss is wrong (it rewards nothing below 1)",
+                                 "use log_softmax instead of softmax before nll_loss, or pass "
+                                 "logits to F.cross_entropy")
+
+    def _report_softmax(self, name: str, origin: Optional[ProbabilityOrigin], where: dict,
+                        severity: str, why: str, fix: str) -> None:
+        made = origin.kind if origin else "a softmax"
+        at = short_location(origin.file, origin.line) if origin else ""
+        if origin is not None and origin.line is not None:
+            where = dict(where, file=origin.file, line=origin.line,
+                         module=origin.module or where.get("module"))
+        self.pending.append(Diagnostic(
+            code="softmax-before-cross-entropy", severity=severity,
+            message=f"{name} got the output of {made}" + (f" at {at}" if at else "")
+                    + f" instead of logits: {why}",
+            fix=(f"At {at}: " if at else "") + fix + ".", **where))
+
+    # ---- element-wise losses --------------------------------------------------------------
+
+    def _check_elementwise(self, name: str, output: torch.Tensor, target: torch.Tensor,
+                           where: dict, watch: OpWatch) -> None:
+        if name == "binary_cross_entropy_with_logits":
+            origin = watch.state.origin_of(output)
+            if origin is not None and origin.kind == "sigmoid":
+                self._report_softmax(name, origin, where, "warning",
+                                     "binary_cross_entropy_with_logits applies sigmoid itself",
+                                     "pass the raw logits (drop the sigmoid), or use "
+                                     "F.binary_cross_entropy on probabilities")
+        if output.shape == target.shape:
+            return
+        try:
+            broadcast = torch.broadcast_shapes(output.shape, target.shape)
+        except RuntimeError:
+            raise DiagnosedError(Diagnostic(
+                code="loss-shape-mismatch", severity="error",
+                message=f"{name} got output {shape_text(output.shape)} and target "
+                        f"{shape_text(target.shape)}: they cannot be compared element by "
+                        "element" + _batch_note(output, target),
+                fix="Make the target the same shape as the output (same batch, same "
+                    "trailing dims).", details=(("output", shape_text(output.shape)),
+                                                ("target", shape_text(target.shape))),
+                **where)) from None
+        self.broadcast_reported = True
+        pairs = 1
+        for d in broadcast:
+            pairs *= int(d)
+        self.pending.append(Diagnostic(
+            code="loss-shape-mismatch", severity="warning",
+            message=f"{name} compares output {shape_text(output.shape)} with target "
+                    f"{shape_text(target.shape)}: torch broadcasts them to "
+                    f"{shape_text(broadcast)}, so every output is compared with every target "
+                    f"({pairs} pairs instead of {max(output.numel(), target.numel())}) and the "
+                    "loss is silently wrong",
+            fix=_broadcast_fix(output, target),
+            details=(("output", shape_text(output.shape)), ("target", shape_text(target.shape))),
+            **where))
+
+    def from_warning(self, message: str, file: Optional[str], line: Optional[int]
+                     ) -> Optional[Diagnostic]:
+        """torch's own broadcasting warning, for losses the watch did not see called."""
+        match = BROADCAST_WARNING.search(message)
+        if match is None or self.broadcast_reported:
+            return None
+        self.broadcast_reported = True
+        target, output = match.group(1), match.group(2)
+        return Diagnostic(
+            code="loss-shape-mismatch", severity="warning", phase=self.ctx.phase,
+            message=f"The loss compares output {output} with target {target}: torch "
+                    "broadcasts them, so every output is compared with every target and the "
+                    "loss is silently wrong",
+            fix="Make output and target the same shape (squeeze the output's trailing 1 or "
+                "unsqueeze the target).", file=file, line=line)
+
+
+def _value_kind(t: torch.Tensor) -> Optional[str]:
+    """"softmax" when the rows are probabilities, "log_softmax" when they are log-probabilities,
+    None for logits. Rows are along dim 1 (the class dim of the losses)."""
+    with torch.no_grad(), warnings.catch_warnings():
+        x = t.detach().float()
+        if not bool(torch.isfinite(x).all()):
+            return None
+        sums = x.sum(dim=1)
+        if bool((x >= 0).all()) and bool(((sums - 1).abs() < 1e-3).all()):
+            return "softmax"
+        if bool((x <= 0).all()) and bool((torch.logsumexp(x, dim=1).abs() < 1e-3).all()):
+            return "log_softmax"
+    return None
+
+
+def _batch_note(output: torch.Tensor, target: torch.Tensor) -> str:
+    if output.dim() and target.dim() and output.shape[0] != target.shape[0]:
+        return f" (batch {output.shape[0]} against {target.shape[0]})"
+    return ""
+
+
+def _broadcast_fix(output: torch.Tensor, target: torch.Tensor) -> str:
+    if output.dim() == target.dim() + 1 and output.shape[-1] == 1:
+        return ("Squeeze the output's trailing dimension: loss(output.squeeze(-1), target), or "
+                "give the target the output's shape with target.unsqueeze(-1).")
+    if target.dim() == output.dim() + 1 and target.shape[-1] == 1:
+        return "Squeeze the target's trailing dimension: target.squeeze(-1)."
+    return (f"Make the target the same shape as the output ({shape_text(output.shape)}), for "
+            f"example target.view_as(output) if they hold the same number of values.")

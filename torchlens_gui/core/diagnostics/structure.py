@@ -1,0 +1,144 @@
+"""Structural findings: ``unregistered-module`` (layers kept in a plain list or dict), and as
+``info``: lazy modules and the shapes they materialised to, frozen parameters, and what a dry
+run cannot see. In a dry run, where the meta device does not check dtypes, a float input of
+another dtype than a layer's weights is reported as ``dtype-mismatch`` here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+import torch.nn as nn
+
+from ..context import ActiveCall, SessionContext
+from ..events import Diagnostic, TensorSummary
+from .findings import count_text, listing, shape_text
+from .sources import described, short_location
+
+DRY_RUN_BLIND_SPOTS = ("values (no statistics), NaN/Inf, the loss, gradients, label ranges and "
+                       "embedding indices (the meta device holds no data)")
+
+
+def _top_level(paths: Iterable[str], parent_of) -> list[str]:
+    """The paths whose parent is not itself in ``paths`` (one finding per subtree)."""
+    chosen = set(paths)
+    return [p for p in chosen if parent_of(p) not in chosen]
+
+
+class StructureChecks:
+    def __init__(self) -> None:
+        self.lazy_at_build: set[str] = set()
+
+    def after_build(self, ctx: SessionContext) -> list[Diagnostic]:
+        self.lazy_at_build = {path for path, node in ctx.record.nodes.items() if node.lazy}
+        found = self.frozen(ctx)
+        if ctx.dry_run:  # said up front: a failing forward must not hide it
+            found.append(Diagnostic(
+                code="dry-run", severity="info", phase="build",
+                message="Dry run on the meta device: module shapes and dtypes are checked "
+                        f"without memory or compute. Not seen: {DRY_RUN_BLIND_SPOTS}.",
+                file=ctx.user_file, fix="Run without --dry-run (on a smaller batch if memory "
+                                        "is short) to check values, NaNs and gradients."))
+        return found
+
+    def frozen(self, ctx: SessionContext) -> list[Diagnostic]:
+        frozen = [path for path, module in ctx.modules.items()
+                  if any(True for _ in module.parameters())
+                  and not any(p.requires_grad for p in module.parameters())]
+        nodes = ctx.record.nodes
+        found = []
+        for path in sorted(_top_level(frozen, lambda p: nodes[p].parent if p in nodes else None)):
+            module = ctx.modules[path]
+            names = [n for n, _ in module.named_parameters()]
+            count = sum(p.numel() for p in module.parameters())
+            site = ctx.site_of(path)
+            found.append(Diagnostic(
+                code="frozen-parameters", severity="info", phase="build",
+                message=f"{described(ctx, path, module)} is frozen: "
+                        f"{count_text(len(names), 'parameter')} ({listing(names)}, {count:,} "
+                        "values) have requires_grad=False, so they get no gradient and the "
+                        "optimizer does not change them.", module=path,
+                file=site.file if site else ctx.user_file, line=site.line if site else None,
+                fix="Nothing to do if that is intended (fine-tuning a head); otherwise "
+                    "requires_grad_(True) on it."))
+        return found
+
+    def after_forward(self, ctx: SessionContext) -> list[Diagnostic]:
+        return self.unregistered(ctx) + self.lazy(ctx)
+
+    def unregistered(self, ctx: SessionContext) -> list[Diagnostic]:
+        """One warning per attribute holding unregistered modules that ran ("layers[0..2]")."""
+        groups: dict[str, list[str]] = {}
+        for path in ctx.unregistered:
+            node = ctx.record.nodes.get(path)
+            if node is None or (node.parent in ctx.unregistered):
+                continue  # a submodule of an unregistered module: covered by its top
+            holder = re.sub(r"\[[^\]]*\]$", "", path)
+            groups.setdefault(holder, []).append(path)
+        found = []
+        for holder, paths in groups.items():
+            modules = [ctx.unregistered[p] for p in paths]
+            params = sum(p.numel() for m in modules for p in m.parameters())
+            site = ctx.site_of(paths[0])
+            container = "nn.ModuleDict" if "['" in paths[0] else "nn.ModuleList"
+            attr = holder.rsplit(".", 1)[-1]
+            at = f" at {site.short()}" if site else ""
+            found.append(Diagnostic(
+                code="unregistered-module", severity="warning", phase="forward",
+                message=f"{listing(paths)} ({type(modules[0]).__name__}, "
+                        f"{count_text(params, 'parameter')} in all) ran in forward but "
+                        f"{'is' if len(paths) == 1 else 'are'} not registered under the model: "
+                        f"they sit in a plain Python {'dict' if 'ModuleDict' in container else 'list'}"
+                        f", so model.parameters(), the optimizer, state_dict() and "
+                        f".to(device) never see them.", module=paths[0],
+                file=site.file if site else ctx.user_file, line=site.line if site else None,
+                fix=f"Wrap them{at}: self.{attr} = {container}([...]) instead of a plain "
+                    f"{'dict' if 'ModuleDict' in container else 'list'}.",
+                details=(("modules", ", ".join(paths)),)))
+        return found
+
+    def lazy(self, ctx: SessionContext) -> list[Diagnostic]:
+        found = []
+        for path in sorted(self.lazy_at_build):
+            module = ctx.modules.get(path)
+            if module is None or any(isinstance(p, nn.parameter.UninitializedParameter)
+                                     for p in module.parameters(recurse=False)):
+                continue
+            shapes = [f"{n} {shape_text(p.shape)}" for n, p in module.named_parameters(
+                recurse=False)]
+            calls = ctx.record.calls_of(path)
+            given = calls[0].inputs[0].shape if calls and calls[0].inputs else None
+            site = ctx.site_of(path)
+            found.append(Diagnostic(
+                code="lazy-module", severity="info", phase="forward",
+                message=f"{described(ctx, path, module)} is lazy: its parameters had no shape "
+                        f"until the first forward, which gave it "
+                        f"{shape_text(given) if given else 'its input'} and made "
+                        f"{listing(shapes)}.", module=path,
+                file=site.file if site else ctx.user_file, line=site.line if site else None,
+                fix=f"Nothing to fix; to make the shape explicit, replace it with "
+                    f"{type(module).__name__.replace('Lazy', '')}(...) using these sizes."))
+        return found
+
+    def dry_run_dtypes(self, ctx: SessionContext, call: ActiveCall,
+                       inputs: tuple[TensorSummary, ...]) -> list[Diagnostic]:
+        """Meta tensors skip dtype checks: compare a leaf layer's input with its weight."""
+        weight = getattr(call.module, "weight", None)
+        if not isinstance(weight, nn.Parameter) or not weight.is_floating_point() or \
+                isinstance(call.module, nn.Embedding) or not inputs:
+            return []
+        x = inputs[0]
+        wanted = str(weight.dtype).replace("torch.", "")
+        if not x.is_tensor or not x.dtype or not x.dtype.startswith(("float", "bfloat")) or \
+                x.dtype == wanted:
+            return []
+        site = ctx.site_of(call.path)
+        return [Diagnostic(
+            code="dtype-mismatch", severity="error", phase="forward",
+            message=f"{described(ctx, call.path, call.module)} got a {x.dtype} input but its "
+                    f"weight is {wanted} (a real run fails here).", module=call.path,
+            call_index=call.call_index, file=site.file if site else ctx.user_file,
+            line=site.line if site else None,
+            fix=f"Convert the input to {wanted} (x.to(torch.{wanted})), in example_inputs() when "
+                f"it comes from there.")]
