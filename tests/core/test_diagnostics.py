@@ -148,3 +148,93 @@ def test_clean_models_raise_no_alarm(name):
     report = run_case(name)
     assert problems(report) == [], [(d["code"], d["message"]) for d in problems(report)]
     assert report["status"] == "ok"
+
+
+# ---- loss ----------------------------------------------------------------------------------------
+
+def test_silent_mse_broadcast_is_one_warning_at_the_loss_line():
+    found = the_problem("diag_loss_broadcast")
+    assert_at(found, "diag_loss_broadcast", "loss-shape-mismatch", None, "loss")
+    assert found["severity"] == "warning"
+    assert "[10, 1]" in found["message"] and "[10, 10]" in found["message"]
+    assert "squeeze(-1)" in found["fix"]
+
+
+def test_loss_batch_mismatch_names_both_batches():
+    found = the_problem("diag_loss_batch")
+    assert_at(found, "diag_loss_batch", "loss-shape-mismatch", None, "loss")
+    assert "batch 5" in found["message"] and "batch 10" in found["message"]
+
+
+def test_label_out_of_range_names_label_range_and_output_layer():
+    found = the_problem("diag_label_range")
+    assert_at(found, "diag_label_range", "label-out-of-range", None, "loss")
+    assert "label 3" in found["message"] and "[0, 2]" in found["message"]
+    assert "nn.Linear(16, 3) at diag_label_range.py:8 to nn.Linear(16, 4)" in found["fix"]
+
+
+@pytest.mark.parametrize("name, module", [("diag_softmax_ce", ""), ("diag_softmax_module", "3")])
+def test_softmax_before_cross_entropy_points_at_the_softmax(name, module):
+    found = the_problem(name)
+    assert_at(found, name, "softmax-before-cross-entropy", module, "loss")
+    assert "logits" in found["message"]
+
+
+# ---- device, in-place ------------------------------------------------------------------------
+
+def test_plain_tensor_attribute_on_another_device_says_register_buffer():
+    found = the_problem("diag_device_attribute")
+    assert_at(found, "diag_device_attribute", "device-mismatch", "", "forward")
+    assert "scale is a plain tensor attribute on meta" in found["message"]
+    assert "self.register_buffer('scale', ...)" in found["fix"]
+
+
+def test_inplace_change_that_breaks_backward_names_the_op_line():
+    found = the_problem("diag_inplace")
+    assert_at(found, "diag_inplace", "inplace-modification", "gate", "backward")
+    assert "Tensor.mul_" in found["message"] and "sigmoid [3, 6]" in found["message"]
+
+
+# ---- gradients -------------------------------------------------------------------------------
+
+def test_exploding_gradients():
+    found = the_problem("diag_exploding")
+    assert_at(found, "diag_exploding", "exploding-gradient", "layers.3", "backward")
+    assert "clip_grad_norm_" in found["fix"]
+
+
+def test_vanishing_gradients_blame_the_sigmoids():
+    found = the_problem("diag_vanishing")
+    assert_at(found, "diag_vanishing", "vanishing-gradient", "0", "backward")
+    assert "12 saturating activations (Sigmoid" in found["message"]
+    assert "nn.ReLU" in found["fix"]
+
+
+def test_no_gradient_for_unused_head_and_detached_branch():
+    report = run_case("diag_no_grad")
+    found = problems(report)
+    assert [(d["code"], d["module"]) for d in found] == [("no-gradient", "aux_head"),
+                                                          ("no-gradient", "context")]
+    assert_at(found[0], "diag_no_grad", "no-gradient", "aux_head", "backward", "no-gradient:aux")
+    assert_at(found[1], "diag_no_grad", "no-gradient", "context", "backward",
+              "no-gradient:context")
+    assert "never ran" in found[0]["message"] and "detached" in found[1]["message"]
+
+
+# ---- structure -------------------------------------------------------------------------------
+
+def test_layers_in_a_plain_list_are_one_unregistered_warning():
+    found = the_problem("diag_unregistered")
+    assert_at(found, "diag_unregistered", "unregistered-module", "blocks[0]", "forward")
+    assert "blocks[0], blocks[1] and blocks[2]" in found["message"]
+    assert "self.blocks = nn.ModuleList([...])" in found["fix"]
+
+
+def test_lazy_and_frozen_modules_are_info_only():
+    report = run_case("diag_info")
+    assert report["status"] == "ok" and problems(report) == []
+    info = {d["code"]: d for d in report["diagnostics"]}
+    assert_at(info["frozen-parameters"], "diag_info", "frozen-parameters", "encoder", "build")
+    assert_at(info["lazy-module"], "diag_info", "lazy-module", "head", "forward")
+    assert "weight [4, 32]" in info["lazy-module"]["message"]
+    assert "nn.LazyLinear(4)" in info["lazy-module"]["message"]

@@ -111,33 +111,24 @@ class GradientChecks:
 
     def depth(self, ctx: SessionContext) -> list[Diagnostic]:
         layers = _layers_in_forward_order(ctx)
+        ratio, story = _depth_story(ctx, layers)
+        if ratio is not None and ratio > EXPLODING_DEPTH_RATIO:
+            return [self._exploding(ctx, layers[0][0], story, layers)]
         huge = [(path, g) for path, g, _ in layers if g > EXPLODING_ABSOLUTE_NORM]
         if huge:
             path, g = max(huge, key=lambda item: item[1])
-            return [self._exploding(ctx, path, f"its gradient norm is {number(g)} (above "
-                                    f"{number(EXPLODING_ABSOLUTE_NORM)})", layers)]
-        if len(layers) < MIN_LAYERS_FOR_DEPTH:
-            return []
-        (first, g_in, w_in), (last, g_out, w_out) = layers[0], layers[-1]
-        if w_in == 0 or w_out == 0 or g_out == 0:
-            return []
-        r_in, r_out = g_in / w_in, g_out / w_out
-        ratio = r_in / r_out
-        story = f"the relative gradient ||grad||/||weight|| is {number(r_out)} at the " \
-                f"output-side layer {last} and {number(r_in)} at the input-side layer {first} " \
-                f"({number(ratio)}x across {len(layers)} layers)"
-        if ratio > EXPLODING_DEPTH_RATIO:
-            return [self._exploding(ctx, first, story, layers)]
-        if ratio < VANISHING_DEPTH_RATIO:
-            return [self._vanishing(ctx, first, story, layers)]
+            return [self._exploding(ctx, path, f"{path} has a gradient norm of {number(g)} "
+                                    f"(above {number(EXPLODING_ABSOLUTE_NORM)})", layers)]
+        if ratio is not None and ratio < VANISHING_DEPTH_RATIO:
+            return [self._vanishing(ctx, layers[0][0], story, layers)]
         return []
 
     def _exploding(self, ctx, path: str, story: str, layers) -> Diagnostic:
         site = ctx.site_of(path)
         return Diagnostic(
             code="exploding-gradient", severity="warning", phase="backward",
-            message=f"Gradients explode toward the input: {story}. The largest is at "
-                    f"{described(ctx, path)}.", module=path,
+            message=f"Gradients explode: {story}. Look at {described(ctx, path)}.",
+            module=path,
             file=site.file if site else ctx.user_file, line=site.line if site else None,
             fix="Scale the initialisation down (nn.init.xavier_uniform_ / kaiming_uniform_ "
                 "instead of large weights), put normalisation (nn.LayerNorm / nn.BatchNorm) "
@@ -161,6 +152,25 @@ class GradientChecks:
                  else "") + "add residual connections or normalisation (nn.LayerNorm / "
                  "nn.BatchNorm) between layers, and use a fan-in aware initialisation.",
             details=_norm_details(layers))
+
+
+def _depth_story(ctx: SessionContext, layers) -> tuple[Optional[float], str]:
+    """(input-side relative gradient / output-side relative gradient, the sentence saying so)."""
+    if len(layers) < MIN_LAYERS_FOR_DEPTH:
+        return None, ""
+    (first, g_in, w_in), (last, g_out, w_out) = layers[0], layers[-1]
+    if w_in == 0 or w_out == 0 or g_out == 0:
+        return None, ""
+    r_in, r_out = g_in / w_in, g_out / w_out
+    ratio = r_in / r_out
+    return ratio, (f"the relative gradient ||grad||/||weight|| is {number(r_out)} at the "
+                   f"output-side layer {_named(ctx, last)} and {number(r_in)} at the input-side "
+                   f"layer {_named(ctx, first)} ({number(ratio)}x across {len(layers)} layers)")
+
+
+def _named(ctx: SessionContext, path: str) -> str:
+    module = ctx.modules.get(path)
+    return f"{path} ({type(module).__name__})" if module is not None else path
 
 
 def _all_without_grad(module: nn.Module) -> bool:

@@ -15,16 +15,18 @@ from __future__ import annotations
 import inspect
 import re
 import warnings
+import weakref
 from typing import Any, Callable, Optional
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from ..context import SessionContext
 from ..events import Diagnostic
 from .findings import DiagnosedError, shape_text
 from .op_watch import OpWatch, ProbabilityOrigin
-from .sources import short_location
+from .sources import change_fix, short_location
 
 CLASS_LOSSES = {F.cross_entropy: "cross_entropy", F.nll_loss: "nll_loss"}
 ELEMENTWISE_LOSSES = {F.mse_loss: "mse_loss", F.l1_loss: "l1_loss",
@@ -95,11 +97,13 @@ class LossChecks:
                 details=(("output", shape_text(output.shape)),
                          ("target", shape_text(target.shape))), **where))
         if target.device.type != "meta" and target.numel():
-            self._check_labels(name, classes, target, int(named.get("ignore_index", -100)), where)
+            maker = watch.state.maker_of(weakref.ref(output))
+            self._check_labels(name, classes, target, int(named.get("ignore_index", -100)), where,
+                               maker)
         self._check_probabilities(name, output, where, watch)
 
     def _check_labels(self, name: str, classes: int, target: torch.Tensor, ignore: int,
-                      where: dict) -> None:
+                      where: dict, maker: Optional[str]) -> None:
         valid = target[target != ignore]
         if valid.numel() == 0:
             return
@@ -108,14 +112,19 @@ class LossChecks:
             return
         bad = lo if lo < 0 else hi
         count = int(((valid < 0) | (valid >= classes)).sum())
+        layer = self.ctx.module_at(maker)
+        if isinstance(layer, nn.Linear) and bad >= 0:
+            widen = change_fix(self.ctx, maker, layer, 1, "out_features", hi + 1)
+        else:
+            widen = f"make the output layer produce {hi + 1} classes"
         raise DiagnosedError(Diagnostic(
             code="label-out-of-range", severity="error",
             message=f"{name} got label {bad} but the output has {classes} classes, so labels "
                     f"must lie in [0, {classes - 1}] ({count} of {valid.numel()} labels are "
                     f"outside; on CUDA this shows up as a device-side assert at a later line)",
-            fix=f"Make the output layer produce {hi + 1} classes if there really are that many "
-                f"(out_features={hi + 1}), or map the labels into 0..{classes - 1} (labels "
-                "starting at 1 need `- 1`; padding labels need ignore_index).",
+            fix=f"Map the labels into 0..{classes - 1} (labels counted from 1 need `- 1`; "
+                f"padding labels need ignore_index), or {widen} if there really are "
+                f"{hi + 1} classes.",
             details=(("label", str(bad)), ("classes", str(classes))), **where))
 
     def _check_probabilities(self, name: str, output: torch.Tensor, where: dict,
@@ -149,10 +158,15 @@ class LossChecks:
     def _report_softmax(self, name: str, origin: Optional[ProbabilityOrigin], where: dict,
                         severity: str, why: str, fix: str) -> None:
         made = origin.kind if origin else "a softmax"
+        if origin is not None and origin.line is None and origin.module is not None:
+            site = self.ctx.site_of(origin.module)  # an nn.Softmax layer: where it was built
+            if site is not None:
+                origin = ProbabilityOrigin(origin.kind, origin.module, site.file, site.line)
         at = short_location(origin.file, origin.line) if origin else ""
         if origin is not None and origin.line is not None:
             where = dict(where, file=origin.file, line=origin.line,
-                         module=origin.module or where.get("module"))
+                         module=origin.module if origin.module is not None
+                         else where.get("module"))
         self.pending.append(Diagnostic(
             code="softmax-before-cross-entropy", severity=severity,
             message=f"{name} got the output of {made}" + (f" at {at}" if at else "")

@@ -132,13 +132,16 @@ class WatchState:
     def note_outputs(self, path: str, output: Any) -> None:
         for _, t in iter_leaves(output):
             if isinstance(t, torch.Tensor):
+                known = self.made_by.get(id(t))
+                if known is not None and known[0]() is t:
+                    continue  # a child returned it first: the innermost maker is kept
                 try:
                     self.made_by[id(t)] = (weakref.ref(t), path)
                 except TypeError:
                     pass
 
     def maker_of(self, ref: Any) -> Optional[str]:
-        """The module whose output the (weakly referenced) tensor is, if any."""
+        """The innermost module whose output the (weakly referenced) tensor is, if any."""
         t = ref() if ref is not None else None
         entry = self.made_by.get(id(t)) if t is not None else None
         return entry[1] if entry is not None and entry[0]() is t else None

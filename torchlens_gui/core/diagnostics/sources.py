@@ -58,15 +58,19 @@ def calls_on_line(file: str, line: int) -> list[ast.Call]:
     return [node for node in ast.walk(tree) if isinstance(node, ast.Call) and node.lineno == line]
 
 
-def constructor_call(site: Optional[SourceLocation], type_name: str) -> Optional[ast.Call]:
+def constructor_call(site: Optional[SourceLocation], type_name: str, rank: int = 0
+                     ) -> Optional[ast.Call]:
     """The ``TypeName(...)`` call on the creation-site line, parsed (a fresh copy each time, so
-    callers may edit it). None when not found."""
+    callers may edit it). ``rank`` picks among several such calls on one line, in source order
+    (``nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))``); a single call made in
+    a loop or comprehension serves every rank. None when not found."""
     if site is None:
         return None
-    for node in calls_on_line(site.file, site.line):
-        if _call_name(node) == type_name:
-            return copy.deepcopy(node)
-    return None
+    calls = sorted((node for node in calls_on_line(site.file, site.line)
+                    if _call_name(node) == type_name), key=lambda n: n.col_offset)
+    if not calls:
+        return None
+    return copy.deepcopy(calls[rank] if rank < len(calls) else calls[0])
 
 
 def call_text(call: ast.Call) -> str:
@@ -80,10 +84,38 @@ def constructor_text(ctx: SessionContext, path: Optional[str], module: Optional[
     site = ctx.site_of(path)
     if module is None:
         return path or "(root)"
-    call = constructor_call(site, type(module).__name__)
+    call = _written_call(ctx, path, module)
     if call is not None:
         return call_text(call)
     return _short_repr(module)
+
+
+def _written_call(ctx: SessionContext, path: Optional[str], module: nn.Module
+                  ) -> Optional[ast.Call]:
+    """The constructor call as written, found by the class name now or at build time (a
+    LazyLinear turns into a Linear on its first forward)."""
+    site = ctx.site_of(path)
+    node = ctx.record.nodes.get(path) if path is not None else None
+    for name in dict.fromkeys((type(module).__name__, node.type_name if node else "")):
+        call = constructor_call(site, name, _rank_on_line(ctx, path, name)) if name else None
+        if call is not None:
+            return call
+    return None
+
+
+def _rank_on_line(ctx: SessionContext, path: Optional[str], type_name: str) -> int:
+    """How many modules of the same type were built on the same line before this one (modules
+    are registered in the order the line's calls run)."""
+    node = ctx.record.nodes.get(path) if path is not None else None
+    if node is None or node.created_at is None:
+        return 0
+    rank = 0
+    for other in ctx.record.nodes.values():
+        if other.path == path:
+            return rank
+        if other.created_at == node.created_at and other.type_name == type_name:
+            rank += 1
+    return 0
 
 
 def _short_repr(module: nn.Module) -> str:
@@ -95,7 +127,7 @@ def rewrite_argument(ctx: SessionContext, path: Optional[str], module: nn.Module
                      keyword: str, value: object) -> Optional[str]:
     """The module's constructor call with one argument replaced: ``nn.Linear(20, 10)`` for
     position 0 / keyword "in_features" / value 20. None when the call cannot be read."""
-    call = constructor_call(ctx.site_of(path), type(module).__name__)
+    call = _written_call(ctx, path, module)
     if call is None:
         return None
     new_value = ast.Constant(value) if not isinstance(value, ast.AST) else value
