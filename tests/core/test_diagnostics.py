@@ -4,6 +4,8 @@ user's code. Clean real-world models raise nothing."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from case_tools import case_path, marker_line, run_case
@@ -238,3 +240,20 @@ def test_lazy_and_frozen_modules_are_info_only():
     assert_at(info["lazy-module"], "diag_info", "lazy-module", "head", "forward")
     assert "weight [4, 32]" in info["lazy-module"]["message"]
     assert "nn.LazyLinear(4)" in info["lazy-module"]["message"]
+
+
+# ---- dry run ---------------------------------------------------------------------------------
+
+def test_dry_run_checks_a_billion_parameter_transformer_in_seconds():
+    import time
+
+    started = time.perf_counter()
+    report = run_case("diag_big_transformer", dry_run=True)
+    elapsed = time.perf_counter() - started
+    assert report["status"] == "ok" and problems(report) == []
+    params = sum(math.prod(p["shape"]) for m in report["modules"] for p in m["params"]
+                 if m["path"] != "lm_head")  # lm_head shares the embedding's weight
+    assert params > 1e9
+    head = next(m for m in report["modules"] if m["path"] == "lm_head")
+    assert head["outputs"][0]["shape"] == [2, 128, 50257]
+    assert elapsed < 20, elapsed

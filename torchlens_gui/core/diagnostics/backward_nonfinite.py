@@ -3,9 +3,9 @@ outgoing gradient is not (the derivative of sqrt at 0, of a norm of a zero vecto
 a tiny denominator), named by module, parameter and, where we can find it, the forward line.
 
 Before backward (and only when forward and loss were finite) a hook is put on every node of the
-autograd graph, up to MAX_GRAPH_NODES. Nodes are attributed to modules by walking the graph from
-the loss: a module's output node starts that module; passing through one of its inputs' nodes
-leaves it for its parent.
+autograd graph, up to MAX_GRAPH_NODES; it checks the gradients the node sends on. Nodes are
+attributed to modules by walking the graph from the loss: a module's output node starts that
+module; passing through one of its inputs' nodes leaves it for its parent.
 """
 
 from __future__ import annotations
@@ -58,10 +58,13 @@ def _op_key(node_name: str) -> str:
 
 
 def _finite_flags(grads: Iterable[Any]) -> list[bool]:
+    """Per gradient: all finite? One host sync for all of them."""
     present = [g for g in grads if isinstance(g, torch.Tensor) and g.is_floating_point()]
     if not present:
         return []
     with torch.no_grad():
+        if len(present) == 1:
+            return [bool(torch.isfinite(present[0]).all())]
         return torch.stack([torch.isfinite(g).all() for g in present]).tolist()
 
 
@@ -127,9 +130,8 @@ class BackwardWatch:
             if self.birth is not None:
                 return
             try:
-                incoming = _finite_flags(grad_outputs)
-                if not incoming or not all(incoming):
-                    return
+                # Nodes run in topological order, so the first node with a non-finite outgoing
+                # gradient is the birth: what flowed into it came from nodes already checked.
                 outgoing = [(i, g) for i, g in enumerate(grad_inputs)
                             if isinstance(g, torch.Tensor) and g.is_floating_point()]
                 flags = _finite_flags(g for _, g in outgoing)
@@ -174,7 +176,8 @@ def backward_nonfinite(ctx: SessionContext, watch: BackwardWatch) -> list[Diagno
     file, line = found if found else ((site.file, site.line) if site else (ctx.user_file, None))
     reached = birth.params or bad_params[:4]
     at = short_location(file, line)
-    message = f"{'A NaN' if birth.kind == 'NaN' else 'An Inf'} gradient is born in backward at {birth.node_name} (the " \
+    article = "A NaN" if birth.kind == "NaN" else "An Inf"
+    message = f"{article} gradient is born in backward at {birth.node_name} (the " \
               f"derivative of {key}" + (f" at {at}" if found else "") + ")" + \
               (f" in {described(ctx, owner)}" if owner is not None else "") + \
               ": the gradient flowing into it was finite, the gradient flowing out is not." + \

@@ -14,6 +14,7 @@ microseconds per op. User-frame lookups happen only for the few ops that are kep
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -187,9 +188,10 @@ class OpWatch(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if self.before_loss is not None and func in self.watched_losses and \
-                not self.ctx.hooks_suspended:
-            self.before_loss(func, args, kwargs, self)  # may raise a DiagnosedError on purpose
+        if func in self.watched_losses and not self.ctx.hooks_suspended:
+            if self.before_loss is not None:
+                self.before_loss(func, args, kwargs, self)  # may raise DiagnosedError on purpose
+            return self._call_at_user_line(func, args, kwargs)
         inplace = is_inplace(func, kwargs)
         before = _grad_fn_name(args[0]) if inplace and args else ""
         try:
@@ -201,6 +203,23 @@ class OpWatch(TorchFunctionMode):
             self._note_inplace(func, args[0], before)
         elif func in PROBABILITY_MAKERS and isinstance(result, torch.Tensor):
             self._note_probabilities(PROBABILITY_MAKERS[func], result)
+        return result
+
+    def _call_at_user_line(self, func, args, kwargs):
+        """Run a loss function, re-issuing its warnings at the user's line: torch warns with
+        stacklevel=2, which would otherwise name this file (MSELoss broadcasting warnings)."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = func(*args, **kwargs)
+            except Exception as exc:
+                self._note_failure(func, args, kwargs, exc)
+                raise
+        if caught:
+            _, _, file, line = self.where()
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, file or w.filename,
+                                       line or w.lineno)
         return result
 
     # ---- records (never raise: a broken record must not break the user's forward) ----------

@@ -14,7 +14,7 @@ import torch.nn as nn
 from ..context import ActiveCall, SessionContext
 from ..events import Diagnostic, TensorSummary
 from .findings import count_text, listing, shape_text
-from .sources import described, short_location
+from .sources import described
 
 DRY_RUN_BLIND_SPOTS = ("values (no statistics), NaN/Inf, the loss, gradients, label ranges and "
                        "embedding indices (the meta device holds no data)")
@@ -81,7 +81,8 @@ class StructureChecks:
             modules = [ctx.unregistered[p] for p in paths]
             params = sum(p.numel() for m in modules for p in m.parameters())
             site = ctx.site_of(paths[0])
-            container = "nn.ModuleDict" if "['" in paths[0] else "nn.ModuleList"
+            plain, container = ("dict", "nn.ModuleDict") if "['" in paths[0] else (
+                "list", "nn.ModuleList")
             attr = holder.rsplit(".", 1)[-1]
             at = f" at {site.short()}" if site else ""
             found.append(Diagnostic(
@@ -89,12 +90,13 @@ class StructureChecks:
                 message=f"{listing(paths)} ({type(modules[0]).__name__}, "
                         f"{count_text(params, 'parameter')} in all) ran in forward but "
                         f"{'is' if len(paths) == 1 else 'are'} not registered under the model: "
-                        f"they sit in a plain Python {'dict' if 'ModuleDict' in container else 'list'}"
-                        f", so model.parameters(), the optimizer, state_dict() and "
-                        f".to(device) never see them.", module=paths[0],
+                        f"a plain Python {plain} holds "
+                        f"{'it' if len(paths) == 1 else 'them'}, so model.parameters(), the "
+                        "optimizer, state_dict() and .to(device) never see those parameters.",
+                module=paths[0],
                 file=site.file if site else ctx.user_file, line=site.line if site else None,
-                fix=f"Wrap them{at}: self.{attr} = {container}([...]) instead of a plain "
-                    f"{'dict' if 'ModuleDict' in container else 'list'}.",
+                fix=f"Wrap them{at}: self.{attr} = {container}"
+                    f"({'{...}' if plain == 'dict' else '[...]'}) instead of a plain {plain}.",
                 details=(("modules", ", ".join(paths)),)))
         return found
 
