@@ -21,13 +21,25 @@ from . import events as ev
 from .context import ActiveCall, SessionContext
 from .diagnostics import Diagnostician
 from .gate import StepGate
-from .stats import summarize, summarize_nested
+from .stats import HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM, SummaryCache, summarize_many, \
+    summarize_nested
 from .structures import tensors
 from .tree import describe_module_tree
 
 
+_get_ident = threading.get_ident
+_perf_counter = time.perf_counter
+_Tensor = torch.Tensor
+_DisableTorchFunction = torch._C.DisableTorchFunction
+
+
 class ModuleHooks:
-    """Records every module call of the session thread and lets the step gate pause it."""
+    """Records every module call of the session thread and lets the step gate pause it.
+
+    ``histograms`` is True, False or "auto": histograms only while the gate is not free-running
+    (someone is stepping or has breakpoints) and for tensors holding NaN/Inf. Summaries of
+    tensors already summarised (a module's input is the previous module's output) are reused.
+    """
 
     def __init__(self, ctx: SessionContext, emit: Callable[[ev.Event], None], gate: StepGate,
                  diagnostician: Diagnostician, report: Callable[[ev.Diagnostic], None],
@@ -39,6 +51,7 @@ class ModuleHooks:
         self.report = report
         self.values = values
         self.histograms = histograms
+        self.cache = SummaryCache()
         self.thread = threading.get_ident()
         self.call_counts: dict[str, int] = {}
         self._handles: list[Any] = []
@@ -55,12 +68,20 @@ class ModuleHooks:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        self.cache.clear()
+
+    def histogram_wanted(self):
+        """What to ask summaries for now: True, False or "problem" (only NaN/Inf tensors)."""
+        wanted = self.histograms
+        if wanted == HISTOGRAMS_AUTO:
+            return HISTOGRAMS_ON_PROBLEM if self.gate.free_running else True
+        return wanted
 
     # ---- forward ----------------------------------------------------------------------------
 
     def _on_enter(self, module: nn.Module, args: tuple) -> None:
         ctx = self.ctx
-        if threading.get_ident() != self.thread or ctx.phase != "forward" or ctx.hooks_suspended:
+        if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
             return
         path = ctx.paths.get(id(module))
         if path is None:
@@ -68,24 +89,29 @@ class ModuleHooks:
         call_index = self.call_counts.get(path, 0)
         self.call_counts[path] = call_index + 1
         depth = len(ctx.stack)
-        inputs = summarize_nested(args, "", values=self.values, histogram=self.histograms)
-        ctx.stack.append(ActiveCall(module, path, call_index, depth, time.perf_counter(), inputs))
+        inputs = summarize_nested(args, "", values=self.values,
+                                  histogram=self.histogram_wanted(), cache=self.cache)
+        ctx.stack.append(ActiveCall(module, path, call_index, depth, _perf_counter(), inputs))
         self.emit(ev.ModuleEntered(path, call_index, depth, inputs))
-        self.gate.checkpoint("forward", "enter", path, call_index, depth)
+        gate = self.gate
+        if not gate.free_running:  # free-running: nothing but a problem pauses
+            gate.checkpoint("forward", "enter", path, call_index, depth)
 
     def _on_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         ctx = self.ctx
-        if threading.get_ident() != self.thread or ctx.phase != "forward" or ctx.hooks_suspended:
+        if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
             return
         call = self._pop(module)
         if call is None:
             return
-        elapsed = time.perf_counter() - call.started
+        elapsed = _perf_counter() - call.started
         inputs = call.inputs
+        histogram = self.histogram_wanted()
         if kwargs:
             inputs = inputs + summarize_nested(kwargs, "", values=self.values,
-                                               histogram=self.histograms)
-        outputs = summarize_nested(output, "", values=self.values, histogram=self.histograms)
+                                               histogram=histogram, cache=self.cache)
+        outputs = summarize_nested(output, "", values=self.values, histogram=histogram,
+                                   cache=self.cache)
         self.emit(ev.ModuleExited(call.path, call.call_index, call.depth, inputs, outputs, elapsed))
 
         born_here = self._track_nonfinite(call, inputs, outputs)
@@ -94,11 +120,12 @@ class ModuleHooks:
             self.report(diagnostic)
         if torch.is_grad_enabled():
             self._hook_gradients(call, output)
-        if born_here and self.gate.problem_pause_wanted("non-finite"):
-            self.gate.pause(ev.PauseLocation("forward", "exit", call.path, call.call_index,
-                                             call.depth, "non-finite"))
-        else:
-            self.gate.checkpoint("forward", "exit", call.path, call.call_index, call.depth)
+        gate = self.gate
+        if born_here and gate.problem_pause_wanted("non-finite"):
+            gate.pause(ev.PauseLocation("forward", "exit", call.path, call.call_index,
+                                        call.depth, "non-finite"))
+        elif not gate.free_running:
+            gate.checkpoint("forward", "exit", call.path, call.call_index, call.depth)
 
     def _pop(self, module: nn.Module) -> Optional[ActiveCall]:
         stack = self.ctx.stack
@@ -121,20 +148,28 @@ class ModuleHooks:
     # ---- backward ---------------------------------------------------------------------------
 
     def _hook_gradients(self, call: ActiveCall, output: Any) -> None:
-        for index, t in enumerate(tensors(output)):
-            if t.requires_grad and t.is_floating_point():
-                t.register_hook(self._make_grad_hook(call.path, call.call_index, call.depth, index))
+        outs = (output,) if isinstance(output, _Tensor) else tensors(output)
+        with _DisableTorchFunction():  # our bookkeeping, not user ops for a torch-function mode
+            for index, t in enumerate(outs):
+                if t.requires_grad and t.is_floating_point():
+                    t.register_hook(self._make_grad_hook(call.path, call.call_index, call.depth,
+                                                         index))
 
     def _make_grad_hook(self, path: str, call_index: int, depth: int, index: int):
+        name = f"grad[{index}]"
+
         def on_grad(grad: torch.Tensor) -> None:
-            if threading.get_ident() != self.thread or self.ctx.phase != "backward":
+            if self.ctx.phase != "backward" or _get_ident() != self.thread:
                 return
-            summary = summarize(grad, f"grad[{index}]", values=self.values,
-                                histogram=self.histograms)
+            # The same gradient often reaches a container and its last child: cached.
+            summary = summarize_many(((name, grad),), values=self.values,
+                                     histogram=self.histogram_wanted(), cache=self.cache)[0]
             self.emit(ev.GradientArrived(path, call_index, depth, index, summary))
             for diagnostic in self.diagnostician.on_gradient(self.ctx, path, call_index, summary):
                 self.report(diagnostic)
-            self.gate.checkpoint("backward", "grad", path, call_index, depth)
+            gate = self.gate
+            if not gate.free_running:
+                gate.checkpoint("backward", "grad", path, call_index, depth)
 
         return on_grad
 

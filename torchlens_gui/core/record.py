@@ -8,7 +8,7 @@ read it without locks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from . import events as ev
 
@@ -67,11 +67,18 @@ class RunRecord:
         self.log: list[tuple[str, str]] = []
         self._log_chars = 0
         self.elapsed_s = 0.0
+        self._handlers: dict[type, Optional[Callable[[Any], None]]] = {}
+        # calls_by_key without building a CallKey per lookup (the hot path of every event)
+        self._calls_by_pair: dict[tuple[str, int], CallRecord] = {}
 
     # ---- feeding ---------------------------------------------------------------------------
 
     def apply(self, event: ev.Event) -> None:
-        handler = getattr(self, "_on_" + type(event).__name__, None)
+        kind = type(event)
+        try:
+            handler = self._handlers[kind]
+        except KeyError:  # first event of this type: find its handler once
+            handler = self._handlers[kind] = getattr(self, "_on_" + kind.__name__, None)
         if handler is not None:
             handler(event)
 
@@ -90,22 +97,33 @@ class RunRecord:
     def _on_ModuleEntered(self, e: ev.ModuleEntered) -> None:
         call = CallRecord(e.path, e.call_index, e.depth, len(self.calls), inputs=e.inputs)
         self.calls.append(call)
-        self.calls_by_key[call.key] = call
-        self.calls_by_path.setdefault(e.path, []).append(call)
+        self.calls_by_key[ev.CallKey(e.path, e.call_index)] = call
+        self._calls_by_pair[(e.path, e.call_index)] = call
+        calls = self.calls_by_path.get(e.path)
+        if calls is None:
+            self.calls_by_path[e.path] = [call]
+        else:
+            calls.append(call)
+
+    def _call(self, path: str, call_index: int) -> Optional[CallRecord]:
+        call = self._calls_by_pair.get((path, call_index))
+        if call is None:  # a record fed through calls_by_key by hand
+            call = self.calls_by_key.get(ev.CallKey(path, call_index))
+        return call
 
     def _on_ModuleExited(self, e: ev.ModuleExited) -> None:
-        call = self.calls_by_key.get(ev.CallKey(e.path, e.call_index))
+        call = self._call(e.path, e.call_index)
         if call is not None:
             call.inputs, call.outputs = e.inputs, e.outputs
             call.elapsed_s, call.status = e.elapsed_s, "done"
 
     def _on_ModuleFailed(self, e: ev.ModuleFailed) -> None:
-        call = self.calls_by_key.get(ev.CallKey(e.path, e.call_index))
+        call = self._call(e.path, e.call_index)
         if call is not None:
             call.status = "failed"
 
     def _on_GradientArrived(self, e: ev.GradientArrived) -> None:
-        call = self.calls_by_key.get(ev.CallKey(e.path, e.call_index))
+        call = self._call(e.path, e.call_index)
         if call is not None:
             if call.grad_order is None:
                 call.grad_order = len(self.backward_order)

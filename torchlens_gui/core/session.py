@@ -45,14 +45,15 @@ class Session:
     """One run of a model file (or live model) under the debugger.
 
     ``source`` is a path to a model file or a ModelSpec. ``values=False`` records structure and
-    shapes only. ``histograms=True`` adds a histogram to every summary (the report wants them;
-    the GUI asks for them only where someone looks). ``dry_run`` builds and runs on the meta
-    device: shapes and dtypes only, no memory, no compute, no backward.
+    shapes only. ``histograms=True`` adds a histogram to every summary (the report wants them);
+    ``histograms="auto"`` only while someone steps (the gate is not free-running) and for
+    tensors holding NaN/Inf, so a run in continue pays nothing for them. ``dry_run`` builds and
+    runs on the meta device: shapes and dtypes only, no memory, no compute, no backward.
     """
 
     def __init__(self, source: str | ModelSpec, *, device: str = "auto",
                  listener: Optional[Listener] = None, gate: Optional[StepGate] = None,
-                 values: bool = True, histograms: bool = False, dry_run: bool = False,
+                 values: bool = True, histograms: bool | str = False, dry_run: bool = False,
                  echo_output: bool = False,
                  diagnostician: Optional[Diagnostician] = None) -> None:
         self.source = os.path.abspath(source) if isinstance(source, str) else source
@@ -138,7 +139,8 @@ class Session:
             if loss_value is not None:
                 self._backward(loss_value, ctx)
         self.emit(ev.ParamsUpdated(all_param_infos(
-            ctx.modules, grads=not self.dry_run, values=self.values, histogram=self.histograms)))
+            ctx.modules, grads=not self.dry_run, values=self.values,
+            histogram=self._hooks.histogram_wanted())))
         return "problems" if self._has_problems() else "ok"
 
     def _has_problems(self) -> bool:
@@ -183,7 +185,8 @@ class Session:
                 file=spec.file, fix="Return the model instance from build_model()."))
             raise _Abort("failed")
         try:
-            model.to(ctx.device)
+            if not _all_on(model, ctx.device):  # a live model run again is already there
+                model.to(ctx.device)
         except Exception as exc:
             self.report(self._oom_or(exc, "build", ctx) or self.diagnostician.creation_error(exc, ctx))
             raise _Abort("failed") from None
@@ -336,6 +339,15 @@ class Session:
             return
         for diagnostic in self.diagnostician.on_warning(self.ctx, warning):
             self.report(diagnostic)
+
+
+def _all_on(model: nn.Module, device: torch.device) -> bool:
+    """Whether every parameter and buffer already lives on ``device`` (model.to would be a
+    no-op that still walks every module)."""
+    if device.type == "meta" or device.index is None and device.type != "cpu":
+        return False
+    return all(t.device == device for t in model.parameters()) and \
+        all(t.device == device for t in model.buffers())
 
 
 def surrogate_loss(output: Any) -> torch.Tensor:

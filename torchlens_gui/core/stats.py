@@ -1,14 +1,27 @@
-"""Tensor statistics: one pass of plain reductions on the tensor's own device, one host sync.
+"""Tensor statistics: plain reductions on the tensor's own device, one host transfer per batch.
 
 Only the small results leave this module (as TensorSummary); the tensor itself is never kept.
-NaN and Inf counts cost an extra pass, so they are computed only when the sum or the extremes
-show that something is not finite. float16/bfloat16 accumulate in float32.
+
+The common path per tensor is four reductions (sum, L2 norm, aminmax, count of non-zeros),
+stacked into one small vector on the tensor's device; the vectors of every tensor in a batch
+(the outputs of one module call, the parameters of a model) cross to the host in one
+``tolist()``. Python does a constant amount of work per tensor, never per element.
+
+NaN and Inf counts cost extra passes, so they are computed only when the sum, norm or extremes
+show that something is not finite. float16/bfloat16 accumulate in float32, integers in float64.
+The standard deviation comes from the sum of squares (one pass); where that formula would lose
+its digits to cancellation (variance tiny against the squared mean) it is recomputed with
+torch's two-pass ``var``. Histograms cost more than everything else together, so callers ask for
+them only where someone looks (``histogram=True``), or only for tensors holding NaN/Inf
+(``histogram="problem"``; "auto" means the same here: the hooks turn it into True while the
+session is being stepped).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+import weakref
+from typing import Any, Iterable, Optional, Sequence, Union
 
 import torch
 
@@ -17,96 +30,240 @@ from .structures import describe_value, leaves
 
 HIST_BINS = 32
 
+# ``histograms`` settings: a bool, or "auto" (a Session: histograms while stepping and at
+# problems), or "problem" (only for tensors holding NaN/Inf). In summarize(), "auto" reads as
+# "problem": a lone summary cannot know whether anyone is stepping.
+HISTOGRAMS_AUTO = "auto"
+HISTOGRAMS_ON_PROBLEM = "problem"
+HistogramWanted = Union[bool, str]
+
+# The one-pass variance (E[x^2] - E[x]^2) keeps about -log10(eps * mean^2 / var) digits: with
+# float32 sums, when var < 1e-3 * mean^2 we redo it in two passes.
+CANCELLATION_RATIO = 1e-3
+
+# Stacking equal-sized small tensors saves dispatches; above this size the row-wise reductions
+# cost more than they save.
+GROUP_MAX_NUMEL = 4096
+
+_RAW_WIDTH = 5  # sum, norm, min, max, non-zero count
+_INT32_LIMIT = 2**31 - 1
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+_DEVICE_NAMES: dict[torch.device, str] = {}
+_NATIVE_FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+_DisableTorchFunction = torch._C.DisableTorchFunction
+_set_grad_enabled = torch._C._set_grad_enabled
+_is_grad_enabled = torch.is_grad_enabled
+
 
 def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).replace("torch.", "")
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype).replace("torch.", "")
+    return name
+
+
+def _device_name(device: torch.device) -> str:
+    name = _DEVICE_NAMES.get(device)
+    if name is None:
+        name = _DEVICE_NAMES[device] = str(device)
+    return name
+
+
+def _summary_slow(name, shape, dtype, device, numel, lo, hi, mean, std, norm, nan, inf,
+                  zero_fraction, hist, requires_grad) -> TensorSummary:
+    return TensorSummary(name, "tensor", shape, dtype, device, numel, lo, hi, mean, std, norm,
+                         nan, inf, zero_fraction, hist, requires_grad)
+
+
+def _summary_fast(name, shape, dtype, device, numel, lo, hi, mean, std, norm, nan, inf,
+                  zero_fraction, hist, requires_grad) -> TensorSummary:
+    # A frozen dataclass's __init__ sets each of its 17 fields through object.__setattr__;
+    # filling the instance dict at once builds the same object in a third of the time.
+    summary = _object_new(TensorSummary)
+    summary.__dict__.update({
+        "name": name, "kind": "tensor", "shape": shape, "dtype": dtype, "device": device,
+        "numel": numel, "min": lo, "max": hi, "mean": mean, "std": std, "norm": norm,
+        "nan": nan, "inf": inf, "zero_fraction": zero_fraction, "hist": hist,
+        "requires_grad": requires_grad, "text": ""})
+    return summary
+
+
+def _pick_summary_factory():
+    """The fast factory where it builds exactly what the constructor builds (same fields, no
+    __post_init__, instances with a __dict__), else the constructor."""
+    sample = ("x", (2, 3), "float32", "cpu", 6, -1.0, 2.0, 0.5, 1.0, 3.0, 1, 2, 0.25, None, True)
+    try:
+        if hasattr(TensorSummary, "__post_init__") or "__slots__" in vars(TensorSummary):
+            return _summary_slow
+        fast, slow = _summary_fast(*sample), _summary_slow(*sample)
+        if fast == slow and vars(fast) == vars(slow):
+            return _summary_fast
+    except Exception:
+        pass
+    return _summary_slow
+
+
+_object_new = object.__new__
+_tensor_summary = _pick_summary_factory()
+
+
+def _shape(t: torch.Tensor) -> tuple[int, ...]:
+    try:
+        return tuple(t.shape)
+    except Exception:  # symbolic sizes
+        return tuple(int(d) for d in t.shape)
 
 
 def shape_only(t: torch.Tensor, name: str = "") -> TensorSummary:
     """A summary with structure only (no values read): shape, dtype, device."""
-    return TensorSummary(
-        name=name,
-        shape=tuple(int(d) for d in t.shape),
-        dtype=_dtype_name(t.dtype),
-        device=str(t.device),
-        numel=int(t.numel()),
-        requires_grad=bool(t.requires_grad),
-    )
+    return _tensor_summary(name, _shape(t), _dtype_name(t.dtype), _device_name(t.device),
+                           t.numel(), None, None, None, None, None, 0, 0, None, None,
+                           t.requires_grad)
 
 
 def _accumulate_dtype(t: torch.Tensor) -> torch.dtype:
-    return torch.float64 if t.dtype == torch.float64 else torch.float32
+    if t.dtype == torch.float64 or not t.is_floating_point():
+        return torch.float64
+    return torch.float32
 
 
-def summarize(
-    t: torch.Tensor, name: str = "", *, values: bool = True, histogram: bool = False
-) -> TensorSummary:
-    """Summarise one tensor. ``values=False`` reads no data (for speed or meta tensors)."""
-    base = shape_only(t, name)
-    if not values or t.device.type == "meta" or t.numel() == 0 or t.is_complex():
-        return base
-    if t.layout != torch.strided or t.is_quantized:
-        return base
-    try:
-        return _summarize_values(t.detach(), base, histogram)
-    except Exception:  # exotic subclasses (fake, functional wrappers) still get their shape
-        return base
+def _wants_histogram(histogram: HistogramWanted, finite: bool) -> bool:
+    if histogram is True:
+        return True
+    if not histogram:
+        return False
+    return not finite  # "problem" / "auto": only where something is wrong
 
 
-def _summarize_values(t: torch.Tensor, base: TensorSummary, histogram: bool) -> TensorSummary:
-    flat = t.reshape(-1)
-    if flat.dtype == torch.bool:
-        flat = flat.to(torch.uint8)
-    acc = _accumulate_dtype(flat)
-    n = flat.numel()
-    with torch.no_grad():
-        total = flat.sum(dtype=acc)
-        sq = torch.linalg.vector_norm(flat.to(acc) if not flat.is_floating_point() else flat, dtype=acc)
-        extremes = torch.stack([flat.min().to(acc), flat.max().to(acc)])
-        nonzero = torch.count_nonzero(flat).to(acc)
-        packed = torch.cat([total.reshape(1), sq.reshape(1), extremes, nonzero.reshape(1)])
-        s, norm, lo, hi, nz = packed.tolist()  # the one host sync of the common path
+# ---- the raw pass -----------------------------------------------------------------------------
 
+
+def _readable(t: torch.Tensor) -> bool:
+    """Whether we can read values of ``t`` at all (not meta, empty, complex, sparse...)."""
+    return (t.numel() != 0 and t.layout == torch.strided and t.device.type != "meta"
+            and not t.is_complex() and not t.is_quantized)
+
+
+def _raw(t: torch.Tensor) -> torch.Tensor:
+    """[sum, L2 norm, min, max, non-zero count] of ``t`` as one small tensor on its device.
+
+    Call with autograd off. Raises for tensors torch cannot reduce (callers fall back to the
+    shape)."""
+    dtype = t.dtype
+    if dtype in _NATIVE_FLOATS:
+        acc = torch.float64 if dtype == torch.float64 else torch.float32
+        x = t
+    else:  # integers, bool, float8...: count and reduce a float64 copy
+        acc = torch.float64
+        x = t.to(acc)
+    lo, hi = torch.aminmax(x)
+    if lo.dtype != acc:  # stacking mixed dtypes costs more than converting two scalars
+        lo, hi = lo.to(acc), hi.to(acc)
+    return torch.stack((
+        x.sum(dtype=acc),
+        torch.linalg.vector_norm(x, dtype=acc),
+        lo,
+        hi,
+        x.bool().view(torch.uint8).sum(dtype=acc),
+    ))
+
+
+def _raw_grouped(ts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The raw vectors of several tensors of one dtype, device and size, as one (k, 5) tensor:
+    the tensors are stacked (one copy) and reduced row by row, five dispatches for all."""
+    dtype = ts[0].dtype
+    acc = torch.float64 if dtype == torch.float64 else torch.float32
+    rows = torch.stack([t.reshape(-1) for t in ts])
+    lo, hi = torch.aminmax(rows, dim=1)
+    if lo.dtype != acc:
+        lo, hi = lo.to(acc), hi.to(acc)
+    return torch.stack((
+        rows.sum(dim=1, dtype=acc),
+        torch.linalg.vector_norm(rows, dim=1, dtype=acc),
+        lo,
+        hi,
+        rows.bool().view(torch.uint8).sum(dim=1, dtype=acc),
+    ), dim=1)
+
+
+def _to_host(raws: list[torch.Tensor]) -> list[list[float]]:
+    """Bring raw vectors (each 5 values, or (k, 5) blocks) to the host: one transfer per device."""
+    if len(raws) == 1:
+        values = raws[0].tolist()
+        return [values] if not isinstance(values[0], list) else values
+    by_device: dict[torch.device, list[int]] = {}
+    for index, raw in enumerate(raws):
+        by_device.setdefault(raw.device, []).append(index)
+    rows: list[Optional[list]] = [None] * len(raws)
+    for indices in by_device.values():
+        flat = torch.cat([raws[i].reshape(-1) for i in indices]).tolist()
+        pos = 0
+        for i in indices:
+            count = raws[i].numel()
+            chunk = flat[pos:pos + count]
+            pos += count
+            rows[i] = [chunk[j:j + _RAW_WIDTH] for j in range(0, count, _RAW_WIDTH)] \
+                if raws[i].dim() == 2 else chunk
+    out: list[list[float]] = []
+    for raw, row in zip(raws, rows):
+        if raw.dim() == 2:
+            out.extend(row)
+        else:
+            out.append(row)
+    return out
+
+
+# ---- from raw values to a summary -------------------------------------------------------------
+
+
+def _finish(t: torch.Tensor, name: str, raw: Sequence[float], histogram: HistogramWanted
+            ) -> TensorSummary:
+    """The summary of ``t`` from its raw vector; extra passes only for NaN/Inf, cancellation
+    and histograms."""
+    s, norm, lo, hi, nz = raw
+    n = t.numel()
     nan = inf = 0
-    if not all(math.isfinite(v) for v in (s, norm, lo, hi)) and flat.is_floating_point():
+    values = t
+    n_finite = n
+    if not math.isfinite(s + norm + lo + hi) and t.is_floating_point():
         with torch.no_grad():
-            nan_mask = torch.isnan(flat)
-            counts = torch.stack([nan_mask.sum(), torch.isinf(flat).sum()]).tolist()
+            flat = t.reshape(-1)
+            counts = torch.stack((torch.isnan(flat).sum(), torch.isinf(flat).sum())).tolist()
             nan, inf = int(counts[0]), int(counts[1])
-            finite = flat[torch.isfinite(flat)]
-        if finite.numel() == 0:
-            return _replace(base, nan=nan, inf=inf, zero_fraction=1.0 - nz / n if n else None)
-        with torch.no_grad():
-            packed = torch.stack(
-                [
-                    finite.sum(dtype=acc),
-                    torch.linalg.vector_norm(finite, dtype=acc),
-                    finite.min().to(acc),
-                    finite.max().to(acc),
-                ]
-            ).tolist()
-        s, norm, lo, hi = packed
-        flat, n_finite = finite, finite.numel()
-    else:
-        n_finite = n
+            if nan or inf:
+                values = flat[torch.isfinite(flat)]
+                n_finite = values.numel()
+                if n_finite == 0:
+                    return _tensor_summary(name, _shape(t), _dtype_name(t.dtype),
+                                           _device_name(t.device), n, None, None, None, None,
+                                           None, nan, inf, max(0.0, 1.0 - nz / n), None,
+                                           t.requires_grad)
+                s, norm, lo, hi = _raw(values)[:4].tolist()
+    mean, std = _moments(values, n_finite, s, norm, lo, hi)
+    finite = nan == 0 and inf == 0
+    hist = _histogram(values, lo, hi) if _wants_histogram(histogram, finite) else None
+    return _tensor_summary(name, _shape(t), _dtype_name(t.dtype), _device_name(t.device), n,
+                           lo, hi, mean, std, norm, nan, inf,
+                           0.0 if nz >= n else 1.0 - nz / n, hist, t.requires_grad)
 
-    mean = s / n_finite
-    sumsq = norm * norm
-    var = (sumsq - n_finite * mean * mean) / (n_finite - 1) if n_finite > 1 else 0.0
-    std = math.sqrt(var) if var > 0 and math.isfinite(var) else 0.0
-    hist = _histogram(flat, lo, hi) if histogram else None
-    return _replace(
-        base,
-        min=lo,
-        max=hi,
-        mean=mean,
-        std=std,
-        norm=norm,
-        nan=nan,
-        inf=inf,
-        zero_fraction=1.0 - nz / n,
-        hist=hist,
-    )
+
+def _moments(values: torch.Tensor, n: int, s: float, norm: float, lo: float, hi: float
+             ) -> tuple[float, float]:
+    """Mean and (sample) standard deviation, numerically sound for display."""
+    if lo == hi:  # constant (also every 1-element tensor): exact, whatever the sums say
+        return lo, 0.0
+    mean = min(max(s / n, lo), hi)
+    var = (norm * norm - n * mean * mean) / (n - 1)
+    if not var > CANCELLATION_RATIO * mean * mean:  # cancellation (or overflow): two passes
+        with torch.no_grad():
+            try:
+                var = float(torch.var(values.to(torch.float64)))
+            except (RuntimeError, TypeError):  # a device without float64
+                var = float(torch.var(values.to(torch.float32)))
+    if not (var > 0 and math.isfinite(var)):
+        return mean, 0.0
+    return mean, min(math.sqrt(var), hi - lo)
 
 
 def _histogram(flat: torch.Tensor, lo: float, hi: float, bins: int = HIST_BINS) -> Histogram:
@@ -115,7 +272,8 @@ def _histogram(flat: torch.Tensor, lo: float, hi: float, bins: int = HIST_BINS) 
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
     with torch.no_grad():
-        counts = torch.histc(flat.to(torch.float32), bins=bins, min=lo, max=hi).tolist()
+        counts = torch.histc(flat.reshape(-1).to(torch.float32), bins=bins, min=lo,
+                             max=hi).tolist()
     step = (hi - lo) / bins
     edges = tuple(lo + i * step for i in range(bins + 1))
     return Histogram(edges, tuple(int(c) for c in counts))
@@ -127,8 +285,196 @@ def _replace(base: TensorSummary, **changes: Any) -> TensorSummary:
     return replace(base, **changes)
 
 
+def _renamed(s: TensorSummary, name: str) -> TensorSummary:
+    if s.name == name:
+        return s
+    return _tensor_summary(name, s.shape, s.dtype, s.device, s.numel, s.min, s.max, s.mean,
+                           s.std, s.norm, s.nan, s.inf, s.zero_fraction, s.hist,
+                           s.requires_grad)
+
+
+# ---- a cache by tensor identity ---------------------------------------------------------------
+
+
+class SummaryCache:
+    """Value summaries by tensor identity and version, for one session's hooks.
+
+    A module's input is usually the previous module's output (and a container's output its
+    last child's): the second look is a dictionary hit. Entries hold a weak reference, never
+    the tensor; a hit needs the same live object, the same version counter (in-place changes
+    bump it) and the same storage.
+    """
+
+    LIMIT = 8192
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple] = {}
+
+    def get(self, t: torch.Tensor, histogram: HistogramWanted) -> Optional[TensorSummary]:
+        entry = self._entries.get(id(t))
+        if entry is None:
+            return None
+        ref, version, ptr, summary = entry
+        try:
+            if ref() is not t or t._version != version or t.data_ptr() != ptr:
+                return None
+        except Exception:
+            return None
+        if summary.hist is None and _wants_histogram(histogram, summary.finite):
+            return None
+        if summary.requires_grad != t.requires_grad:
+            return None
+        return summary
+
+    def put(self, t: torch.Tensor, summary: TensorSummary) -> None:
+        entries = self._entries
+        if len(entries) >= self.LIMIT:
+            for key in [k for k, e in entries.items() if e[0]() is None]:
+                del entries[key]
+            if len(entries) >= self.LIMIT // 2:
+                entries.clear()
+        try:
+            entries[id(t)] = (weakref.ref(t), t._version, t.data_ptr(), summary)
+        except Exception:  # inference tensors have no version counter; some have no storage
+            pass
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# ---- public entry points ----------------------------------------------------------------------
+
+
+def summarize(
+    t: torch.Tensor, name: str = "", *, values: bool = True, histogram: HistogramWanted = False
+) -> TensorSummary:
+    """Summarise one tensor. ``values=False`` reads no data (for speed or meta tensors)."""
+    return summarize_many(((name, t),), values=values, histogram=histogram)[0]
+
+
+def summarize_many(items: Iterable[tuple[str, Any]], *, values: bool = True,
+                   histogram: HistogramWanted = False, cache: Optional[SummaryCache] = None,
+                   group: bool = False) -> tuple[TensorSummary, ...]:
+    """Summaries of (name, value) pairs with one host transfer for the lot.
+
+    Non-tensors get a short description. ``cache`` reuses summaries of tensors already seen.
+    ``group=True`` stacks small tensors of equal dtype, device and size and reduces them
+    together (fewer dispatches for many small tensors: for parameter sets)."""
+    if type(items) is not tuple:
+        items = tuple(items)
+    # Our own reads are not the user's ops: torch-function modes (the diagnostics' op watch)
+    # and tensor subclasses do not see them.
+    with _DisableTorchFunction():
+        if len(items) == 1:  # the hooks' common case: one tensor
+            name, value = items[0]
+            if isinstance(value, torch.Tensor) and values:
+                return (_summarize_one(value, name, histogram, cache),)
+        out: list[Optional[TensorSummary]] = [None] * len(items)
+        pending: list[tuple[int, str, torch.Tensor]] = []
+        for index, (name, value) in enumerate(items):
+            if not isinstance(value, torch.Tensor):
+                out[index] = TensorSummary(name=name, kind="value", text=describe_value(value))
+            elif not values or not _readable(value):
+                out[index] = shape_only(value, name)
+            else:
+                hit = cache.get(value, histogram) if cache is not None else None
+                if hit is not None:
+                    out[index] = _renamed(hit, name)
+                else:
+                    pending.append((index, name, value))
+        if pending:
+            _summarize_pending(pending, out, histogram, cache, group)
+    return tuple(out)  # type: ignore[arg-type]
+
+
+def _summarize_one(t: torch.Tensor, name: str, histogram: HistogramWanted,
+                   cache: Optional[SummaryCache]) -> TensorSummary:
+    if not _readable(t):
+        return shape_only(t, name)
+    if cache is not None:
+        hit = cache.get(t, histogram)
+        if hit is not None:
+            return _renamed(hit, name)
+    grad_was = _is_grad_enabled()
+    if grad_was:
+        _set_grad_enabled(False)
+    try:
+        summary = _finish(t, name, _raw(t).tolist(), histogram)
+    except Exception:  # exotic subclasses (fake, functional wrappers) keep their shape
+        return shape_only(t, name)
+    finally:
+        if grad_was:
+            _set_grad_enabled(True)
+    if cache is not None:
+        cache.put(t, summary)
+    return summary
+
+
+def _summarize_pending(pending, out, histogram, cache, group) -> None:
+    grad_was = _is_grad_enabled()
+    if grad_was:
+        _set_grad_enabled(False)
+    try:
+        order, raws = _raw_batch([t for _, _, t in pending], group)
+        rows = _to_host(raws) if raws else []
+        for (index, name, t), position in zip(pending, order):
+            if position is None:
+                out[index] = shape_only(t, name)
+                continue
+            try:
+                summary = _finish(t, name, rows[position], histogram)
+            except Exception:  # exotic subclasses (fake, functional wrappers) keep their shape
+                summary = shape_only(t, name)
+            out[index] = summary
+            if cache is not None:
+                cache.put(t, summary)
+    finally:
+        if grad_was:
+            _set_grad_enabled(True)
+
+
+def _raw_batch(ts: list[torch.Tensor], group: bool
+               ) -> tuple[list[Optional[int]], list[torch.Tensor]]:
+    """Raw vectors for tensors: for each tensor the row of its raw values (None where it cannot
+    be reduced), and the raw blocks to transfer, whose rows follow that numbering."""
+    order: list[Optional[int]] = [None] * len(ts)
+    raws: list[torch.Tensor] = []
+    row = 0
+    done: set[int] = set()
+    if group and len(ts) > 1:
+        groups: dict[tuple, list[int]] = {}
+        for i, t in enumerate(ts):
+            if t.dtype in _NATIVE_FLOATS and t.numel() <= GROUP_MAX_NUMEL:
+                groups.setdefault((t.dtype, t.device, t.numel()), []).append(i)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            try:
+                block = _raw_grouped([ts[i] for i in members])
+            except Exception:
+                continue  # each on its own, below
+            raws.append(block)
+            for i in members:
+                order[i] = row
+                row += 1
+            done.update(members)
+    for i, t in enumerate(ts):
+        if i in done:
+            continue
+        try:
+            raws.append(_raw(t))
+        except Exception:
+            continue
+        order[i] = row
+        row += 1
+    return order, raws
+
+
 def summarize_value(
-    value: Any, name: str = "", *, values: bool = True, histogram: bool = False
+    value: Any, name: str = "", *, values: bool = True, histogram: HistogramWanted = False
 ) -> TensorSummary:
     """Summarise a leaf: a tensor gets statistics, anything else a short description."""
     if isinstance(value, torch.Tensor):
@@ -137,13 +483,18 @@ def summarize_value(
 
 
 def summarize_nested(
-    value: Any, name: str = "", *, values: bool = True, histogram: bool = False
+    value: Any, name: str = "", *, values: bool = True, histogram: HistogramWanted = False,
+    cache: Optional[SummaryCache] = None,
 ) -> tuple[TensorSummary, ...]:
-    """Summaries of every leaf of a nested structure (tuple, dict, dataclass, ModelOutput)."""
-    return tuple(
-        summarize_value(leaf, leaf_name, values=values, histogram=histogram)
-        for leaf_name, leaf in leaves(value, name)
-    )
+    """Summaries of every leaf of a nested structure (tuple, dict, dataclass, ModelOutput),
+    with one host transfer for all of them."""
+    if isinstance(value, torch.Tensor):
+        items: Any = ((name, value),)
+    elif type(value) is tuple and len(value) == 1 and isinstance(value[0], torch.Tensor):
+        items = ((f"{name}[0]", value[0]),)  # the common case: one positional tensor
+    else:
+        items = leaves(value, name)
+    return summarize_many(items, values=values, histogram=histogram, cache=cache)
 
 
 def histogram_of(t: torch.Tensor) -> Optional[Histogram]:

@@ -10,7 +10,7 @@ from torch.nn.parameter import UninitializedParameter
 
 from .creation_sites import CreationSites
 from .events import ModuleNode, ParamInfo
-from .stats import _dtype_name, summarize
+from .stats import _dtype_name, summarize, summarize_many
 
 
 def join_path(prefix: str, name: str) -> str:
@@ -75,11 +75,35 @@ def count_parameters(model: nn.Module) -> int:
 
 def all_param_infos(modules: dict[str, nn.Module], *, grads: bool, values: bool = True,
                     histogram: bool = False) -> tuple[tuple[str, tuple[ParamInfo, ...]], ...]:
-    """(path, params) for every module that owns parameters."""
+    """(path, params) for every module that owns parameters, as describe_params gives them.
+
+    The statistics of every parameter and gradient are computed as one batch: one host
+    transfer, small tensors of equal size reduced together."""
+    owned = []
+    items = []
+    for path, module in modules.items():
+        params = list(module.named_parameters(recurse=False))
+        if not params:
+            continue
+        owned.append((path, params))
+        for name, p in params:
+            if isinstance(p, UninitializedParameter):
+                continue
+            if values:
+                items.append((name, p))
+            if grads and p.grad is not None:
+                items.append((f"{name}.grad", p.grad))
+    summaries = iter(summarize_many(items, values=True, histogram=histogram, group=True))
     out = []
-    with torch.no_grad():
-        for path, module in modules.items():
-            params = describe_params(module, values=values, grads=grads, histogram=histogram)
-            if params:
-                out.append((path, params))
+    for path, params in owned:
+        infos = []
+        for name, p in params:
+            if isinstance(p, UninitializedParameter):
+                infos.append(ParamInfo(name, None, _dtype_name(p.dtype), p.requires_grad, 0))
+                continue
+            stats = next(summaries) if values else None
+            grad = next(summaries) if grads and p.grad is not None else None
+            infos.append(ParamInfo(name, tuple(int(d) for d in p.shape), _dtype_name(p.dtype),
+                                   bool(p.requires_grad), int(p.numel()), stats, grad))
+        out.append((path, tuple(infos)))
     return tuple(out)

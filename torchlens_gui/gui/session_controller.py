@@ -134,7 +134,7 @@ class SessionController(QObject):
         self.record = RunRecord()
         self.gate = StepGate(pause_at_start=not run, break_on_problems=True)
         self._apply_gate_options()
-        session = Session(source, device=self.device, gate=self.gate, histograms=True,
+        session = Session(source, device=self.device, gate=self.gate, histograms="auto",
                           listener=lambda event: self._queue.put((generation, event)))
         self._thread = threading.Thread(target=session.run, name=THREAD_NAME, daemon=True)
         self.started_at = time.monotonic()
