@@ -47,6 +47,8 @@ def assert_at(diagnostic: dict, name: str, code: str, module, phase: str,
      "to nn.Embedding(65, 8)"),
     ("diag_shape_layernorm", "norm", ["[2, 5, 24]", "comes from proj"],
      "to nn.LayerNorm(24)"),
+    ("diag_shape_batchnorm", "2", ["expects 8 channels", "got 16", "comes from 1 (nn.Conv2d(8, 16"],
+     "change nn.BatchNorm2d(8) at diag_shape_batchnorm.py:10 to nn.BatchNorm2d(16)"),
 ])
 def test_layer_built_for_another_size(name, module, message_parts, fix_part):
     found = the_problem(name)
@@ -71,12 +73,17 @@ def test_op_in_forward_names_the_line(name, module, message_parts, fix_part):
     assert fix_part in found["fix"]
 
 
-def test_dry_run_finds_the_same_layer_mismatch_without_compute():
-    report = run_case("diag_shape_linear", dry_run=True)
+@pytest.mark.parametrize("name, code, module, fix_part", [
+    ("diag_shape_linear", "shape-mismatch", "body.2", "nn.Linear(20, 4)"),
+    ("diag_shape_conv", "shape-mismatch", "stem", "nn.Conv2d(3, 8, kernel_size=3, padding=1)"),
+    ("diag_dtype_input", "dtype-mismatch", "0", "x.to(torch.float32)"),
+])
+def test_dry_run_finds_shape_and_dtype_problems_without_compute(name, code, module, fix_part):
+    report = run_case(name, dry_run=True)
     found = problems(report)
-    assert [d["code"] for d in found] == ["shape-mismatch"]
-    assert_at(found[0], "diag_shape_linear", "shape-mismatch", "body.2", "forward")
-    assert "nn.Linear(20, 4)" in found[0]["fix"]
+    assert [d["code"] for d in found] == [code]
+    assert_at(found[0], name, code, module, "forward")
+    assert fix_part in found[0]["fix"]
     infos = [d for d in report["diagnostics"] if d["code"] == "dry-run"]
     assert infos and "NaN" in infos[0]["message"] and "gradients" in infos[0]["message"]
 

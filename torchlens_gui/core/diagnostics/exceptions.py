@@ -7,56 +7,20 @@ fallback.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 import torch
-import torch.nn as nn
 
 from ..context import ActiveCall, SessionContext
 from ..events import Diagnostic
 from ..loader import format_exception_only
-from ..user_frames import innermost_user_frame
+from .dtypes import explain_dtype
 from .findings import DiagnosedError, listing
 from .module_shapes import explain_layer_shape
 from .op_shapes import explain_op_shape
-from .op_watch import InplaceOp, OpFailure, WatchState
-from .sources import assignment_line, described, function_return_line, short_location
-
-
-@dataclass
-class Where:
-    """Where an exception happened, as precisely as we can say it."""
-
-    module: Optional[str]
-    call_index: Optional[int]
-    file: Optional[str]
-    line: Optional[int]
-    failing: Optional[ActiveCall]
-    failure: Optional[OpFailure]
-    state: WatchState
-
-    def fields(self) -> dict:
-        return dict(module=self.module, call_index=self.call_index, file=self.file,
-                    line=self.line)
-
-
-def locate(exc: BaseException, ctx: SessionContext, failing: Optional[ActiveCall],
-           state: WatchState) -> Where:
-    failure = state.failure_for(exc)
-    module = failure.module if failure is not None and failure.module is not None else (
-        failing.path if failing is not None else None)
-    index = failure.call_index if failure is not None and failure.module is not None else (
-        failing.call_index if failing is not None else None)
-    if failure is not None and failure.line is not None:
-        file, line = failure.file, failure.line
-    else:
-        found = innermost_user_frame(exc.__traceback__, ctx.user_file)
-        site = ctx.site_of(module)
-        # no user line ran it (a layer inside nn.Sequential): point at where it was built
-        file, line = found if found else ((site.file, site.line) if site else (ctx.user_file,
-                                                                                None))
-    return Where(module, index, file, line, failing, failure, state)
+from .op_watch import InplaceOp, WatchState
+from .sources import assignment_line, short_location
+from .where import Where, locate, modules_running
 
 
 Explainer = Callable[[BaseException, str, str, SessionContext, Where], Optional[Diagnostic]]
@@ -152,7 +116,7 @@ def explain_device(exc, text: str, phase: str, ctx: SessionContext, where: Where
     if not _DEVICE.search(text):
         return None
     devices = sorted(set(_DEVICES_NAMED.findall(text)))
-    for path, module in _modules_running(ctx, where):
+    for path, module in modules_running(ctx, where):
         for attr, value in vars(module).items():
             if isinstance(value, torch.Tensor) and value.device != ctx.device:
                 found = assignment_line(type(module), attr)
@@ -175,100 +139,6 @@ def explain_device(exc, text: str, phase: str, ctx: SessionContext, where: Where
         fix="Create tensors inside forward on the input's device (torch.zeros(..., "
             "device=x.device)), and register constant tensors as buffers so model.to() moves "
             "them.", **where.fields())
-
-
-def _modules_running(ctx: SessionContext, where: Where) -> list[tuple[str, nn.Module]]:
-    """The failing module first, then its callers (innermost first)."""
-    out = []
-    if where.module is not None and where.module in ctx.modules:
-        out.append((where.module, ctx.modules[where.module]))
-    for call in reversed(ctx.stack):
-        if call.path != where.module:
-            out.append((call.path, call.module))
-    return out
-
-
-# ---- dtype ----------------------------------------------------------------------------------
-
-_DTYPE = re.compile(r"must have the same dtype|to have the same dtype|Input type \(\w+\) and "
-                    r"(bias|weight) type|expected scalar type \w+ but found \w+|mixed dtype|"
-                    r"Found dtype \w+ but expected \w+|same dtype")
-_INDEX_DTYPE = re.compile(r"'indices' to have one of the following scalar types")
-_TARGET_DTYPE = re.compile(r"expected target dtype to be Long|Expected dtype int32/int64 for "
-                           r"index")
-
-
-def explain_dtype(exc, text: str, phase: str, ctx: SessionContext, where: Where
-                  ) -> Optional[Diagnostic]:
-    if _INDEX_DTYPE.search(text):
-        return Diagnostic(
-            code="dtype-mismatch", severity="error", phase=phase,
-            message=f"{described(ctx, where.module)} looks up rows by integer ids, but got a "
-                    "floating-point tensor.",
-            fix="Pass token ids as integers: ids.long() (or build them with torch.randint / "
-                "dtype=torch.long).", **where.fields())
-    if _TARGET_DTYPE.search(text):
-        return Diagnostic(
-            code="dtype-mismatch", severity="error", phase=phase,
-            message="The loss got floating-point class labels; cross_entropy / nll_loss take "
-                    "class indices as int64 (or class probabilities of the output's shape).",
-            fix="Convert the labels: target.long().", **where.fields())
-    if not _DTYPE.search(text):
-        return None
-    floats = _float_dtypes(ctx, where)
-    model_dtype = _model_dtype(ctx, where)
-    other = next((d for d in floats if d != model_dtype), None)
-    if model_dtype is None or other is None:
-        return Diagnostic(
-            code="dtype-mismatch", severity="error", phase=phase,
-            message=f"An op mixes floating-point dtypes: {text.splitlines()[0]}",
-            fix="Convert one side so both match (x.to(weight.dtype)).", **where.fields())
-    name, model_name = _dt(other), _dt(model_dtype)
-    root = ctx.record.calls_of("")
-    from_inputs = bool(root) and any(s.dtype == name for s in root[0].inputs)
-    who = described(ctx, where.module) if where.module is not None else "an op"
-    message = f"{who} got a {name} tensor but its parameters are {model_name}."
-    if from_inputs:
-        message += f" The {name} comes from the model's inputs (example_inputs()); numpy " \
-                   "arrays and torch.from_numpy default to float64."
-        returned = function_return_line(ctx.user_file, "example_inputs")
-        at = f" at {short_location(ctx.user_file, returned)}" if returned else ""
-        fix = f"Convert the batch, not the model: return x.to(torch.{model_name}) (or " \
-              f"torch.as_tensor(x, dtype=torch.{model_name})) from example_inputs(){at}; " \
-              f"only use model.to(torch.{name}) if you really want {name} weights."
-        if returned:
-            where = replace(where, file=ctx.user_file, line=returned)
-    else:
-        at = short_location(where.file, where.line)
-        message += f" It was made inside forward" + (f" before {at}" if at else "") + "."
-        fix = f"Create that tensor with dtype=x.dtype (or .to(torch.{model_name})) where it " \
-              "is made."
-    return Diagnostic(code="dtype-mismatch", severity="error", phase=phase, message=message,
-                      fix=fix, details=(("expected", model_name), ("got", name)),
-                      **where.fields())
-
-
-def _dt(dtype: torch.dtype) -> str:
-    return str(dtype).replace("torch.", "")
-
-
-def _float_dtypes(ctx: SessionContext, where: Where) -> list[torch.dtype]:
-    if where.failure is not None:
-        return [t.dtype for t in where.failure.tensors if t.dtype.is_floating_point]
-    if where.failing is not None:
-        return [getattr(torch, s.dtype) for s in where.failing.inputs
-                if s.is_tensor and s.dtype and s.dtype.startswith(("float", "bfloat"))]
-    return []
-
-
-def _model_dtype(ctx: SessionContext, where: Where) -> Optional[torch.dtype]:
-    for _, module in _modules_running(ctx, where) + [("", ctx.model)]:
-        if module is None:
-            continue
-        for p in module.parameters():
-            if p.is_floating_point():
-                return p.dtype
-    return None
 
 
 # ---- labels ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from .findings import listing, shape_text
 from .sources import described, short_location
 
 if TYPE_CHECKING:
-    from .exceptions import Where
+    from .where import Where
 
 _MATMUL = re.compile(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)|must have "
                      r"same reduction dim|first two dimensions of batch2|Expected size for first")

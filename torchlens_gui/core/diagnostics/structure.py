@@ -7,14 +7,19 @@ another dtype than a layer's weights is reported as ``dtype-mismatch`` here.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Iterable
 
+import torch
 import torch.nn as nn
 
 from ..context import ActiveCall, SessionContext
 from ..events import Diagnostic, TensorSummary
 from .findings import count_text, listing, shape_text
+from .dtypes import float_mix
+from .op_watch import WatchState
 from .sources import described
+from .where import Where
 
 DRY_RUN_BLIND_SPOTS = ("values (no statistics), NaN/Inf, the loss, gradients, label ranges and "
                        "embedding indices (the meta device holds no data)")
@@ -29,6 +34,7 @@ def _top_level(paths: Iterable[str], parent_of) -> list[str]:
 class StructureChecks:
     def __init__(self) -> None:
         self.lazy_at_build: set[str] = set()
+        self.dtype_reported = False
 
     def after_build(self, ctx: SessionContext) -> list[Diagnostic]:
         self.lazy_at_build = {path for path, node in ctx.record.nodes.items() if node.lazy}
@@ -125,22 +131,20 @@ class StructureChecks:
 
     def dry_run_dtypes(self, ctx: SessionContext, call: ActiveCall,
                        inputs: tuple[TensorSummary, ...]) -> list[Diagnostic]:
-        """Meta tensors skip dtype checks: compare a leaf layer's input with its weight."""
+        """Meta tensors skip dtype checks: compare a layer's input with its own weight, and
+        report the first layer where they differ (later ones follow from it)."""
         weight = getattr(call.module, "weight", None)
-        if not isinstance(weight, nn.Parameter) or not weight.is_floating_point() or \
-                isinstance(call.module, nn.Embedding) or not inputs:
+        if self.dtype_reported or not isinstance(weight, nn.Parameter) or \
+                not weight.is_floating_point() or isinstance(call.module, nn.Embedding) or \
+                not inputs:
             return []
         x = inputs[0]
-        wanted = str(weight.dtype).replace("torch.", "")
         if not x.is_tensor or not x.dtype or not x.dtype.startswith(("float", "bfloat")) or \
-                x.dtype == wanted:
+                x.dtype == str(weight.dtype).replace("torch.", ""):
             return []
+        self.dtype_reported = True
         site = ctx.site_of(call.path)
-        return [Diagnostic(
-            code="dtype-mismatch", severity="error", phase="forward",
-            message=f"{described(ctx, call.path, call.module)} got a {x.dtype} input but its "
-                    f"weight is {wanted} (a real run fails here).", module=call.path,
-            call_index=call.call_index, file=site.file if site else ctx.user_file,
-            line=site.line if site else None,
-            fix=f"Convert the input to {wanted} (x.to(torch.{wanted})), in example_inputs() when "
-                f"it comes from there.")]
+        where = Where(call.path, call.call_index, site.file if site else ctx.user_file,
+                      site.line if site else None, call, None, WatchState())
+        found = float_mix(ctx, "forward", where, weight.dtype, getattr(torch, x.dtype))
+        return [replace(found, message=found.message + " A real run fails here.")]

@@ -1,0 +1,103 @@
+"""``dtype-mismatch``: a float64 batch into a float32 model, float indices into an embedding,
+float labels into cross_entropy. Says which side to convert, and where that side comes from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Optional
+
+import torch
+
+from ..context import SessionContext
+from ..events import Diagnostic
+from .sources import described, function_return_line, short_location
+from .where import Where, modules_running
+
+_DTYPE = re.compile(r"must have the same dtype|to have the same dtype|Input type \(\w+\) and "
+                    r"(bias|weight) type|expected scalar type \w+ but found \w+|mixed dtype|"
+                    r"Found dtype \w+ but expected \w+|same dtype")
+_INDEX_DTYPE = re.compile(r"'indices' to have one of the following scalar types")
+_TARGET_DTYPE = re.compile(r"expected target dtype to be Long|Expected dtype int32/int64 for "
+                           r"index")
+
+
+def explain_dtype(exc, text: str, phase: str, ctx: SessionContext, where: Where
+                  ) -> Optional[Diagnostic]:
+    if _INDEX_DTYPE.search(text):
+        return Diagnostic(
+            code="dtype-mismatch", severity="error", phase=phase,
+            message=f"{described(ctx, where.module)} looks up rows by integer ids, but got a "
+                    "floating-point tensor.",
+            fix="Pass token ids as integers: ids.long() (or build them with torch.randint / "
+                "dtype=torch.long).", **where.fields())
+    if _TARGET_DTYPE.search(text):
+        return Diagnostic(
+            code="dtype-mismatch", severity="error", phase=phase,
+            message="The loss got floating-point class labels; cross_entropy / nll_loss take "
+                    "class indices as int64 (or class probabilities of the output's shape).",
+            fix="Convert the labels: target.long().", **where.fields())
+    if not _DTYPE.search(text):
+        return None
+    floats = _float_dtypes(ctx, where)
+    model_dtype = _model_dtype(ctx, where)
+    other = next((d for d in floats if d != model_dtype), None)
+    if model_dtype is None or other is None:
+        return Diagnostic(
+            code="dtype-mismatch", severity="error", phase=phase,
+            message=f"An op mixes floating-point dtypes: {text.splitlines()[0]}",
+            fix="Convert one side so both match (x.to(weight.dtype)).", **where.fields())
+    return float_mix(ctx, phase, where, model_dtype, other)
+
+
+def float_mix(ctx: SessionContext, phase: str, where: Where, model_dtype: torch.dtype,
+              other: torch.dtype) -> Diagnostic:
+    """A module got floats of another dtype than its parameters: say where they come from (the
+    model's inputs, or a tensor made inside forward) and convert that side."""
+    name, model_name = _dt(other), _dt(model_dtype)
+    root = ctx.record.calls_of("")
+    from_inputs = bool(root) and any(s.dtype == name for s in root[0].inputs)
+    who = described(ctx, where.module) if where.module is not None else "an op"
+    message = f"{who} got a {name} tensor but its parameters are {model_name}."
+    if from_inputs:
+        message += f" The {name} comes from the model's inputs (example_inputs())" + \
+            ("; numpy arrays and torch.from_numpy default to float64." if name == "float64"
+             else ".")
+        returned = function_return_line(ctx.user_file, "example_inputs")
+        at = f" at {short_location(ctx.user_file, returned)}" if returned else ""
+        fix = f"Convert the batch, not the model: return x.to(torch.{model_name}) (or " \
+              f"torch.as_tensor(x, dtype=torch.{model_name})) from example_inputs(){at}; " \
+              f"only use model.to(torch.{name}) if you really want {name} weights."
+        if returned:
+            where = replace(where, file=ctx.user_file, line=returned)
+    else:
+        at = short_location(where.file, where.line)
+        message += " It was made inside forward" + (f" before {at}" if at else "") + "."
+        fix = f"Create that tensor with dtype=x.dtype (or .to(torch.{model_name})) where it " \
+              "is made."
+    return Diagnostic(code="dtype-mismatch", severity="error", phase=phase, message=message,
+                      fix=fix, details=(("expected", model_name), ("got", name)),
+                      **where.fields())
+
+
+def _dt(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def _float_dtypes(ctx: SessionContext, where: Where) -> list[torch.dtype]:
+    if where.failure is not None:
+        return [t.dtype for t in where.failure.tensors if t.dtype.is_floating_point]
+    if where.failing is not None:
+        return [getattr(torch, s.dtype) for s in where.failing.inputs
+                if s.is_tensor and s.dtype and s.dtype.startswith(("float", "bfloat"))]
+    return []
+
+
+def _model_dtype(ctx: SessionContext, where: Where) -> Optional[torch.dtype]:
+    for _, module in modules_running(ctx, where) + [("", ctx.model)]:
+        if module is None:
+            continue
+        for p in module.parameters():
+            if p.is_floating_point():
+                return p.dtype
+    return None
