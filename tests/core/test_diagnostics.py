@@ -264,3 +264,21 @@ def test_dry_run_checks_a_billion_parameter_transformer_in_seconds():
     head = next(m for m in report["modules"] if m["path"] == "lm_head")
     assert head["outputs"][0]["shape"] == [2, 128, 50257]
     assert elapsed < 20, elapsed
+
+
+def test_nan_in_a_parameter_names_the_parameter():
+    found = the_problem("diag_nan_param")
+    assert_at(found, "diag_nan_param", "non-finite", "2", "forward")
+    assert "parameter weight is not finite" in found["message"]
+
+
+def test_nan_already_in_the_inputs_points_at_example_inputs():
+    found = the_problem("diag_nan_input")
+    assert_at(found, "diag_nan_input", "non-finite", "", "forward")
+    assert "1 NaN" in found["message"]
+
+
+def test_sigmoid_before_the_with_logits_loss():
+    found = the_problem("diag_sigmoid_bce")
+    assert_at(found, "diag_sigmoid_bce", "softmax-before-cross-entropy", "1", "loss")
+    assert "sigmoid" in found["message"]

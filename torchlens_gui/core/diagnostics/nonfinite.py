@@ -20,7 +20,7 @@ from ..events import Diagnostic, TensorSummary
 from ..structures import tensors
 from .findings import count_text, listing, number
 from .op_trace import NonFiniteTracer, OpEvent, TraceResult, rerun_traced
-from .sources import described, short_location
+from .sources import described, function_return_line, short_location
 
 _DIVISIONS = {"__truediv__", "__rtruediv__", "div", "true_divide", "__itruediv__", "div_",
               "divide"}
@@ -191,8 +191,11 @@ class NonFiniteDetector:
                if p.is_floating_point() and not bool(torch.isfinite(p).all())]
         site = ctx.site_of(call.path)
         if bad:
-            message = f"NaN/Inf comes out of {who} from finite inputs because its parameters " \
-                      f"{listing(bad)} are not finite ({counts} of {total} output values)."
+            plural = len(bad) > 1
+            message = f"NaN/Inf comes out of {who} from finite inputs because its " \
+                      f"parameter{'s' if plural else ''} {listing(bad)} " \
+                      f"{'are' if plural else 'is'} not finite ({counts} of {total} output " \
+                      "values)."
             fix = "Re-initialise those parameters; look for an earlier training step or a " \
                   "checkpoint that wrote NaN into them."
         else:
@@ -211,11 +214,13 @@ class NonFiniteDetector:
         calls = ctx.record.calls_of("")
         if self.reported_forward or not calls or not calls[0].input_nonfinite:
             return ()
-        bad = [s.name or "input" for s in calls[0].inputs if not s.finite]
+        bad = [f"input {s.name}".strip() + f" ({s.nan} NaN, {s.inf} Inf)"
+               for s in calls[0].inputs if not s.finite]
         return (Diagnostic(
             code="non-finite", severity="error", phase="forward",
-            message=f"The model's inputs already contain NaN/Inf ({listing(bad)}): nothing in "
+            message=f"The model's inputs already contain NaN/Inf: {listing(bad)}. Nothing in "
                     "the model made them.", module="", file=ctx.user_file,
+            line=function_return_line(ctx.user_file, "example_inputs"),
             fix="Clean the data in example_inputs() (torch.nan_to_num, or drop the bad rows)."),)
 
     def loss_tracer_for(self, ctx: SessionContext) -> NonFiniteTracer:

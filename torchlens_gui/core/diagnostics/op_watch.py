@@ -41,6 +41,13 @@ PROBABILITY_MAKERS = {F.softmax: "softmax", torch.softmax: "softmax", torch.Tens
                       torch.Tensor.log_softmax: "log_softmax", torch.sigmoid: "sigmoid",
                       torch.Tensor.sigmoid: "sigmoid", F.sigmoid: "sigmoid"}
 
+# Ops that rearrange values without changing them: a softmax's output stays probabilities.
+_SAME_VALUES = {getattr(torch.Tensor, name) for name in (
+    "squeeze", "unsqueeze", "view", "reshape", "flatten", "contiguous", "transpose", "permute",
+    "__getitem__", "float", "to", "view_as", "reshape_as")}
+_SAME_VALUES |= {torch.squeeze, torch.unsqueeze, torch.reshape, torch.flatten, torch.transpose,
+                 torch.permute}
+
 
 def op_name(func: Callable) -> str:
     """A readable name for a torch callable: "x @ y", "Tensor.view", "F.linear", "torch.cat"."""
@@ -203,6 +210,8 @@ class OpWatch(TorchFunctionMode):
             self._note_inplace(func, args[0], before)
         elif func in PROBABILITY_MAKERS and isinstance(result, torch.Tensor):
             self._note_probabilities(PROBABILITY_MAKERS[func], result)
+        elif func in _SAME_VALUES and args and id(args[0]) in self.state.probabilities:
+            self._pass_on_origin(args[0], result)
         return result
 
     def _call_at_user_line(self, func, args, kwargs):
@@ -221,6 +230,15 @@ class OpWatch(TorchFunctionMode):
                 warnings.warn_explicit(w.message, w.category, file or w.filename,
                                        line or w.lineno)
         return result
+
+    def _pass_on_origin(self, source: Any, result: Any) -> None:
+        """probs.squeeze(1) still holds probabilities: keep where they were made."""
+        origin = self.state.origin_of(source) if isinstance(source, torch.Tensor) else None
+        if origin is not None and isinstance(result, torch.Tensor):
+            try:
+                self.state.probabilities[id(result)] = (weakref.ref(result), origin)
+            except TypeError:
+                pass
 
     # ---- records (never raise: a broken record must not break the user's forward) ----------
 
