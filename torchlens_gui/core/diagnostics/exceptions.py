@@ -118,7 +118,7 @@ def explain_device(exc, text: str, phase: str, ctx: SessionContext, where: Where
     devices = sorted(set(_DEVICES_NAMED.findall(text)))
     for path, module in modules_running(ctx, where):
         for attr, value in vars(module).items():
-            if isinstance(value, torch.Tensor) and value.device != ctx.device:
+            if isinstance(value, torch.Tensor) and not _same_device(value.device, ctx.device):
                 found = assignment_line(type(module), attr)
                 file, line = found if found else (where.file, where.line)
                 return Diagnostic(
@@ -139,6 +139,11 @@ def explain_device(exc, text: str, phase: str, ctx: SessionContext, where: Where
         fix="Create tensors inside forward on the input's device (torch.zeros(..., "
             "device=x.device)), and register constant tensors as buffers so model.to() moves "
             "them.", **where.fields())
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """cuda and cuda:0 are the same device when one side has no index."""
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
 
 
 # ---- labels ---------------------------------------------------------------------------------

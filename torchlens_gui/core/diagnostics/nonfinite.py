@@ -168,7 +168,8 @@ class NonFiniteDetector:
         what = "NaN" if event.kind == "nan" else "Inf"
         at = short_location(event.file, event.line)
         message = f"{what} is born in {who}: {event.op}" + (f" at {at}" if at else "") + \
-            f" turns finite values into {what}" + (f": {event.hint}" if event.hint else "") + \
+            (" makes NaN from inputs without NaN" if what == "NaN" else
+             " turns finite values into Inf") + (f": {event.hint}" if event.hint else "") + \
             f". The module's output has {counts} of {total} values."
         masks = [e for e in trace.intended_infs if e.line]
         if event.kind == "nan" and masks:
