@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Optional
 
 from PySide6.QtCore import QSettings, Qt
@@ -29,6 +30,9 @@ from .session_controller import Changes, SessionController
 from .status_bar import StatusBar
 from .window_layout import WindowLayout
 
+CHART_REFRESH_S = 0.4
+TREE_REFRESH_S = 0.1
+
 
 class MainWindow(QMainWindow):
     """One debugging session at a time; every view reads the controller's RunRecord."""
@@ -42,6 +46,9 @@ class MainWindow(QMainWindow):
         self.controller = SessionController(self)
         self.controller.device = device or str(self.settings.value("device", "cpu"))
         self.selected: Optional[tuple[str, Optional[int]]] = None
+        self._charts_due = 0.0
+        self._tree_due = 0.0
+        self._pending_paths: set[str] = set()
 
         self.model = ModuleTreeModel()
         self.tree = ModuleTree(self.model, self)
@@ -69,6 +76,11 @@ class MainWindow(QMainWindow):
         self.layout_.restore(self.settings)
         self._connect()
         self._update_actions()
+        for title, panel in (("NaN / Inf", self.nonfinite_panel),
+                             ("Gradients", self.gradient_panel)):
+            # Charts skipped while hidden are redrawn when their tab is shown.
+            self.docks[title].visibilityChanged.connect(
+                lambda visible, p=panel: visible and self._refresh_chart(p))
 
     # ---- wiring -----------------------------------------------------------------------------
 
@@ -190,17 +202,17 @@ class MainWindow(QMainWindow):
         record = self.controller.record
         if changes.tree_reset:
             self.model.rebuild()
-            self.tree.expand_to_depth(1)
+            self._pending_paths = set()
+            # Expanding thousands of blocks would cost more than it shows.
+            self.tree.expand_to_depth(1 if len(record.nodes) < 2000 else 0)
         if changes.added:
             self.model.add_modules(changes.added)
-        self.model.refresh_paths(set(self.model.paths()) if changes.params else changes.paths)
+        self._refresh_tree(changes)
         if changes.diagnostics:
             self.diagnostics_panel.add(changes.diagnostics)
         if changes.log:
             self.log_panel.append_output(changes.log)
-        self.nonfinite_panel.refresh(record)
-        if changes.params or (changes.paths and record.phase == "backward"):
-            self.gradient_panel.refresh_norms(record)
+        self._refresh_charts(changes)
         location = record.paused_at
         if changes.paused is not None and location is not None:
             self.model.set_current(location.path)
@@ -215,6 +227,41 @@ class MainWindow(QMainWindow):
             self._show_selected()
         self.status.show_record(record)
         self._update_actions()
+
+    def _refresh_charts(self, changes: Changes) -> None:
+        """Charts over the whole run cost O(calls): while the session runs freely they are
+        redrawn a few times a second, only when visible, and always when it pauses or ends."""
+        stopped = changes.paused is not None or changes.ended is not None
+        now = time.monotonic()
+        if not stopped and now < self._charts_due:
+            return
+        self._charts_due = now + CHART_REFRESH_S
+        record = self.controller.record
+        if stopped or self.nonfinite_panel.isVisible():
+            self.nonfinite_panel.refresh(record)
+        if (record.backward_order or changes.params) and (
+                stopped or self.gradient_panel.isVisible()):
+            self.gradient_panel.refresh_norms(record)
+
+    def _refresh_chart(self, panel) -> None:
+        record = self.controller.record
+        if panel is self.nonfinite_panel:
+            panel.refresh(record)
+        elif record.backward_order or any(n.params for n in record.nodes.values()):
+            panel.refresh_norms(record)
+
+    def _refresh_tree(self, changes: Changes) -> None:
+        """Repaint changed rows: at most TREE_REFRESH_S apart while running, at once when the
+        session pauses or ends (each refresh makes the view call back into Python per cell)."""
+        self._pending_paths |= changes.paths
+        stopped = changes.paused is not None or changes.ended is not None
+        now = time.monotonic()
+        if changes.params:
+            self._pending_paths |= set(self.model.paths())
+        if self._pending_paths and (stopped or now >= self._tree_due):
+            self._tree_due = now + TREE_REFRESH_S
+            self.model.refresh_paths(self._pending_paths)
+            self._pending_paths = set()
 
     def _on_session_ended(self, ended: ev.SessionEnded) -> None:
         self.model.set_current(None)

@@ -22,6 +22,7 @@ COL_NAME, COL_TYPE, COL_SHAPE, COL_DTYPE, COL_DEVICE, COL_PARAMS, COL_NONFINITE,
     COL_TIME = range(len(COLUMNS))
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+MAX_CHANGED_RANGES = 32
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 2
 
 _TOOLTIPS = {
@@ -114,7 +115,12 @@ class ModuleTreeModel(QAbstractItemModel):
             self.endInsertRows()
 
     def refresh_paths(self, paths: set[str]) -> None:
-        """Emit dataChanged for the rows of ``paths``, one range per parent."""
+        """Emit dataChanged for the rows of ``paths``, one range per parent.
+
+        When the rows lie under many parents (a burst over a deep model), a single range over
+        the root row is emitted instead: views repaint their whole viewport for any multi-cell
+        range, and the proxy's filter depends only on path and type, which never change, so
+        thousands of per-parent signals would buy nothing but time."""
         for diagnostic in self.record.diagnostics:
             if diagnostic.module is not None:
                 self._problem_paths.add(diagnostic.module)
@@ -123,6 +129,8 @@ class ModuleTreeModel(QAbstractItemModel):
             if path in self._ids:
                 by_parent.setdefault(self._parent[path], []).append(self._row[path])
         last = len(COLUMNS) - 1
+        if len(by_parent) > MAX_CHANGED_RANGES:
+            by_parent = {None: list(range(len(self._children.get(None, ()))))}
         for parent, rows in by_parent.items():
             parent_index = self.index_of(parent)
             self.dataChanged.emit(self.index(min(rows), 0, parent_index),

@@ -95,6 +95,8 @@ class SessionController(QObject):
         self.break_on_nonfinite = True
         self.break_on_exception = True
         self.started_at: Optional[float] = None
+        # "auto": histograms while stepping (where someone looks), none during a free run.
+        self.histograms: bool | str = "auto"
         self._thread: Optional[threading.Thread] = None
         self._queue: "queue.SimpleQueue[tuple[int, ev.Event]]" = queue.SimpleQueue()
         self._timer = QTimer(self)
@@ -134,7 +136,8 @@ class SessionController(QObject):
         self.record = RunRecord()
         self.gate = StepGate(pause_at_start=not run, break_on_problems=True)
         self._apply_gate_options()
-        session = Session(source, device=self.device, gate=self.gate, histograms="auto",
+        session = Session(source, device=self.device, gate=self.gate,
+                          histograms=self.histograms,
                           listener=lambda event: self._queue.put((generation, event)))
         self._thread = threading.Thread(target=session.run, name=THREAD_NAME, daemon=True)
         self.started_at = time.monotonic()

@@ -98,7 +98,8 @@ class DiagnosticsPanel(QWidget):
 
     def _on_list_current_changed(self, item: Optional[QTreeWidgetItem], _previous) -> None:
         if item is not None:
-            self.detail.setText(detail_html(self.diagnostics[item.data(0, Qt.ItemDataRole.UserRole)]))
+            row = item.data(0, Qt.ItemDataRole.UserRole)
+            self.detail.setText(detail_html(self.diagnostics[row]))
 
     def _on_list_item_clicked(self, item: QTreeWidgetItem) -> None:
         self.sig_diagnostic_selected.emit(self.diagnostics[item.data(0, Qt.ItemDataRole.UserRole)])

@@ -14,6 +14,8 @@ from ...core.record import CallRecord, RunRecord
 from .. import style
 from .plots import make_plot
 
+MAX_LISTED = 300  # a list of every call of a 10,000-module model helps nobody
+
 
 def nonfinite_count(call: CallRecord) -> int:
     return sum(s.nan + s.inf for s in call.outputs)
@@ -50,6 +52,8 @@ class NonFinitePanel(QWidget):
         self.plot = make_plot("module call (execution order)", "NaN + Inf elements")
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=style.PLOT_BAD)
         self.plot.addItem(self.bars)
+        self.origin_bar = pg.BarGraphItem(x=[], height=[], width=0.8, brush=style.PLOT_ORIGIN)
+        self.plot.addItem(self.origin_bar)
         self.origin_label = pg.TextItem("", color=style.PLOT_ORIGIN, anchor=(0.5, 1))
         self.plot.addItem(self.origin_label)
         self.list = QListWidget(self)
@@ -74,9 +78,9 @@ class NonFinitePanel(QWidget):
         origin = find_origin(record.calls)
         xs = [c.order for c in bad if c.output_nonfinite]
         heights = [nonfinite_count(c) for c in bad if c.output_nonfinite]
-        brushes = [pg.mkBrush(style.PLOT_ORIGIN if c is origin else style.PLOT_BAD)
-                   for c in bad if c.output_nonfinite]
-        self.bars.setOpts(x=xs, height=heights, brushes=brushes or None)
+        self.bars.setOpts(x=xs, height=heights)
+        self.origin_bar.setOpts(x=[origin.order] if origin else [],
+                                height=[nonfinite_count(origin)] if origin else [])
         self.plot.setXRange(-1, max(len(record.calls), 1), padding=0)
         self.plot.setYRange(0, max(heights, default=1) * 1.25, padding=0)  # room for the label
         if origin is not None:
@@ -94,7 +98,10 @@ class NonFinitePanel(QWidget):
 
     def _fill_list(self, bad: list[CallRecord], origin: Optional[CallRecord]) -> None:
         self.list.clear()
-        for call in bad:
+        shown = bad[:MAX_LISTED]
+        if origin is not None and all(c is not origin for c in shown):
+            shown = [origin] + shown
+        for call in shown:
             grads = sum(g.nan + g.inf for g in call.grads.values())
             text = f"#{call.order}  {call.path or '(root)'} call {call.call_index}: "
             text += style.nonfinite_text(sum(s.nan for s in call.outputs),
@@ -107,7 +114,10 @@ class NonFinitePanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, (call.path, call.call_index))
             if call is origin:
                 item.setBackground(style.NONFINITE_BRUSH)
+        if len(bad) > len(shown):
+            QListWidgetItem(f"… and {len(bad) - len(shown)} more calls", self.list)
 
     def _on_list_item(self, item: QListWidgetItem) -> None:
-        path, call_index = item.data(Qt.ItemDataRole.UserRole)
-        self.sig_call_selected.emit(path, call_index)
+        data = item.data(Qt.ItemDataRole.UserRole)
+        if data is not None:  # the "… and N more" line has none
+            self.sig_call_selected.emit(*data)

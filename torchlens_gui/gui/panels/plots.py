@@ -81,9 +81,9 @@ def caption_text(summary: TensorSummary, title: str = "") -> str:
     if summary.shape is not None:
         parts.append(f"{summary.shape_text()} {summary.dtype or ''}")
     if summary.min is not None:
-        parts.append(f"min {style.format_number(summary.min)} · max "
-                     f"{style.format_number(summary.max)} · mean "
-                     f"{style.format_number(summary.mean)} · std {style.format_number(summary.std)}")
+        f = style.format_number
+        parts.append(f"min {f(summary.min)} · max {f(summary.max)} · mean {f(summary.mean)} · "
+                     f"std {f(summary.std)}")
     bad = style.nonfinite_text(summary.nan, summary.inf)
     parts.append(f"<span style='color:#c00000'><b>{bad}</b></span>" if bad
                  else "<span style='color:#2a7a2a'>all finite</span>")
