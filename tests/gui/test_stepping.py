@@ -101,6 +101,7 @@ def test_break_on_nan_stops_at_origin(driver, window):
     assert "NaN 48" in window.activation_panel.histogram.caption.text()
     assert "NaN/Inf born here" in window.status.where_label.text()
     assert window.source_panel.creation_line == 28  # self.norm = SumNorm()
+    assert window.source_panel.problem_line == 16  # the division, from the diagnostic
 
 
 def test_break_on_nan_can_be_turned_off(driver, window):
@@ -131,3 +132,26 @@ def test_restart_rereads_and_pauses_again(driver, window):
     assert window.controller.generation == generation + 1
     assert (where.path, where.kind) == ("", "enter")
     assert cell(window, "body", mm.COL_SHAPE) == ""  # a fresh record
+
+
+def test_run_to_selected_module(driver, window):
+    driver.open(case("gui_tiny.py"))
+    window.tree.select_path("body.2", notify=True)
+    where = driver.key(Qt.Key.Key_F10, Qt.KeyboardModifier.ControlModifier)
+    assert (where.path, where.kind, where.reason) == ("body.2", "enter", "run-to")
+
+
+def test_live_model_from_debug(driver, window):
+    import torch
+    import torch.nn as nn
+
+    from torchlens_gui.core.loader import spec_from_objects
+
+    model = nn.Sequential(nn.Linear(3, 5), nn.Tanh())
+    spec = spec_from_objects(model, torch.randn(2, 3), file=None)
+    where = driver.wait_stop(lambda: window.open_spec(spec))
+    assert where.path == ""
+    assert "live model" in window.source_panel.caption.text()
+    driver.key(Qt.Key.Key_F5)
+    assert driver.record.status == "ok"
+    assert cell(window, "1", mm.COL_SHAPE) == "[2, 5]"

@@ -79,3 +79,17 @@ def test_run_screenshot_cli(tmp_path):
         env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 10_000
+
+
+def test_drop_a_py_file_opens_it(qtbot, window):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(case("gui_tiny.py"))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.controller.sig_record_changed, timeout=10_000,
+                          check_params_cb=lambda ch: ch.paused is not None):
+        window.dropEvent(event)
+    assert window.controller.source == case("gui_tiny.py")

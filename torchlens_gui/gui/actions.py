@@ -55,6 +55,10 @@ class Actions:
         self.restart = make("&Restart", "Ctrl+Shift+F5",
                             "Re-read the file and start again, paused before the first module",
                             sp.SP_BrowserReload, short="Restart")
+        self.run_to = make("Run to &Here", "Ctrl+F10",
+                           "Continue until the selected module is entered (forward) or "
+                           "receives its gradient (backward)", sp.SP_MediaSeekForward,
+                           short="Run to")
         self.toggle_breakpoint = make("Toggle &Breakpoint", "F9",
                                       "Break when the selected module is entered (forward) or "
                                       "receives its gradient (backward)",
@@ -80,7 +84,7 @@ class Actions:
 
     @property
     def break_controls(self) -> tuple[QAction, ...]:
-        return (self.toggle_breakpoint, self.break_nonfinite, self.break_exception)
+        return (self.run_to, self.toggle_breakpoint, self.break_nonfinite, self.break_exception)
 
     def build_menus(self, window: QMainWindow) -> QMenu:
         """File and Debug menus, plus an empty View menu returned for the dock toggles."""

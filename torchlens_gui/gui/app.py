@@ -45,7 +45,8 @@ def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool 
 
     from .main_window import MainWindow
 
-    window = MainWindow(device=device)
+    # Screenshots use the default layout and size, so they look the same everywhere.
+    window = MainWindow(device=device, default_layout=bool(screenshot))
     window.show()
     if screenshot:
         _arm_screenshot(window, screenshot)

@@ -38,7 +38,7 @@ class MainWindow(QMainWindow):
     """One debugging session at a time; every view reads the controller's RunRecord."""
 
     def __init__(self, settings: Optional[QSettings] = None, device: Optional[str] = None,
-                 parent: Optional[QWidget] = None) -> None:
+                 default_layout: bool = False, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("torchlens-gui")
         self.setAcceptDrops(True)
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu, self.open_file)
-        self.layout_.restore(self.settings)
+        self.layout_.restore(self.settings, saved=not default_layout)
         self._connect()
         self._update_actions()
         for title, panel in (("NaN / Inf", self.nonfinite_panel),
@@ -96,6 +96,8 @@ class MainWindow(QMainWindow):
         a.stop.triggered.connect(lambda: c.stop())
         a.restart.triggered.connect(lambda: self.restart())
         a.toggle_breakpoint.triggered.connect(self._on_toggle_breakpoint_triggered)
+        a.run_to.triggered.connect(self._on_run_to_triggered)
+        self.tree.add_context_actions([a.run_to, a.toggle_breakpoint])
         a.break_nonfinite.toggled.connect(self._on_break_options_toggled)
         a.break_exception.toggled.connect(self._on_break_options_toggled)
         c.sig_session_started.connect(self._on_controller_session_started)
@@ -176,6 +178,11 @@ class MainWindow(QMainWindow):
         points = set(self.controller.breakpoints) ^ {path}
         self.controller.set_breakpoints(points)
         self.model.set_breakpoints(points)
+
+    def _on_run_to_triggered(self) -> None:
+        path = self.tree.selected_path()
+        if path is not None and self.controller.paused:
+            self.controller.command(Command.RUN_TO, target=path)
 
     def _on_break_options_toggled(self, _checked: bool) -> None:
         self.controller.set_break_options(self.debug_actions.break_nonfinite.isChecked(),
@@ -299,6 +306,7 @@ class MainWindow(QMainWindow):
         for action in a.stepping:
             action.setEnabled(c.paused or (loaded and not c.running))
         a.pause.setEnabled(c.running and not c.paused)
+        a.run_to.setEnabled(c.paused)
         a.stop.setEnabled(c.running)
         a.restart.setEnabled(loaded)
 
@@ -338,8 +346,12 @@ class MainWindow(QMainWindow):
             or next((d for d in record.diagnostics if d.severity == "error" and d.line), None)
         problem_line = problem.line if problem is not None and \
             problem.file == self.source_panel.file else None
+        at_problem = self.controller.record.paused_at is not None and \
+            self.controller.record.paused_at.reason in ("non-finite", "exception") and \
+            self.controller.record.paused_at.path == path
+        target = problem_line if at_problem and problem_line else creation_line
         self.source_panel.show_lines(creation_line, problem_line,
-                                     scroll_to=creation_line if scroll_source else None)
+                                     scroll_to=target if scroll_source else None)
 
     def _on_diagnostics_diagnostic_selected(self, diagnostic: ev.Diagnostic) -> None:
         if diagnostic.module is not None and diagnostic.module in self.controller.record.nodes:

@@ -106,6 +106,11 @@ class ModuleTree(QWidget):
         has_rows = self.model.rowCount() > 0
         self.stack.setCurrentWidget(self.view if has_rows else self.placeholder)
 
+    def add_context_actions(self, actions) -> None:
+        """Actions offered on a right click on a row (they act on the selected module)."""
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.view.addActions(list(actions))
+
     def expand_to_depth(self, depth: int) -> None:
         self.view.expandToDepth(depth)
 

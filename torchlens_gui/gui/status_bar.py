@@ -70,6 +70,7 @@ class StatusBar(QStatusBar):
             self.elapsed_label.setText(f"{record.elapsed_s:.2f} s")
         elif record.paused_at is not None:
             self.where_label.setText(location_text(record, record.paused_at))
+            self._on_timer_timeout()
         else:
             self.where_label.setText("Running…")
 

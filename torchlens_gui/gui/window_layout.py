@@ -7,7 +7,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
 DEFAULT_SIZE = (1400, 900)
-LAYOUT_VERSION = 1  # bump when the default layout changes, so stale saved states are ignored
+LAYOUT_VERSION = 2  # bump when the default layout changes, so stale saved states are ignored
 
 _RIGHT = ("Tensors",)
 _RIGHT_TABS = ("Activations", "Gradients", "NaN / Inf")
@@ -62,10 +62,10 @@ class WindowLayout:
         w.resizeDocks([self.docks["Diagnostics"], self.docks["Source"]], [700, 700],
                       Qt.Orientation.Horizontal)
 
-    def restore(self, settings: QSettings) -> None:
-        """Window size and dock layout from the last run, or the defaults."""
+    def restore(self, settings: QSettings, saved: bool = True) -> None:
+        """Window size and dock layout from the last run (``saved``), or the defaults."""
         self.window.resize(*DEFAULT_SIZE)
-        if settings.value("layout_version", 0, type=int) != LAYOUT_VERSION:
+        if not saved or settings.value("layout_version", 0, type=int) != LAYOUT_VERSION:
             self._default_sizes()
             return
         geometry = settings.value("geometry")

@@ -6,7 +6,7 @@ import os
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QSplitter, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QTextBrowser, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from ...core import events as ev
 from .. import style
@@ -26,6 +26,8 @@ def detail_html(diagnostic: ev.Diagnostic) -> str:
     """The full story of one diagnostic: message, facts, and the fix."""
     parts = [f"<b>{diagnostic.severity.upper()} [{diagnostic.code}]</b> "
              f"{_escape(diagnostic.message)}"]
+    if diagnostic.fix:  # right after the message: it is what the user came for
+        parts.append(f"<span style='color:#1a5c1a'><b>Fix:</b> {_escape(diagnostic.fix)}</span>")
     if diagnostic.module is not None:
         parts.append(f"Module: <b>{diagnostic.module or '(root)'}</b>"
                      + (f" call {diagnostic.call_index}" if diagnostic.call_index else ""))
@@ -33,8 +35,6 @@ def detail_html(diagnostic: ev.Diagnostic) -> str:
         parts.append(f"At: {_escape(where_text(diagnostic))}")
     for key, value in diagnostic.details:
         parts.append(f"{_escape(key)}: <tt>{_escape(value)}</tt>")
-    if diagnostic.fix:
-        parts.append(f"<span style='color:#1a5c1a'><b>Fix:</b> {_escape(diagnostic.fix)}</span>")
     return "<br>".join(parts)
 
 
@@ -53,12 +53,8 @@ class DiagnosticsPanel(QWidget):
         self.list.setRootIsDecorated(False)
         self.list.currentItemChanged.connect(self._on_list_current_changed)
         self.list.itemClicked.connect(self._on_list_item_clicked)
-        self.detail = QLabel("No problems found so far.", self)
-        self.detail.setTextFormat(Qt.TextFormat.RichText)
-        self.detail.setWordWrap(True)
-        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.detail.setMargin(4)
+        self.detail = QTextBrowser(self)  # scrolls when a message and its fix are long
+        self.detail.setHtml("No problems found so far.")
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.addWidget(self.list)
         splitter.addWidget(self.detail)
@@ -72,7 +68,7 @@ class DiagnosticsPanel(QWidget):
     def clear(self) -> None:
         self.diagnostics = []
         self.list.clear()
-        self.detail.setText("No problems found so far.")
+        self.detail.setHtml("No problems found so far.")
 
     def add(self, diagnostics: list[ev.Diagnostic]) -> None:
         """Append newly raised diagnostics; the first error is shown in full."""
@@ -87,7 +83,7 @@ class DiagnosticsPanel(QWidget):
             item.setToolTip(4, detail_html(diagnostic))
             item.setData(0, Qt.ItemDataRole.UserRole, len(self.diagnostics) - 1)
         if diagnostics and self.list.currentItem() is None:
-            self.detail.setText(detail_html(self.diagnostics[0]))
+            self.detail.setHtml(detail_html(self.diagnostics[0]))
 
     def select(self, row: int) -> None:
         """Select a diagnostic by position (as a click does)."""
@@ -99,7 +95,7 @@ class DiagnosticsPanel(QWidget):
     def _on_list_current_changed(self, item: Optional[QTreeWidgetItem], _previous) -> None:
         if item is not None:
             row = item.data(0, Qt.ItemDataRole.UserRole)
-            self.detail.setText(detail_html(self.diagnostics[row]))
+            self.detail.setHtml(detail_html(self.diagnostics[row]))
 
     def _on_list_item_clicked(self, item: QTreeWidgetItem) -> None:
         self.sig_diagnostic_selected.emit(self.diagnostics[item.data(0, Qt.ItemDataRole.UserRole)])
