@@ -87,3 +87,13 @@ def test_close_while_paused_is_immediate(driver, window):
     window.close()
     assert time.monotonic() - started < 0.5
     assert not session_threads()
+
+
+def test_non_finite_loss_is_reported(driver, window):
+    driver.open(case("gui_nan_loss.py"))
+    while driver.record.status is None:
+        driver.key(Qt.Key.Key_F5)
+    loss_problems = [d for d in window.diagnostics_panel.diagnostics if d.phase == "loss"]
+    assert loss_problems and loss_problems[0].line == 17
+    assert "problems" in window.status.where_label.text()
+    assert window.source_panel.problem_line == 17

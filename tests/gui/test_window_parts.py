@@ -93,3 +93,11 @@ def test_drop_a_py_file_opens_it(qtbot, window):
                           check_params_cb=lambda ch: ch.paused is not None):
         window.dropEvent(event)
     assert window.controller.source == case("gui_tiny.py")
+
+
+def test_events_of_a_stale_session_are_dropped(qtbot, window):
+    controller = window.controller
+    controller._queue.put((controller.generation - 1, ev.PhaseChanged("backward")))
+    controller._queue.put((controller.generation, ev.PhaseChanged("building")))
+    controller.drain()
+    assert controller.record.phase == "building"
