@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import os
-import time
 from typing import Optional
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QWidget
 
 from ..core import events as ev
-from ..core.devices import list_devices
 from ..core.gate import Command
 from ..core.loader import ModelSpec
 from ..core.record import CallRecord, RunRecord
 from .actions import Actions
+from .device_combo import make_device_combo
 from .module_model import ModuleTreeModel
 from .module_tree import ModuleTree
 from .panels.activation_panel import ActivationPanel
@@ -26,12 +25,10 @@ from .panels.nonfinite_panel import NonFinitePanel
 from .panels.source_panel import SourcePanel
 from .panels.tensor_panel import TensorPanel
 from .recent_files import RecentFiles
+from .run_views import RunViews
 from .session_controller import Changes, SessionController
 from .status_bar import StatusBar
 from .window_layout import WindowLayout
-
-CHART_REFRESH_S = 0.4
-TREE_REFRESH_S = 0.1
 
 
 class MainWindow(QMainWindow):
@@ -46,9 +43,6 @@ class MainWindow(QMainWindow):
         self.controller = SessionController(self)
         self.controller.device = device or str(self.settings.value("device", "cpu"))
         self.selected: Optional[tuple[str, Optional[int]]] = None
-        self._charts_due = 0.0
-        self._tree_due = 0.0
-        self._pending_paths: set[str] = set()
 
         self.model = ModuleTreeModel()
         self.tree = ModuleTree(self.model, self)
@@ -63,7 +57,11 @@ class MainWindow(QMainWindow):
         self.debug_actions = Actions(self)
         view_menu = self.debug_actions.build_menus(self)
         self.toolbar = self.debug_actions.build_toolbar(self)
-        self.device_combo = self._make_device_combo()
+        self.device_combo = make_device_combo(self.controller.device, self)
+        self.controller.device = self.device_combo.currentData()
+        self.toolbar.addSeparator()
+        self.toolbar.addWidget(QLabel(" Device: ", self))
+        self.toolbar.addWidget(self.device_combo)
         self.layout_ = WindowLayout(self, view_menu)
         self.docks = self.layout_.dock_all({
             "Tensors": self.tensor_panel, "Activations": self.activation_panel,
@@ -74,13 +72,10 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu, self.open_file)
         self.layout_.restore(self.settings, saved=not default_layout)
+        self.run_views = RunViews(self.model, self.tree, self.nonfinite_panel,
+                                  self.gradient_panel, self.docks)
         self._connect()
         self._update_actions()
-        for title, panel in (("NaN / Inf", self.nonfinite_panel),
-                             ("Gradients", self.gradient_panel)):
-            # Charts skipped while hidden are redrawn when their tab is shown.
-            self.docks[title].visibilityChanged.connect(
-                lambda visible, p=panel: visible and self._refresh_chart(p))
 
     # ---- wiring -----------------------------------------------------------------------------
 
@@ -107,25 +102,7 @@ class MainWindow(QMainWindow):
         self.nonfinite_panel.sig_call_selected.connect(self._on_call_chosen)
         self.diagnostics_panel.sig_diagnostic_selected.connect(
             self._on_diagnostics_diagnostic_selected)
-
-    def _make_device_combo(self) -> QComboBox:
-        combo = QComboBox(self)
-        combo.setToolTip("Device the model runs on; changing it restarts the session")
-        for choice in list_devices():
-            combo.addItem(choice.label, choice.name)
-            item = combo.model().item(combo.count() - 1)
-            if not choice.available:
-                item.setEnabled(False)  # listed so the user learns why it cannot be used
-                item.setToolTip(choice.reason or "")
-                combo.setItemText(combo.count() - 1, f"{choice.label} (unavailable)")
-        index = combo.findData(self.controller.device)
-        combo.setCurrentIndex(index if index >= 0 else 0)
-        self.controller.device = combo.currentData()
-        combo.currentIndexChanged.connect(self._on_device_combo_changed)
-        self.toolbar.addSeparator()
-        self.toolbar.addWidget(QLabel(" Device: ", self))
-        self.toolbar.addWidget(combo)
-        return combo
+        self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
 
     # ---- opening and running ----------------------------------------------------------------
 
@@ -192,7 +169,7 @@ class MainWindow(QMainWindow):
 
     def _on_controller_session_started(self, record: RunRecord) -> None:
         self.selected = None
-        self.model.set_record(record)
+        self.run_views.set_record(record)
         self.diagnostics_panel.clear()
         source = self.controller.source
         file = source if isinstance(source, str) else getattr(source, "file", None)
@@ -207,19 +184,11 @@ class MainWindow(QMainWindow):
 
     def _on_controller_record_changed(self, changes: Changes) -> None:
         record = self.controller.record
-        if changes.tree_reset:
-            self.model.rebuild()
-            self._pending_paths = set()
-            # Expanding thousands of blocks would cost more than it shows.
-            self.tree.expand_to_depth(1 if len(record.nodes) < 2000 else 0)
-        if changes.added:
-            self.model.add_modules(changes.added)
-        self._refresh_tree(changes)
+        self.run_views.apply(changes)
         if changes.diagnostics:
             self.diagnostics_panel.add(changes.diagnostics)
         if changes.log:
             self.log_panel.append_output(changes.log)
-        self._refresh_charts(changes)
         location = record.paused_at
         if changes.paused is not None and location is not None:
             self.model.set_current(location.path)
@@ -234,41 +203,6 @@ class MainWindow(QMainWindow):
             self._show_selected()
         self.status.show_record(record)
         self._update_actions()
-
-    def _refresh_charts(self, changes: Changes) -> None:
-        """Charts over the whole run cost O(calls): while the session runs freely they are
-        redrawn a few times a second, only when visible, and always when it pauses or ends."""
-        stopped = changes.paused is not None or changes.ended is not None
-        now = time.monotonic()
-        if not stopped and now < self._charts_due:
-            return
-        self._charts_due = now + CHART_REFRESH_S
-        record = self.controller.record
-        if stopped or self.nonfinite_panel.isVisible():
-            self.nonfinite_panel.refresh(record)
-        if (record.backward_order or changes.params) and (
-                stopped or self.gradient_panel.isVisible()):
-            self.gradient_panel.refresh_norms(record)
-
-    def _refresh_chart(self, panel) -> None:
-        record = self.controller.record
-        if panel is self.nonfinite_panel:
-            panel.refresh(record)
-        elif record.backward_order or any(n.params for n in record.nodes.values()):
-            panel.refresh_norms(record)
-
-    def _refresh_tree(self, changes: Changes) -> None:
-        """Repaint changed rows: at most TREE_REFRESH_S apart while running, at once when the
-        session pauses or ends (each refresh makes the view call back into Python per cell)."""
-        self._pending_paths |= changes.paths
-        stopped = changes.paused is not None or changes.ended is not None
-        now = time.monotonic()
-        if changes.params:
-            self._pending_paths |= set(self.model.paths())
-        if self._pending_paths and (stopped or now >= self._tree_due):
-            self._tree_due = now + TREE_REFRESH_S
-            self.model.refresh_paths(self._pending_paths)
-            self._pending_paths = set()
 
     def _on_session_ended(self, ended: ev.SessionEnded) -> None:
         self.model.set_current(None)
