@@ -27,6 +27,7 @@ DRAIN_INTERVAL_MS = 33
 # Time spent applying events per tick, so a flood of events never freezes the window.
 DRAIN_BUDGET_S = 0.02
 STOP_GRACE_S = 1.0
+GUI_BUSY_WAIT_S = 0.25
 THREAD_NAME = "torchlens-session"
 
 
@@ -98,6 +99,11 @@ class SessionController(QObject):
         # "auto": histograms while stepping (where someone looks), none during a free run.
         self.histograms: bool | str = "auto"
         self._thread: Optional[threading.Thread] = None
+        # Cleared while the GUI thread applies a drain: the worker then waits at its next event
+        # (releasing the GIL) instead of fighting the views for it. The wait is bounded, so a
+        # GUI that never sets it again cannot deadlock the session.
+        self._gui_idle = threading.Event()
+        self._gui_idle.set()
         self._queue: "queue.SimpleQueue[tuple[int, ev.Event]]" = queue.SimpleQueue()
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
@@ -138,7 +144,7 @@ class SessionController(QObject):
         self._apply_gate_options()
         session = Session(source, device=self.device, gate=self.gate,
                           histograms=self.histograms,
-                          listener=lambda event: self._queue.put((generation, event)))
+                          listener=lambda event: self._post(generation, event))
         self._thread = threading.Thread(target=session.run, name=THREAD_NAME, daemon=True)
         self.started_at = time.monotonic()
         self.sig_session_started.emit(self.record)
@@ -201,10 +207,23 @@ class SessionController(QObject):
         self.drain()
         self._timer.stop()
 
+    def _post(self, generation: int, event: ev.Event) -> None:
+        """The session's listener (worker thread)."""
+        self._queue.put((generation, event))
+        self._gui_idle.wait(GUI_BUSY_WAIT_S)
+
     # ---- the GUI-thread side ----------------------------------------------------------------
 
     def drain(self) -> None:
         """Apply queued events of the current generation and notify views once."""
+        self._gui_idle.clear()
+        try:
+            self._drain()
+        finally:
+            # Released after the repaints the drain caused, which the event loop runs next.
+            QTimer.singleShot(0, self._gui_idle.set)
+
+    def _drain(self) -> None:
         changes = Changes()
         deadline = time.perf_counter() + DRAIN_BUDGET_S
         count = 0
