@@ -186,6 +186,7 @@ class SessionController(QObject):
             return
         if self.gate is not None:
             self.gate.command(Command.STOP)
+        self._gui_idle.set()  # never make a stopping worker wait for a GUI that waits for it
         if wait:
             self._join(thread)
         else:
