@@ -351,3 +351,26 @@ def test_histograms_auto_only_while_stepping():
                    gate.command(Command.STEP_INTO))
     assert any(isinstance(e, ev.Paused) for e in stepped)
     assert hists(stepped) and all(h is not None for h in hists(stepped))
+
+
+def test_histograms_auto_not_inside_a_module_stepped_over():
+    # paused at the root's entry, step over: the children run inside the step, only the root's
+    # exit (where the session pauses next) gets histograms
+    gate = StepGate(pause_at_start=True)
+    events = _run("auto", gate, on_event=lambda e: isinstance(e, ev.Paused) and
+                  gate.command(Command.STEP))
+    exits = {e.path: e for e in events if isinstance(e, ev.ModuleExited)}
+    assert exits[""].outputs[0].hist is not None
+    assert all(exits[p].outputs[0].hist is None for p in ("a", "b", "c"))
+
+
+def test_all_finite_is_exact():
+    from torchlens_gui.core.stats import all_finite
+
+    tensors = [torch.randn(100), torch.tensor([1.0, float("nan")]),
+               torch.tensor([float("inf"), 1.0]), torch.full((4,), 3e38),  # sum overflows
+               torch.full((100_000,), 60000.0, dtype=torch.float16),  # fp16 sum would overflow
+               torch.tensor([1.0, float("inf")], dtype=torch.bfloat16), torch.arange(3),
+               torch.empty(0), torch.tensor(float("-inf"), dtype=torch.float64)]
+    assert all_finite(tensors) == [True, False, False, True, True, False, True, True, False]
+    assert all_finite([]) == [] and all_finite([torch.tensor([float("nan")])]) == [False]

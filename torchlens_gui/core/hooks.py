@@ -70,12 +70,23 @@ class ModuleHooks:
         self._handles.clear()
         self.cache.clear()
 
-    def histogram_wanted(self):
-        """What to ask summaries for now: True, False or "problem" (only NaN/Inf tensors)."""
+    def histogram_wanted(self, phase: Optional[str] = None, kind: str = "", path: str = "",
+                         depth: int = 0):
+        """What to ask summaries for now: True, False or "problem" (only NaN/Inf tensors).
+
+        With "auto", histograms are made where the session is about to pause: at the event
+        (phase, kind, path, depth) when the gate will stop there, and for anything else only at
+        a problem. Stepping over a large module thus costs no histogram for what runs inside
+        it. Without an event (the parameters at the end), whenever someone is stepping."""
         wanted = self.histograms
-        if wanted == HISTOGRAMS_AUTO:
-            return HISTOGRAMS_ON_PROBLEM if self.gate.free_running else True
-        return wanted
+        if wanted != HISTOGRAMS_AUTO:
+            return wanted
+        gate = self.gate
+        if gate.free_running:
+            return HISTOGRAMS_ON_PROBLEM
+        if phase is None or gate.should_pause(phase, kind, path, depth) is not None:
+            return True
+        return HISTOGRAMS_ON_PROBLEM
 
     # ---- forward ----------------------------------------------------------------------------
 
@@ -89,8 +100,8 @@ class ModuleHooks:
         call_index = self.call_counts.get(path, 0)
         self.call_counts[path] = call_index + 1
         depth = len(ctx.stack)
-        inputs = summarize_nested(args, "", values=self.values,
-                                  histogram=self.histogram_wanted(), cache=self.cache)
+        inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
+                                  histogram=self.histogram_wanted("forward", "enter", path, depth))
         ctx.stack.append(ActiveCall(module, path, call_index, depth, _perf_counter(), inputs))
         self.emit(ev.ModuleEntered(path, call_index, depth, inputs))
         gate = self.gate
@@ -106,7 +117,7 @@ class ModuleHooks:
             return
         elapsed = _perf_counter() - call.started
         inputs = call.inputs
-        histogram = self.histogram_wanted()
+        histogram = self.histogram_wanted("forward", "exit", call.path, call.depth)
         if kwargs:
             inputs = inputs + summarize_nested(kwargs, "", values=self.values,
                                                histogram=histogram, cache=self.cache)
@@ -162,8 +173,9 @@ class ModuleHooks:
             if self.ctx.phase != "backward" or _get_ident() != self.thread:
                 return
             # The same gradient often reaches a container and its last child: cached.
+            histogram = self.histogram_wanted("backward", "grad", path, depth)
             summary = summarize_many(((name, grad),), values=self.values,
-                                     histogram=self.histogram_wanted(), cache=self.cache)[0]
+                                     histogram=histogram, cache=self.cache)[0]
             self.emit(ev.GradientArrived(path, call_index, depth, index, summary))
             for diagnostic in self.diagnostician.on_gradient(self.ctx, path, call_index, summary):
                 self.report(diagnostic)

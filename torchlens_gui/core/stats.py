@@ -44,8 +44,7 @@ CANCELLATION_RATIO = 1e-3
 # Stacking equal-sized small tensors saves dispatches; above this size the row-wise reductions
 # cost more than they save.
 GROUP_MAX_NUMEL = 4096
-
-_RAW_WIDTH = 5  # sum, norm, min, max, non-zero count
+_SMALL_NUMEL = 4096
 _INT32_LIMIT = 2**31 - 1
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
 _DEVICE_NAMES: dict[torch.device, str] = {}
@@ -145,28 +144,48 @@ def _readable(t: torch.Tensor) -> bool:
             and not t.is_complex() and not t.is_quantized)
 
 
-def _raw(t: torch.Tensor) -> torch.Tensor:
-    """[sum, L2 norm, min, max, non-zero count] of ``t`` as one small tensor on its device.
+def _count_nonzero(x: torch.Tensor) -> torch.Tensor:
+    # count_nonzero is one dispatch but a slow, branchy kernel; for large tensors a cast to
+    # bool and a byte sum is several times faster.
+    if x.numel() <= _SMALL_NUMEL:
+        return torch.count_nonzero(x)
+    return x.bool().view(torch.uint8).sum(dtype=torch.float32 if x.numel() < 2**24
+                                          else torch.float64)
+
+
+def _reduce(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(sum, L2 norm, min, max, non-zero count) of ``t`` as 0-d tensors on its device.
 
     Call with autograd off. Raises for tensors torch cannot reduce (callers fall back to the
     shape)."""
     dtype = t.dtype
-    if dtype in _NATIVE_FLOATS:
-        acc = torch.float64 if dtype == torch.float64 else torch.float32
+    if dtype is torch.float32 or dtype is torch.float64:  # accumulate in their own precision
+        lo, hi = torch.aminmax(t)
+        return t.sum(), torch.linalg.vector_norm(t), lo, hi, _count_nonzero(t)
+    if dtype is torch.float16 or dtype is torch.bfloat16:
+        acc = torch.float32
         x = t
     else:  # integers, bool, float8...: count and reduce a float64 copy
         acc = torch.float64
         x = t.to(acc)
     lo, hi = torch.aminmax(x)
-    if lo.dtype != acc:  # stacking mixed dtypes costs more than converting two scalars
-        lo, hi = lo.to(acc), hi.to(acc)
-    return torch.stack((
-        x.sum(dtype=acc),
-        torch.linalg.vector_norm(x, dtype=acc),
-        lo,
-        hi,
-        x.bool().view(torch.uint8).sum(dtype=acc),
-    ))
+    return x.sum(dtype=acc), torch.linalg.vector_norm(x, dtype=acc), lo, hi, _count_nonzero(x)
+
+
+def _raw(t: torch.Tensor) -> torch.Tensor:
+    """[sum, L2 norm, min, max, non-zero count] of ``t`` as one small float tensor on its
+    device (for one transfer with others)."""
+    parts = _reduce(t)
+    acc = parts[0].dtype
+    return torch.stack([p if p.dtype == acc else p.to(acc) for p in parts])
+
+
+def _raw_values(t: torch.Tensor) -> list:
+    """The raw values of one tensor on the host. On the CPU five item() calls cost less than
+    stacking; elsewhere one stacked transfer (one synchronisation)."""
+    if t.device.type == "cpu":
+        return [p.item() for p in _reduce(t)]
+    return _raw(t).tolist()
 
 
 def _raw_grouped(ts: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -187,31 +206,48 @@ def _raw_grouped(ts: Sequence[torch.Tensor]) -> torch.Tensor:
     ), dim=1)
 
 
-def _to_host(raws: list[torch.Tensor]) -> list[list[float]]:
-    """Bring raw vectors (each 5 values, or (k, 5) blocks) to the host: one transfer per device."""
-    if len(raws) == 1:
-        values = raws[0].tolist()
-        return [values] if not isinstance(values[0], list) else values
-    by_device: dict[torch.device, list[int]] = {}
-    for index, raw in enumerate(raws):
-        by_device.setdefault(raw.device, []).append(index)
-    rows: list[Optional[list]] = [None] * len(raws)
-    for indices in by_device.values():
-        flat = torch.cat([raws[i].reshape(-1) for i in indices]).tolist()
-        pos = 0
-        for i in indices:
-            count = raws[i].numel()
-            chunk = flat[pos:pos + count]
-            pos += count
-            rows[i] = [chunk[j:j + _RAW_WIDTH] for j in range(0, count, _RAW_WIDTH)] \
-                if raws[i].dim() == 2 else chunk
-    out: list[list[float]] = []
-    for raw, row in zip(raws, rows):
-        if raw.dim() == 2:
-            out.extend(row)
-        else:
-            out.append(row)
-    return out
+def _raw_rows(ts: list[torch.Tensor], group: bool) -> list[Optional[list]]:
+    """The raw values of each tensor on the host (None where it cannot be reduced).
+
+    CPU tensors are read at once. Tensors on other devices leave their reductions on the
+    device and cross to the host together, one transfer per device. With ``group``, small
+    tensors of equal dtype, device and size are stacked and reduced together."""
+    rows: list[Optional[list]] = [None] * len(ts)
+    waiting: dict[torch.device, list[tuple[list[int], torch.Tensor]]] = {}
+    done: set[int] = set()
+    if group and len(ts) > 1:
+        groups: dict[tuple, list[int]] = {}
+        for i, t in enumerate(ts):
+            if t.dtype in _NATIVE_FLOATS and t.numel() <= GROUP_MAX_NUMEL:
+                groups.setdefault((t.dtype, t.device, t.numel()), []).append(i)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            try:
+                block = _raw_grouped([ts[i] for i in members])
+            except Exception:
+                continue  # each on its own, below
+            waiting.setdefault(block.device, []).append((members, block))
+            done.update(members)
+    for i, t in enumerate(ts):
+        if i in done:
+            continue
+        try:
+            if t.device.type == "cpu":
+                rows[i] = _raw_values(t)
+            else:
+                waiting.setdefault(t.device, []).append(([i], _raw(t).unsqueeze(0)))
+        except Exception:
+            continue
+    for blocks in waiting.values():
+        flat = blocks[0][1].tolist() if len(blocks) == 1 else \
+            torch.cat([block for _, block in blocks]).tolist()
+        position = 0
+        for members, _ in blocks:
+            for i in members:
+                rows[i] = flat[position]
+                position += 1
+    return rows
 
 
 # ---- from raw values to a summary -------------------------------------------------------------
@@ -402,7 +438,7 @@ def _summarize_one(t: torch.Tensor, name: str, histogram: HistogramWanted,
     if grad_was:
         _set_grad_enabled(False)
     try:
-        summary = _finish(t, name, _raw(t).tolist(), histogram)
+        summary = _finish(t, name, _raw_values(t), histogram)
     except Exception:  # exotic subclasses (fake, functional wrappers) keep their shape
         return shape_only(t, name)
     finally:
@@ -418,16 +454,17 @@ def _summarize_pending(pending, out, histogram, cache, group) -> None:
     if grad_was:
         _set_grad_enabled(False)
     try:
-        order, raws = _raw_batch([t for _, _, t in pending], group)
-        rows = _to_host(raws) if raws else []
-        for (index, name, t), position in zip(pending, order):
-            if position is None:
+        rows = _raw_rows([t for _, _, t in pending], group)
+        for (index, name, t), row in zip(pending, rows):
+            summary = None
+            if row is not None:
+                try:
+                    summary = _finish(t, name, row, histogram)
+                except Exception:  # exotic subclasses (fake, functional wrappers)
+                    summary = None
+            if summary is None:
                 out[index] = shape_only(t, name)
                 continue
-            try:
-                summary = _finish(t, name, rows[position], histogram)
-            except Exception:  # exotic subclasses (fake, functional wrappers) keep their shape
-                summary = shape_only(t, name)
             out[index] = summary
             if cache is not None:
                 cache.put(t, summary)
@@ -436,41 +473,41 @@ def _summarize_pending(pending, out, histogram, cache, group) -> None:
             _set_grad_enabled(True)
 
 
-def _raw_batch(ts: list[torch.Tensor], group: bool
-               ) -> tuple[list[Optional[int]], list[torch.Tensor]]:
-    """Raw vectors for tensors: for each tensor the row of its raw values (None where it cannot
-    be reduced), and the raw blocks to transfer, whose rows follow that numbering."""
-    order: list[Optional[int]] = [None] * len(ts)
-    raws: list[torch.Tensor] = []
-    row = 0
-    done: set[int] = set()
-    if group and len(ts) > 1:
-        groups: dict[tuple, list[int]] = {}
-        for i, t in enumerate(ts):
-            if t.dtype in _NATIVE_FLOATS and t.numel() <= GROUP_MAX_NUMEL:
-                groups.setdefault((t.dtype, t.device, t.numel()), []).append(i)
-        for members in groups.values():
-            if len(members) < 2:
-                continue
-            try:
-                block = _raw_grouped([ts[i] for i in members])
-            except Exception:
-                continue  # each on its own, below
-            raws.append(block)
-            for i in members:
-                order[i] = row
-                row += 1
-            done.update(members)
-    for i, t in enumerate(ts):
-        if i in done:
-            continue
+def all_finite(tensors: Iterable[torch.Tensor]) -> list[bool]:
+    """Per tensor: are all its values finite (no NaN, no Inf)? Non-float tensors are.
+
+    ``torch.isfinite(t).all()`` writes a bool per element and costs some 60 times a sum on
+    the CPU; a sum is not finite exactly when a NaN or Inf is in the tensor, or when finite
+    values overflow it, so one sum per tensor (float32 accumulation for half precision), one
+    host transfer, and the exact test only where a sum is not finite."""
+    ts = list(tensors)
+    flags = [True] * len(ts)
+    sums, where = [], []
+    with _DisableTorchFunction():
+        grad_was = _is_grad_enabled()
+        if grad_was:
+            _set_grad_enabled(False)
         try:
-            raws.append(_raw(t))
-        except Exception:
-            continue
-        order[i] = row
-        row += 1
-    return order, raws
+            for i, t in enumerate(ts):
+                if not t.is_floating_point() or not _readable(t):
+                    continue
+                acc = torch.float32 if t.dtype in (torch.float16, torch.bfloat16) else None
+                sums.append(t.sum(dtype=acc) if acc is not None else t.sum())
+                where.append(i)
+            if not sums:
+                return flags
+            if len(sums) == 1:
+                values = [sums[0].item()]
+            else:
+                values = torch.stack([v.to(torch.float64) for v in sums]).tolist() \
+                    if len({v.dtype for v in sums}) > 1 else torch.stack(sums).tolist()
+            for i, value in zip(where, values):
+                if not math.isfinite(value):
+                    flags[i] = bool(torch.isfinite(ts[i]).all())
+        finally:
+            if grad_was:
+                _set_grad_enabled(True)
+    return flags
 
 
 def summarize_value(

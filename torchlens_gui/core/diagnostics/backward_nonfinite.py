@@ -19,6 +19,7 @@ import torch
 
 from ..context import ActiveCall, SessionContext
 from ..events import Diagnostic
+from ..stats import all_finite
 from ..structures import tensors
 from ..tree import parent_path
 from .findings import listing
@@ -62,10 +63,7 @@ def _finite_flags(grads: Iterable[Any]) -> list[bool]:
     present = [g for g in grads if isinstance(g, torch.Tensor) and g.is_floating_point()]
     if not present:
         return []
-    with torch.no_grad():
-        if len(present) == 1:
-            return [bool(torch.isfinite(present[0]).all())]
-        return torch.stack([torch.isfinite(g).all() for g in present]).tolist()
+    return all_finite(present)  # a sum per gradient, not a bool per element
 
 
 class BackwardWatch:
@@ -194,12 +192,12 @@ def backward_nonfinite(ctx: SessionContext, watch: BackwardWatch) -> list[Diagno
 def _nonfinite_grads(ctx: SessionContext) -> list[str]:
     """Parameters whose gradient is not finite, output side first (backward order)."""
     order = {c.path: c.order for c in ctx.record.calls}
-    found = []
-    for path, module in ctx.modules.items():
-        for name, p in module.named_parameters(recurse=False):
-            if p.grad is not None and p.grad.is_floating_point() and \
-                    not bool(torch.isfinite(p.grad).all()):
-                found.append((order.get(path, -1), f"{path}.{name}" if path else name))
+    named = [(order.get(path, -1), f"{path}.{name}" if path else name, p.grad)
+             for path, module in ctx.modules.items()
+             for name, p in module.named_parameters(recurse=False)
+             if p.grad is not None and p.grad.is_floating_point()]
+    flags = all_finite(grad for _, _, grad in named)
+    found = [(rank, name) for (rank, name, _), ok in zip(named, flags) if not ok]
     return [name for _, name in sorted(found, reverse=True)]
 
 

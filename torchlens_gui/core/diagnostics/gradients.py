@@ -28,6 +28,7 @@ import torch.nn as nn
 
 from ..context import ActiveCall, SessionContext
 from ..events import Diagnostic
+from ..stats import all_finite
 from ..structures import tensors
 from .backward_nonfinite import BackwardWatch, backward_nonfinite
 from .findings import count_text, listing, number
@@ -61,7 +62,7 @@ class GradientChecks:
         self.surrogate = surrogate
         values = [loss_value.detach()] + [t.detach() for t in tensors(output)
                                           if t.is_floating_point()]
-        self.forward_finite = all(bool(torch.isfinite(t).all()) for t in values)
+        self.forward_finite = all(all_finite(values))
         if self.forward_finite:
             self.watch.install(ctx, loss_value)
         return ()
