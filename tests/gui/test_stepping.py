@@ -42,6 +42,7 @@ def test_step_keys_walk_the_forward(driver, window):
     assert (where.path, where.kind) == ("body.0", "enter")
     assert window.tree.selected_path() == "body.0"
     assert window.tensor_panel.tree.topLevelItem(0).text(0) == "Inputs (1)"
+    assert window.tensor_panel.tree.topLevelItem(1).text(0).startswith("Outputs: not computed")
 
     where = driver.key(Qt.Key.Key_F10)  # step over: the same module's exit
     assert (where.path, where.kind) == ("body.0", "exit")

@@ -42,6 +42,7 @@ class TensorPanel(QWidget):
         self.call_combo = QComboBox(self)
         self.call_combo.setToolTip("Calls of this module recorded so far")
         self.call_combo.activated.connect(self._on_call_combo_activated)
+        self.call_combo.setVisible(False)  # only for modules called more than once
         self.tree = make_table(self, COLUMNS, (16, 12, 8, 6, 8, 8, 8, 8, 5, 5))
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
@@ -68,7 +69,13 @@ class TensorPanel(QWidget):
         self._add_problems(record, path, call)
         if call is not None:
             self._add_section("Inputs", call.inputs, "input")
-            self._add_section("Outputs", call.outputs, "output")
+            if call.status == "running" and not call.outputs:
+                pending = QTreeWidgetItem(self.tree, ["Outputs: not computed yet (paused on "
+                                                      "entry; step to see them)"])
+                pending.setFirstColumnSpanned(True)
+                pending.setForeground(0, style.DIM_BRUSH)
+            else:
+                self._add_section("Outputs", call.outputs, "output")
             if call.grads:
                 self._add_section("Gradient at output",
                                   [call.grads[i] for i in sorted(call.grads)], "grad")
