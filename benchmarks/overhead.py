@@ -23,11 +23,13 @@ Peak memory (mode 2 against mode 1): on CUDA, ``torch.cuda.max_memory_allocated`
 ``reset_peak_memory_stats``, in this process. On CPU, torch's allocations are invisible to
 tracemalloc and torch keeps no CPU allocator statistics, so each mode runs in a fresh
 subprocess: after a warm-up, the process's resident-set high-water mark (VmHWM) is reset
-through /proc/self/clear_refs and read again after the runs; glibc's malloc is pinned to
-return every block over 128 KiB to the system (MALLOC_MMAP_THRESHOLD_) so the resident set
-follows live memory. The figure is the peak resident memory above the state before the runs
-(model, inputs and the imported libraries already resident): what the forward and backward
-themselves need, activations and gradients included, which is the stricter comparison.
+through /proc/self/clear_refs and read again after the runs; glibc's malloc is told to map
+every block of 4 KiB or more on its own and to keep no free memory at the top of its heap
+(MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_), so the resident set follows
+live memory, tensors and Python objects alike. The figure is the peak resident memory above the
+state before the runs (model, inputs and the imported libraries already resident): what the
+forward and backward themselves need, activations, gradients and the session's records
+included, which is the stricter comparison.
 
 The last line reads ``overhead mlp50=R1 resnet=R2 gpt=R3``: mode 2 over mode 1.
 """
@@ -312,7 +314,8 @@ def probe_memory(model_name: str, mode: str, device: torch.device, runs: int = 3
 
 
 def memory_in_subprocess(model_name: str, mode: str, device: torch.device) -> dict:
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="4096", MALLOC_TRIM_THRESHOLD_="0",
+               MALLOC_TOP_PAD_="0")
     cmd = [sys.executable, os.path.abspath(__file__), "--probe-memory", model_name, mode,
            "--device", str(device), "--threads", str(torch.get_num_threads()),
            "--diagnostics", DIAGNOSTICS]
