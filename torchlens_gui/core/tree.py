@@ -6,7 +6,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-from torch.nn.parameter import UninitializedParameter
+from torch.nn.parameter import UninitializedParameter, UninitializedTensorMixin
 
 from .creation_sites import CreationSites
 from .events import ModuleNode, ParamInfo
@@ -31,7 +31,7 @@ def describe_params(module: nn.Module, *, values: bool = False, grads: bool = Fa
     """The module's own parameters (not its children's)."""
     infos = []
     for name, p in module.named_parameters(recurse=False):
-        if isinstance(p, UninitializedParameter):
+        if isinstance(p, UninitializedTensorMixin):  # UninitializedParameter, cheap test
             infos.append(ParamInfo(name, None, _dtype_name(p.dtype), p.requires_grad, 0))
             continue
         stats = summarize(p, name, values=values, histogram=histogram) if values else None
@@ -64,7 +64,8 @@ def describe_module_tree(root: nn.Module, sites: CreationSites, *, prefix: str =
         out.append((ModuleNode(
             path=path, type_name=type(module).__name__, parent=node_parent, depth=node_depth,
             param_count=sum(p.numel for p in params), registered=registered,
-            created_at=sites.get(module), lazy=is_lazy(module), params=params,
+            created_at=sites.get(module), lazy=any(p.shape is None for p in params),
+            params=params,
         ), module))
     return out
 
@@ -87,7 +88,7 @@ def all_param_infos(modules: dict[str, nn.Module], *, grads: bool, values: bool 
             continue
         owned.append((path, params))
         for name, p in params:
-            if isinstance(p, UninitializedParameter):
+            if isinstance(p, UninitializedTensorMixin):
                 continue
             if values:
                 items.append((name, p))
@@ -98,7 +99,7 @@ def all_param_infos(modules: dict[str, nn.Module], *, grads: bool, values: bool 
     for path, params in owned:
         infos = []
         for name, p in params:
-            if isinstance(p, UninitializedParameter):
+            if isinstance(p, UninitializedTensorMixin):
                 infos.append(ParamInfo(name, None, _dtype_name(p.dtype), p.requires_grad, 0))
                 continue
             stats = next(summaries) if values else None
