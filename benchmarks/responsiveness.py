@@ -246,6 +246,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--switch-interval", type=float, default=0.0,
                         help="sys.setswitchinterval in ms for an experiment (0: leave as is)")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="experiment: gc.freeze() after start-up, so the collector's full "
+                             "passes skip the objects of the imported libraries")
+    parser.add_argument("--gc-threshold", default="",
+                        help="experiment: gc.set_threshold(a,b,c) given as a,b,c")
     parser.add_argument("--only", default="gpt,synthetic,steps",
                         help="which parts to run (gpt, synthetic, steps)")
     args = parser.parse_args(argv)
@@ -261,6 +266,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     window.resize(1400, 900)
     window.show()
     after_next_paint()
+    if args.gc_freeze or args.gc_threshold:
+        import gc
+
+        if args.gc_threshold:
+            gc.set_threshold(*(int(v) for v in args.gc_threshold.split(",")))
+        if args.gc_freeze:
+            gc.collect()
+            gc.freeze()
     ticker = Ticker()
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "

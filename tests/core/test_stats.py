@@ -374,3 +374,17 @@ def test_all_finite_is_exact():
                torch.empty(0), torch.tensor(float("-inf"), dtype=torch.float64)]
     assert all_finite(tensors) == [True, False, False, True, True, False, True, True, False]
     assert all_finite([]) == [] and all_finite([torch.tensor([float("nan")])]) == [False]
+
+
+def test_record_params_update_replaces_nodes_like_dataclasses_replace():
+    from torchlens_gui.core.record import RunRecord
+
+    record = RunRecord()
+    node = ev.ModuleNode("fc", "Linear", "", 1, 0)
+    record.apply(ev.TreeBuilt((node,)))
+    info = ev.ParamInfo("weight", (2, 3), "float32", True, 6)
+    record.apply(ev.ParamsUpdated((("fc", (info,)),)))
+    assert record.nodes["fc"] == dataclasses.replace(node, params=(info,), param_count=6)
+    assert node.params == ()  # the old node is untouched
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.nodes["fc"].depth = 3  # type: ignore[misc]

@@ -134,8 +134,8 @@ class RunRecord:
         for path, params in e.params:
             node = self.nodes.get(path)
             if node is not None:
-                self.nodes[path] = replace(node, params=params,
-                                           param_count=sum(p.numel for p in params))
+                self.nodes[path] = _replaced(node, params=params,
+                                             param_count=sum(p.numel for p in params))
 
     def _on_LossComputed(self, e: ev.LossComputed) -> None:
         self.loss = e
@@ -180,3 +180,17 @@ class RunRecord:
 
     def has_errors(self) -> bool:
         return any(d.severity == "error" for d in self.diagnostics)
+
+
+def _replaced(obj, **changes):
+    """dataclasses.replace for a frozen dataclass, in a fraction of the time (one event can
+    replace 10,000 nodes): a copy of the instance dict with the changes. Falls back to
+    replace() for classes with slots or a __post_init__."""
+    cls = type(obj)
+    if hasattr(cls, "__post_init__") or not hasattr(obj, "__dict__"):
+        return replace(obj, **changes)
+    new = object.__new__(cls)
+    state = new.__dict__
+    state.update(obj.__dict__)
+    state.update(changes)
+    return new
