@@ -388,3 +388,18 @@ def test_record_params_update_replaces_nodes_like_dataclasses_replace():
     assert node.params == ()  # the old node is untouched
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.nodes["fc"].depth = 3  # type: ignore[misc]
+
+
+def test_a_finished_session_is_not_kept_alive():
+    # Nothing of a run may outlive it but what the caller keeps: not the session, its record or
+    # its hooks (a retired stdout tee once held the session's sink, and so every record).
+    import gc
+    import weakref
+
+    spec = spec_from_objects(_Net(), torch.randn(3, 4), lambda out: out.sum())
+    session = Session(spec, device="cpu", histograms="auto")
+    session.run()
+    refs = [weakref.ref(session), weakref.ref(session.record)]
+    del session
+    gc.collect()
+    assert all(ref() is None for ref in refs)

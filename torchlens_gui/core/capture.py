@@ -32,6 +32,12 @@ class _ThreadTee(io.TextIOBase):
                 return len(text)
         return self._original.write(text) if self._original is not None else len(text)
 
+    def retire(self) -> None:
+        """Pass everything through from now on, and let go of the sink (a session's bound
+        method: a retired tee that kept it would keep that session's whole record alive)."""
+        self._thread = None
+        self._sink = _discard
+
     def flush(self) -> None:
         if self._original is not None:
             self._original.flush()
@@ -45,6 +51,10 @@ class _ThreadTee(io.TextIOBase):
 
 
 WarningHandler = Callable[[warnings.WarningMessage], None]
+
+
+def _discard(stream: str, text: str) -> None:
+    pass
 
 # print() on CPython 3.11 holds only a borrowed reference to sys.stdout: if the session thread
 # restores the old stream while another thread is inside print(), a freed tee would be used
@@ -77,5 +87,7 @@ def capture_output(sink: Callable[[str, str], None], on_warning: Optional[Warnin
             warnings.showwarning = show
             yield
     finally:
+        for tee in tees:
+            tee.retire()
         _RETIRED.extend(tees)
         sys.stdout, sys.stderr = old_out, old_err

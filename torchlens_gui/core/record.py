@@ -191,6 +191,6 @@ def _replaced(obj, **changes):
         return replace(obj, **changes)
     new = object.__new__(cls)
     state = new.__dict__
-    state.update(obj.__dict__)
-    state.update(changes)
+    for key, value in obj.__dict__.items():  # in field order: the dict keeps sharing its keys
+        state[key] = changes[key] if key in changes else value
     return new
