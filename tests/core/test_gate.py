@@ -174,3 +174,19 @@ def test_pause_command_while_running_pauses_at_next_event(command):
     assert driver.drive(command)[0] == "forward"
     driver.drive(Command.STOP)
     driver.finish()
+
+
+def test_time_spent_paused_is_not_counted_as_module_time():
+    # Paused at the root's entry while the driver waits: the root's call time must stay its
+    # own compute (a tiny model: far under the wait), not how long someone looked at it.
+    import time
+
+    driver = Driver(nested_model(), torch.randn(2, 3), StepGate(pause_at_start=True)).start()
+    assert driver.next_stop() == ("forward", "enter", "")
+    time.sleep(0.3)
+    assert driver.drive(Command.CONTINUE) == ("ended", "ok")
+    driver.finish()
+    root_exit = [e for e in driver.events if isinstance(e, ev.ModuleExited) and e.path == ""]
+    assert len(root_exit) == 1
+    assert root_exit[0].elapsed_s < 0.15
+    assert driver.gate.paused_seconds >= 0.3

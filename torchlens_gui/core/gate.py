@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import threading
+import time
 from typing import Callable, Iterable, Optional
 
 from .events import PauseLocation
@@ -61,6 +62,9 @@ class StepGate:
         self.break_on_exception = break_on_problems
         self.on_pause = on_pause
         self.on_resume = on_resume
+        # Seconds spent paused so far: module timings subtract it so a call's time is its own
+        # compute, not how long someone looked at it.
+        self.paused_seconds = 0.0
 
     # ---- controller side --------------------------------------------------------------------
 
@@ -144,11 +148,13 @@ class StepGate:
                 raise SessionStopped()
             self._paused_at = location
             self._mode = _HOLD
+            started = time.perf_counter()
             if self.on_pause is not None:
                 self.on_pause(location)
             while self._mode == _HOLD and not self._stopping:
                 self._cond.wait()
             self._paused_at = None
+            self.paused_seconds += time.perf_counter() - started
             if self._stopping:
                 raise SessionStopped()
         if self.on_resume is not None:

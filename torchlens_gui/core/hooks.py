@@ -102,7 +102,8 @@ class ModuleHooks:
         depth = len(ctx.stack)
         inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
                                   histogram=self.histogram_wanted("forward", "enter", path, depth))
-        ctx.stack.append(ActiveCall(module, path, call_index, depth, _perf_counter(), inputs))
+        ctx.stack.append(ActiveCall(module, path, call_index, depth,
+                                     _perf_counter() - self.gate.paused_seconds, inputs))
         self.emit(ev.ModuleEntered(path, call_index, depth, inputs))
         gate = self.gate
         if not gate.free_running:  # free-running: nothing but a problem pauses
@@ -115,7 +116,7 @@ class ModuleHooks:
         call = self._pop(module)
         if call is None:
             return
-        elapsed = _perf_counter() - call.started
+        elapsed = _perf_counter() - self.gate.paused_seconds - call.started
         inputs = call.inputs
         histogram = self.histogram_wanted("forward", "exit", call.path, call.depth)
         if kwargs:
