@@ -152,7 +152,7 @@ def test_backward_nan_names_module_parameter_and_op():
 # ---- no false alarms ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["diag_clean_gpt2", "diag_clean_bert", "diag_clean_resnet",
-                                  "diag_clean_dict", "diag_clean_reused"])
+                                  "diag_clean_dict", "diag_clean_reused", "diag_clean_onehot"])
 def test_clean_models_raise_no_alarm(name):
     report = run_case(name)
     assert problems(report) == [], [(d["code"], d["message"]) for d in problems(report)]
@@ -187,6 +187,18 @@ def test_softmax_before_cross_entropy_points_at_the_softmax(name, module):
     found = the_problem(name)
     assert_at(found, name, "softmax-before-cross-entropy", module, "loss")
     assert "logits" in found["message"]
+
+
+@pytest.mark.parametrize("name, shapes", [
+    ("diag_handwritten_ce", "log-probabilities [8, 3] (log of a softmax) by class indices [8, 1]"),
+    ("diag_handwritten_nll", "log-probabilities [4, 4] (log_softmax in the model) by class "
+                             "indices [4] (float32)"),
+])
+def test_hand_written_cross_entropy_multiplying_by_labels(name, shapes):
+    found = the_problem(name)
+    assert_at(found, name, "hand-written-cross-entropy", None, "loss")
+    assert shapes in found["message"]
+    assert "F.cross_entropy(logits, target)" in found["fix"] and "F.one_hot" in found["fix"]
 
 
 # ---- device, in-place ------------------------------------------------------------------------

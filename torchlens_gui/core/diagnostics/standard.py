@@ -18,6 +18,7 @@ from .base import Diagnostician
 from .exceptions import ExceptionExplainer
 from .gradients import GradientChecks
 from .loss import WATCHED_LOSSES, LossChecks
+from .loss_logic import LossLogicWatch
 from .nonfinite import NonFiniteDetector
 from .op_watch import OpWatch, WatchState
 from .structure import StructureChecks
@@ -33,6 +34,7 @@ class StandardDiagnostician(Diagnostician):
         self.gradients = GradientChecks()
         self.structure = StructureChecks()
         self._loss_checks: Optional[LossChecks] = None
+        self._loss_logic: Optional[LossLogicWatch] = None
         self.broken: list[str] = []  # detectors that raised (kept for tests and the log)
 
     # ---- safety -------------------------------------------------------------------------------
@@ -77,6 +79,7 @@ class StandardDiagnostician(Diagnostician):
                                             WATCHED_LOSSES))
             if phase == "loss" and not ctx.dry_run:
                 stack.enter_context(self.nonfinite.loss_tracer_for(ctx))
+                self._loss_logic = stack.enter_context(LossLogicWatch(ctx))
         except Exception:
             stack.close()
             return contextlib.nullcontext()
@@ -117,6 +120,8 @@ class StandardDiagnostician(Diagnostician):
             ctx, output, loss_value))
         found += self._safe("gradient-graph", lambda: self.gradients.on_loss(
             ctx, output, loss_value, surrogate))
+        if self._loss_logic is not None:
+            found += self._loss_logic.found
         return found
 
     def on_gradient(self, ctx: SessionContext, path: str, call_index: int,
