@@ -156,3 +156,16 @@ def test_live_model_from_debug(driver, window):
     driver.key(Qt.Key.Key_F5)
     assert driver.record.status == "ok"
     assert cell(window, "1", mm.COL_SHAPE) == "[2, 5]"
+
+
+def test_pause_and_end_are_shown_without_the_drain_timer(driver, window):
+    # A timer that never fires in this test: only the worker's wake-up can deliver the pause.
+    window.controller._timer.setInterval(3_600_000)
+    where = driver.open(case("gui_tiny.py"))
+    assert (where.path, where.kind) == ("", "enter")
+    where = driver.key(Qt.Key.Key_F11)
+    assert (where.path, where.kind) == ("body", "enter")
+    assert window.tree.selected_path() == "body"
+    driver.key(Qt.Key.Key_F5)  # the whole backlog up to the end, then the end itself
+    assert driver.record.status == "ok"
+    assert cell(window, "head", mm.COL_SHAPE) == "[3, 2]"

@@ -3,8 +3,9 @@
 The worker runs :meth:`Session.run` and its listener only puts ``(generation, event)`` pairs on a
 thread-safe queue. A ~30 Hz timer on the GUI thread drains the queue, applies the events to the
 GUI's own :class:`RunRecord` and emits one :class:`Changes` per drain, so a burst of thousands of
-module events costs the views one refresh. Events of an older generation (a session that was
-restarted or stopped) are dropped.
+module events costs the views one refresh. A pause or the end of the session also wakes the
+drain at once (a queued signal), so a step is shown without waiting for the timer. Events of an
+older generation (a session that was restarted or stopped) are dropped.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from ..core import events as ev
 from ..core.gate import Command, StepGate, interrupt_thread
@@ -84,6 +85,8 @@ class SessionController(QObject):
 
     sig_session_started = Signal(object)  # the new RunRecord
     sig_record_changed = Signal(object)  # Changes
+    # Emitted on the worker thread when it queues a pause or the end; queued to the GUI thread.
+    sig_stop_queued = Signal(int)  # the session's generation
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
@@ -108,6 +111,8 @@ class SessionController(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
         self._timer.timeout.connect(self.drain)
+        self.sig_stop_queued.connect(self._on_worker_stop_queued,
+                                     Qt.ConnectionType.QueuedConnection)
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -211,20 +216,32 @@ class SessionController(QObject):
     def _post(self, generation: int, event: ev.Event) -> None:
         """The session's listener (worker thread)."""
         self._queue.put((generation, event))
+        if isinstance(event, (ev.Paused, ev.SessionEnded)):
+            try:
+                self.sig_stop_queued.emit(generation)
+            except RuntimeError:  # the window, and this controller with it, is gone
+                pass
         self._gui_idle.wait(GUI_BUSY_WAIT_S)
 
     # ---- the GUI-thread side ----------------------------------------------------------------
 
-    def drain(self) -> None:
-        """Apply queued events of the current generation and notify views once."""
+    def _on_worker_stop_queued(self, generation: int) -> None:
+        # Drain up to that pause or end now, one budgeted drain per event-loop turn (the views
+        # paint in between); the timer keeps the usual pace for everything else.
+        if generation == self.generation and not self.drain():
+            QTimer.singleShot(0, lambda: self._on_worker_stop_queued(generation))
+
+    def drain(self) -> bool:
+        """Apply queued events of the current generation and notify views once. True when the
+        drain reached a pause or the end, or the queue is empty."""
         self._gui_idle.clear()
         try:
-            self._drain()
+            return self._drain()
         finally:
             # Released after the repaints the drain caused, which the event loop runs next.
             QTimer.singleShot(0, self._gui_idle.set)
 
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
         changes = Changes()
         deadline = time.perf_counter() + DRAIN_BUDGET_S
         count = 0
@@ -247,3 +264,4 @@ class SessionController(QObject):
             self.sig_record_changed.emit(changes)
         if not self.running and self._queue.empty():
             self._timer.stop()
+        return changes.paused is not None or changes.ended is not None or self._queue.empty()
