@@ -97,6 +97,20 @@ def test_float64_batch_says_to_convert_the_batch():
     assert "x.to(torch.float32)" in found["fix"] and "example_inputs()" in found["fix"]
 
 
+def test_integer_batch_into_a_linear_says_to_convert_it():
+    found = the_problem("diag_dtype_int_input")
+    assert_at(found, "diag_dtype_int_input", "dtype-mismatch", "1", "forward")
+    assert "got an int64 tensor but its parameters are float32" in found["message"]
+    assert "x.to(torch.float32)" in found["fix"] and "example_inputs()" in found["fix"]
+
+
+def test_a_list_of_inputs_is_one_argument_says_the_contract():
+    found = the_problem("diag_input_list")
+    assert_at(found, "diag_input_list", "runtime-error", "image", "forward")
+    assert "must be Tensor, not list" in found["message"]
+    assert "hold a list" in found["message"] and "tuple(your_list)" in found["fix"]
+
+
 def test_unrecognised_exception_falls_back_to_runtime_error():
     found = the_problem("diag_runtime")
     assert_at(found, "diag_runtime", "runtime-error", "picky", "forward")

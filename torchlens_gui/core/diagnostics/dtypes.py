@@ -42,6 +42,8 @@ def explain_dtype(exc, text: str, phase: str, ctx: SessionContext, where: Where
     floats = _float_dtypes(ctx, where)
     model_dtype = _model_dtype(ctx, where)
     other = next((d for d in floats if d != model_dtype), None)
+    if other is None and model_dtype is not None:  # integers fed to a float layer
+        other = next((d for d in _integer_dtypes(where)), None)
     if model_dtype is None or other is None:
         return Diagnostic(
             code="dtype-mismatch", severity="error", phase=phase,
@@ -58,16 +60,24 @@ def float_mix(ctx: SessionContext, phase: str, where: Where, model_dtype: torch.
     root = ctx.record.calls_of("")
     from_inputs = bool(root) and any(s.dtype == name for s in root[0].inputs)
     who = described(ctx, where.module) if where.module is not None else "an op"
-    message = f"{who} got a {name} tensor but its parameters are {model_name}."
+    integer = not other.is_floating_point and not other.is_complex
+    article = "an" if name[0] in "aeiou" else "a"
+    message = f"{who} got {article} {name} tensor but its parameters are {model_name}" + \
+        (": it computes in floating point, so integer inputs must be converted first."
+         if integer else ".")
     if from_inputs:
         message += f" The {name} comes from the model's inputs (example_inputs())" + \
             ("; numpy arrays and torch.from_numpy default to float64." if name == "float64"
              else ".")
         returned = function_return_line(ctx.user_file, "example_inputs")
         at = f" at {short_location(ctx.user_file, returned)}" if returned else ""
-        fix = f"Convert the batch, not the model: return x.to(torch.{model_name}) (or " \
-              f"torch.as_tensor(x, dtype=torch.{model_name})) from example_inputs(){at}; " \
-              f"only use model.to(torch.{name}) if you really want {name} weights."
+        if integer:
+            fix = f"Convert the batch: return x.to(torch.{model_name}) from example_inputs()" \
+                  f"{at} (integer tensors are for indices, e.g. the ids an nn.Embedding looks up)."
+        else:
+            fix = f"Convert the batch, not the model: return x.to(torch.{model_name}) (or " \
+                  f"torch.as_tensor(x, dtype=torch.{model_name})) from example_inputs(){at}; " \
+                  f"only use model.to(torch.{name}) if you really want {name} weights."
         if returned:
             where = replace(where, file=ctx.user_file, line=returned)
     else:
@@ -91,6 +101,18 @@ def _float_dtypes(ctx: SessionContext, where: Where) -> list[torch.dtype]:
         return [getattr(torch, s.dtype) for s in where.failing.inputs
                 if s.is_tensor and s.dtype and s.dtype.startswith(("float", "bfloat"))]
     return []
+
+
+def _integer_dtypes(where: Where) -> list[torch.dtype]:
+    if where.failure is not None:
+        dtypes = [t.dtype for t in where.failure.tensors]
+    elif where.failing is not None:
+        dtypes = [getattr(torch, s.dtype, None) for s in where.failing.inputs
+                  if s.is_tensor and s.dtype]
+    else:
+        return []
+    return [d for d in dtypes if isinstance(d, torch.dtype) and not d.is_floating_point
+            and not d.is_complex and d != torch.bool]
 
 
 def _model_dtype(ctx: SessionContext, where: Where) -> Optional[torch.dtype]:

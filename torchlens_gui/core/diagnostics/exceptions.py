@@ -32,7 +32,8 @@ class ExceptionExplainer:
     def __init__(self, state: WatchState) -> None:
         self.state = state
         self.explainers: tuple[Explainer, ...] = (
-            explain_inplace, explain_device, explain_dtype, explain_label, explain_shape)
+            explain_inplace, explain_device, explain_dtype, explain_label, explain_shape,
+            explain_input_type)
 
     def explain(self, exc: BaseException, phase: str, ctx: SessionContext,
                 failing: Optional[ActiveCall]) -> Optional[Diagnostic]:
@@ -179,3 +180,44 @@ def explain_shape(exc, text: str, phase: str, ctx: SessionContext, where: Where
         if found is not None:
             return found
     return explain_op_shape(exc, text, phase, ctx, where)
+
+
+# ---- not a tensor -----------------------------------------------------------------------------
+
+_NOT_A_TENSOR = re.compile(r"must be Tensor, not (\w+)")
+
+
+def explain_input_type(exc, text: str, phase: str, ctx: SessionContext, where: Where
+                       ) -> Optional[Diagnostic]:
+    """A torch op got a list, a string or a number where it needs a tensor. At the root that is
+    what example_inputs() returned, so the fix is the model-file contract."""
+    match = _NOT_A_TENSOR.search(text) if isinstance(exc, TypeError) else None
+    if match is None:
+        return None
+    got = match.group(1)
+    message = f"{format_exception_only(exc)}: a {got} reached an op that needs a Tensor"
+    if phase == "forward" and _inputs_hold(ctx, got):
+        message += f"; the model's inputs (example_inputs()) hold a {got}."
+        fix = ("Return a Tensor (called as model(x)), a tuple of arguments (model(*args)) or a "
+               "dict of keyword arguments (model(**kwargs)) from example_inputs(); any other "
+               "value, a list included, is passed as one argument"
+               + (" (tuple(your_list) spreads a list)." if got == "list" else "."))
+    else:
+        message += "."
+        fix = f"Convert the {got} with torch.as_tensor(...) (or torch.stack for a list of " \
+              "tensors) before the marked line."
+    return Diagnostic(code="runtime-error", severity="error", phase=phase, message=message,
+                      fix=fix, **where.fields())
+
+
+def _inputs_hold(ctx: SessionContext, type_name: str) -> bool:
+    """Whether the root call's arguments hold a value of this type (a list shows as nested
+    leaf names such as "[0][0]")."""
+    calls = ctx.record.calls_of("")
+    if not calls:
+        return False
+    names = [s.name for s in calls[0].inputs]
+    if type_name in ("list", "tuple"):
+        return any(name.count("[") > 1 for name in names)
+    return any(not s.is_tensor and type_name in ("str", "int", "float", "bool", "NoneType")
+               for s in calls[0].inputs)
