@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QFont
 
 from ..core import events as ev
@@ -23,7 +23,7 @@ COL_NAME, COL_TYPE, COL_SHAPE, COL_DTYPE, COL_DEVICE, COL_PARAMS, COL_NONFINITE,
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 MAX_CHANGED_RANGES = 32
-FILTER_ROLE = Qt.ItemDataRole.UserRole + 2
+MAX_CHANGED_ROWS = 64
 
 _TOOLTIPS = {
     COL_NONFINITE: "NaN and Inf elements in the module's last output (and in the gradient "
@@ -58,6 +58,9 @@ def short_label(path: str) -> str:
 
 class ModuleTreeModel(QAbstractItemModel):
     """One row per module of the record's tree, in registration order."""
+
+    # Many rows changed at once: views repaint what they show instead of a dataChanged per row.
+    sig_rows_changed = Signal()
 
     def __init__(self, record: Optional[RunRecord] = None, parent=None) -> None:
         super().__init__(parent)
@@ -117,10 +120,9 @@ class ModuleTreeModel(QAbstractItemModel):
     def refresh_paths(self, paths: set[str]) -> None:
         """Emit dataChanged for the rows of ``paths``, one range per parent.
 
-        When the rows lie under many parents (a burst over a deep model), a single range over
-        the root row is emitted instead: views repaint their whole viewport for any multi-cell
-        range, and the proxy's filter depends only on path and type, which never change, so
-        thousands of per-parent signals would buy nothing but time."""
+        When the ranges are many or long (a burst over a deep model), sig_rows_changed is
+        emitted instead: a view works out the area of a range cell by cell (a call into Python
+        per cell), while repainting what it shows costs the same whatever changed."""
         for diagnostic in self.record.diagnostics:
             if diagnostic.module is not None:
                 self._problem_paths.add(diagnostic.module)
@@ -129,8 +131,10 @@ class ModuleTreeModel(QAbstractItemModel):
             if path in self._ids:
                 by_parent.setdefault(self._parent[path], []).append(self._row[path])
         last = len(COLUMNS) - 1
-        if len(by_parent) > MAX_CHANGED_RANGES:
-            by_parent = {None: list(range(len(self._children.get(None, ()))))}
+        if len(by_parent) > MAX_CHANGED_RANGES or sum(
+                max(rows) - min(rows) + 1 for rows in by_parent.values()) > MAX_CHANGED_ROWS:
+            self.sig_rows_changed.emit()
+            return
         for parent, rows in by_parent.items():
             parent_index = self.index_of(parent)
             self.dataChanged.emit(self.index(min(rows), 0, parent_index),
@@ -163,6 +167,19 @@ class ModuleTreeModel(QAbstractItemModel):
 
     def paths(self) -> list[str]:
         return list(self._paths)
+
+    def filter_matches(self, text: str) -> set[str]:
+        """Paths whose path or type contains ``text`` (any case), with their ancestors, so the
+        tree still leads to every match."""
+        text = text.lower()
+        shown: set[str] = set()
+        for path in self._paths:
+            node = self.record.nodes.get(path)
+            if text in path.lower() or (node is not None and text in node.type_name.lower()):
+                while path is not None and path not in shown:
+                    shown.add(path)
+                    path = self._parent[path]
+        return shown
 
     # ---- QAbstractItemModel -----------------------------------------------------------------
 
@@ -199,14 +216,23 @@ class ModuleTreeModel(QAbstractItemModel):
         path = self.path_of(index)
         if path is None:
             return None
+        return self._value(path, index.column(), role)
+
+    def multiData(self, index: QModelIndex, roleDataSpan) -> None:  # noqa: N802 (Qt's name)
+        """Every role of one cell in one call: the view's delegate asks for seven roles per
+        cell, and each call from C++ into Python is what a repaint of the tree costs."""
+        path = self.path_of(index)
+        if path is None:
+            return
         column = index.column()
+        for role_data in roleDataSpan:
+            role_data.setData(self._value(path, column, role_data.role()))
+
+    def _value(self, path: str, column: int, role) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(path, column)
         if role == PATH_ROLE:
             return path
-        if role == FILTER_ROLE:
-            node = self.record.nodes.get(path)
-            return f"{path} {node.type_name if node else ''}"
         if role == Qt.ItemDataRole.ForegroundRole:
             if not self.record.calls_of(path):
                 return style.DIM_BRUSH
