@@ -163,3 +163,30 @@ def test_many_changed_rows_are_one_repaint_and_few_are_ranges(qtbot):
         model.refresh_paths({"l3", "l5"})
     first, last = blocker.args[:2]
     assert (first.row(), last.row(), model.path_of(first.parent())) == (3, 5, "")
+
+
+def test_panel_behind_a_tab_is_filled_when_its_tab_is_chosen(driver, window, qtbot):
+    from PySide6.QtCore import Qt
+
+    driver.open(case("gui_tiny.py"))
+    driver.key(Qt.Key.Key_F5)
+    window.tree.select_path("body.0", notify=True)
+    combo = window.gradient_panel.param_combo
+    assert combo.count() == 0  # behind the Activations tab: left alone
+    with qtbot.waitSignal(window.docks["Gradients"].visibilityChanged, timeout=2000):
+        window.docks["Gradients"].raise_()
+    assert combo.itemText(0) == "body.0.weight gradient"
+
+
+def test_histogram_range_is_set_before_the_paint(qtbot):
+    from torchlens_gui.gui.panels.plots import HistogramPlot
+
+    plot = HistogramPlot()
+    qtbot.addWidget(plot)
+    plot.show()
+    summary = ev.TensorSummary(shape=(4,), dtype="float32", numel=4, min=-2.0, max=6.0, nan=0,
+                               inf=0, hist=ev.Histogram((-2.0, 2.0, 6.0), (1, 3)))
+    plot.show_summary(summary, "x")
+    (x0, x1), (y0, y1) = plot.plot.viewRange()  # no event loop ran: no paint yet
+    assert x0 <= -2.0 and 6.0 <= x1 and x1 - x0 < 9.0
+    assert y0 <= 0 and 3 <= y1 < 4

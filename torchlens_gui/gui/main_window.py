@@ -28,7 +28,7 @@ from .recent_files import RecentFiles
 from .run_views import RunViews
 from .session_controller import Changes, SessionController
 from .status_bar import StatusBar
-from .window_layout import WindowLayout
+from .window_layout import WindowLayout, is_shown
 
 
 class MainWindow(QMainWindow):
@@ -103,6 +103,11 @@ class MainWindow(QMainWindow):
         self.diagnostics_panel.sig_diagnostic_selected.connect(
             self._on_diagnostics_diagnostic_selected)
         self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
+        # A panel behind another tab is filled when its tab is chosen, not on every step.
+        for title, show in (("Tensors", self._show_tensors),
+                            ("Activations", self._show_activations),
+                            ("Gradients", self._show_gradients)):
+            self.docks[title].visibilityChanged.connect(lambda visible, f=show: visible and f())
 
     # ---- opening and running ----------------------------------------------------------------
 
@@ -265,13 +270,27 @@ class MainWindow(QMainWindow):
             return record.calls_by_key.get(ev.CallKey(path, index))
         return record.last_call(path)
 
+    def _selected_path(self) -> Optional[str]:
+        return self.selected[0] if self.selected else None
+
+    def _show_tensors(self) -> None:
+        self.tensor_panel.show_call(self.controller.record, self._selected_path(),
+                                    self.selected_call())
+
+    def _show_activations(self) -> None:
+        self.activation_panel.show_call(self._selected_path(), self.selected_call())
+
+    def _show_gradients(self) -> None:
+        self.gradient_panel.show_module(self.controller.record, self._selected_path())
+
     def _show_selected(self, scroll_source: bool = False) -> None:
         record = self.controller.record
-        path = self.selected[0] if self.selected else None
-        call = self.selected_call()
-        self.tensor_panel.show_call(record, path, call)
-        self.activation_panel.show_call(path, call)
-        self.gradient_panel.show_module(record, path)
+        path = self._selected_path()
+        for panel, show in ((self.tensor_panel, self._show_tensors),
+                            (self.activation_panel, self._show_activations),
+                            (self.gradient_panel, self._show_gradients)):
+            if is_shown(panel):
+                show()
         node = record.nodes.get(path) if path is not None else None
         created = node.created_at if node is not None else None
         creation_line = created.line if created is not None and \

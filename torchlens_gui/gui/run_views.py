@@ -1,6 +1,7 @@
 """Keeps the views over the whole run (module tree, NaN/Inf and gradient charts) in step with
 the record, redrawing each as often as it is worth: at once when the session pauses or ends,
-throttled while it runs freely, and charts only while visible."""
+throttled while it runs freely, and charts only while on screen (a chart behind another tab is
+redrawn when its tab is chosen)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .module_tree import ModuleTree
 from .panels.gradient_panel import GradientPanel
 from .panels.nonfinite_panel import NonFinitePanel
 from .session_controller import Changes
+from .window_layout import is_shown
 
 TREE_REFRESH_S = 0.1
 CHART_REFRESH_S = 0.4
@@ -54,10 +56,9 @@ class RunViews:
         self._refresh_tree(changes, stopped, now)
         if stopped or now >= self._charts_due:
             self._charts_due = now + CHART_REFRESH_S
-            if stopped or self.nonfinite.isVisible():
+            if is_shown(self.nonfinite):
                 self.nonfinite.refresh(self.record)
-            if (self.record.backward_order or changes.params) and (
-                    stopped or self.gradients.isVisible()):
+            if (self.record.backward_order or changes.params) and is_shown(self.gradients):
                 self.gradients.refresh_norms(self.record)
 
     def _refresh_tree(self, changes: Changes, stopped: bool, now: float) -> None:

@@ -16,6 +16,12 @@ _BOTTOM_RIGHT = ("Source",)
 _BOTTOM_TABS = ("Log",)
 
 
+def is_shown(widget: QWidget) -> bool:
+    """Whether any of ``widget`` is on screen. A dock behind another dock's tab is moved out of
+    the window but stays visible to Qt, so isVisible() alone would keep it busy."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
+
 class WindowLayout:
     """Creates the docks and restores/saves geometry and dock state."""
 

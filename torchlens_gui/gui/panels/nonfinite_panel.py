@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, Q
 
 from ...core.record import CallRecord, RunRecord
 from .. import style
-from .plots import make_plot
+from .plots import make_plot, settle
 
 MAX_LISTED = 300  # a list of every call of a 10,000-module model helps nobody
 
@@ -94,6 +94,7 @@ class NonFinitePanel(QWidget):
             self.origin_label.setText("")
             self.summary.setText(f"{len(bad)} call(s) with NaN/Inf" if bad
                                  else "No NaN or Inf seen so far")
+        settle(self.plot)
         self._fill_list(bad, origin)
 
     def _fill_list(self, bad: list[CallRecord], origin: Optional[CallRecord]) -> None:

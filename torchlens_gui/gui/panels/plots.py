@@ -16,6 +16,12 @@ from .. import style
 pg.setConfigOptions(background="w", foreground="k", antialias=True)
 
 
+def settle(plot: pg.PlotWidget) -> None:
+    """Apply a changed range now. Left to the paint, the view box and axes would change during
+    it and ask for a second paint of the whole plot."""
+    plot.scene().prepareForPaint()
+
+
 def make_plot(x_label: str = "", y_label: str = "") -> pg.PlotWidget:
     plot = pg.PlotWidget()
     plot.setMenuEnabled(False)
@@ -63,9 +69,12 @@ class HistogramPlot(QWidget):
             self._empty(reason)
             return
         self.message.setText("")
-        self.curve.setData(np.asarray(hist.edges, dtype=float),
-                           np.asarray(hist.counts, dtype=float))
-        self.plot.enableAutoRange()
+        edges = np.asarray(hist.edges, dtype=float)
+        counts = np.asarray(hist.counts, dtype=float)
+        self.curve.setData(edges, counts)
+        # Set here rather than by auto-range, which the view box works out while painting.
+        self.plot.setRange(xRange=(edges[0], edges[-1]), yRange=(0, max(counts.max(), 1)))
+        settle(self.plot)
 
     def _empty(self, text: str) -> None:
         self.curve.setData([0.0, 1.0], [0.0])
@@ -73,6 +82,7 @@ class HistogramPlot(QWidget):
         self.plot.setYRange(0, 1)
         self.message.setText(text)
         self.message.setPos(0.5, 0.5)
+        settle(self.plot)
 
 
 def caption_text(summary: TensorSummary, title: str = "") -> str:
@@ -132,6 +142,7 @@ class LogBarChart(QWidget):
         top = max(logs) if logs else base
         # At least three decades, so the log axis shows clean powers of ten.
         self.plot.setYRange(base, max(top + 0.3, base + 3), padding=0)
+        settle(self.plot)
 
 
 class HistogramPicker(QWidget):
