@@ -169,3 +169,16 @@ def test_pause_and_end_are_shown_without_the_drain_timer(driver, window):
     driver.key(Qt.Key.Key_F5)  # the whole backlog up to the end, then the end itself
     assert driver.record.status == "ok"
     assert cell(window, "head", mm.COL_SHAPE) == "[3, 2]"
+
+
+def test_full_collections_wait_while_a_session_lives(driver, window):
+    import gc
+
+    from torchlens_gui.gui.session_controller import SESSION_GC_THRESHOLDS
+
+    before = gc.get_threshold()
+    driver.open(case("gui_tiny.py"))
+    assert gc.get_threshold()[2] >= SESSION_GC_THRESHOLDS[2]
+    driver.key(Qt.Key.Key_F5)
+    assert driver.record.status == "ok"
+    assert gc.get_threshold() == before

@@ -190,3 +190,11 @@ def test_histogram_range_is_set_before_the_paint(qtbot):
     (x0, x1), (y0, y1) = plot.plot.viewRange()  # no event loop ran: no paint yet
     assert x0 <= -2.0 and 6.0 <= x1 and x1 - x0 < 9.0
     assert y0 <= 0 and 3 <= y1 < 4
+
+
+def test_worker_is_let_go_once_the_drain_is_painted(qtbot, window):
+    controller = window.controller
+    controller._queue.put((controller.generation, ev.PhaseChanged("building")))
+    controller.drain()
+    assert not controller._gui_idle.is_set()  # held until the event loop has painted
+    qtbot.waitUntil(controller._gui_idle.is_set, timeout=2000)
