@@ -119,6 +119,14 @@ def test_tree_cells_in_one_call_match_data(driver, window):
                 role_data = QModelRoleData(int(role))
                 model.multiData(index, QModelRoleDataSpan(role_data))
                 assert role_data.data() == model.data(index, role)
+    # Cells are kept per row until the row is refreshed: marking the current module is one.
+    font = QModelRoleData(int(Qt.ItemDataRole.FontRole))
+    model.set_current("head")
+    model.multiData(model.index_of("head", 2), QModelRoleDataSpan(font))
+    assert font.data().bold()
+    model.set_current(None)
+    model.multiData(model.index_of("head", 2), QModelRoleDataSpan(font))
+    assert font.data() is None
 
 
 def test_none_and_true_outlive_many_qt_calls(qtbot):

@@ -25,6 +25,18 @@ PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 MAX_CHANGED_RANGES = 32
 MAX_CHANGED_ROWS = 64
 
+# The roles a view paints a cell with, as the ints multiData is handed.
+_DISPLAY, _DECORATION, _FONT, _ALIGNMENT, _BACKGROUND, _FOREGROUND, _CHECK_STATE = (
+    int(role) for role in (
+        Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.FontRole,
+        Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.CheckStateRole))
+_RIGHT_ALIGNED = (COL_PARAMS, COL_GRAD, COL_TIME, COL_NONFINITE)
+_ALIGNMENTS = tuple(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    if column in _RIGHT_ALIGNED else None for column in range(len(COLUMNS)))
+# Above this many changed rows the cached cells are dropped wholesale.
+MAX_FORGOTTEN_ROWS = 256
+
 _TOOLTIPS = {
     COL_NONFINITE: "NaN and Inf elements in the module's last output (and in the gradient "
                    "that reached it in backward)",
@@ -73,6 +85,9 @@ class ModuleTreeModel(QAbstractItemModel):
         self._row: dict[str, int] = {}
         self._parent: dict[str, Optional[str]] = {}
         self._problem_paths: set[str] = set()
+        # path -> what a view paints of the row (texts, decoration, font, foreground,
+        # background); dropped for the rows refresh_paths names.
+        self._cells: dict[str, tuple] = {}
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -91,6 +106,7 @@ class ModuleTreeModel(QAbstractItemModel):
         self._children = {}
         self._row.clear()
         self._parent.clear()
+        self._cells.clear()
         self._problem_paths = {d.module for d in self.record.diagnostics if d.module is not None}
         for node in self.record.nodes.values():
             self._index_node(node)
@@ -126,6 +142,11 @@ class ModuleTreeModel(QAbstractItemModel):
         for diagnostic in self.record.diagnostics:
             if diagnostic.module is not None:
                 self._problem_paths.add(diagnostic.module)
+        if len(paths) > MAX_FORGOTTEN_ROWS:
+            self._cells.clear()
+        else:
+            for path in paths:
+                self._cells.pop(path, None)
         by_parent: dict[Optional[str], list[int]] = {}
         for path in paths:
             if path in self._ids:
@@ -225,8 +246,34 @@ class ModuleTreeModel(QAbstractItemModel):
         if path is None:
             return
         column = index.column()
+        cells = self._cells.get(path)
+        if cells is None:  # once per row, not per cell and role
+            cells = self._cells[path] = self._row_cells(path)
+        texts, decoration, font, foreground, background = cells
         for role_data in roleDataSpan:
-            role_data.setData(self._value(path, column, role_data.role()))
+            role = role_data.role()
+            if role == _DISPLAY:
+                value = texts[column]
+            elif role == _BACKGROUND:
+                value = background
+            elif role == _FOREGROUND:
+                value = foreground
+            elif role == _FONT:
+                value = font
+            elif role == _DECORATION:
+                value = decoration if column == COL_NAME else None
+            elif role == _ALIGNMENT:
+                value = _ALIGNMENTS[column]
+            elif role == _CHECK_STATE:
+                value = None
+            else:
+                value = self._value(path, column, role)
+            role_data.setData(value)
+
+    def _row_cells(self, path: str) -> tuple:
+        return (tuple(self._text(path, column) for column in range(len(COLUMNS))),
+                self._decoration(path), self._bold if path == self.current else None,
+                None if self.record.calls_of(path) else style.DIM_BRUSH, self._background(path))
 
     def _value(self, path: str, column: int, role) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
@@ -242,16 +289,18 @@ class ModuleTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.FontRole and path == self.current:
             return self._bold
         if role == Qt.ItemDataRole.DecorationRole and column == COL_NAME:
-            if path in self.breakpoints:
-                return style.breakpoint_icon()
-            if path in self._problem_paths:
-                return style.problem_icon()
-            return None
+            return self._decoration(path)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(path)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_PARAMS, COL_GRAD,
-                                                                     COL_TIME, COL_NONFINITE):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _ALIGNMENTS[column]
+        return None
+
+    def _decoration(self, path: str):
+        if path in self.breakpoints:
+            return style.breakpoint_icon()
+        if path in self._problem_paths:
+            return style.problem_icon()
         return None
 
     # ---- cells ------------------------------------------------------------------------------
