@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from .creation_sites import CreationSites
-from .events import SourceLocation
+from .events import ParamInfo, SourceLocation, TensorSummary
 from .record import RunRecord
 
 
@@ -43,6 +43,9 @@ class SessionContext:
     # Modules that ran in forward without being registered under the root.
     unregistered: dict[str, nn.Module] = field(default_factory=dict)
     hooks_suspended: int = 0  # >0 while a detector re-runs a module (its calls are not events)
+    # path -> name -> ParamInfo, filled once backward is done: detectors after backward read
+    # the parameter and gradient statistics from here instead of reducing the tensors again.
+    param_infos: dict[str, dict[str, ParamInfo]] = field(default_factory=dict)
 
     @contextlib.contextmanager
     def suspend_hooks(self) -> Iterator[None]:
@@ -64,6 +67,22 @@ class SessionContext:
             return None
         return self.modules.get(path)
 
+    def grad_summary(self, path: str, name: str) -> Optional[TensorSummary]:
+        """The statistics of a parameter's gradient after backward, where values were read."""
+        info = self.param_infos.get(path, {}).get(name)
+        return info.grad if info is not None and _has_values(info.grad) else None
+
+    def param_summary(self, path: str, name: str) -> Optional[TensorSummary]:
+        """The statistics of a parameter's values after backward, where values were read."""
+        info = self.param_infos.get(path, {}).get(name)
+        return info.stats if info is not None and _has_values(info.stats) else None
+
     @property
     def current(self) -> Optional[ActiveCall]:
         return self.stack[-1] if self.stack else None
+
+
+def _has_values(summary: Optional[TensorSummary]) -> bool:
+    """Whether a summary's values were read (not a shape-only or empty summary): its norm is
+    known, or it counted NaN/Inf."""
+    return summary is not None and (summary.norm is not None or not summary.finite)

@@ -68,6 +68,7 @@ class Session:
         self.record = RunRecord()
         self.ctx: Optional[SessionContext] = None
         self._hooks: Optional[ModuleHooks] = None
+        self._params: Optional[tuple] = None  # ParamsUpdated's content, once computed
         self._started = 0.0
 
     # ---- events ---------------------------------------------------------------------------
@@ -119,6 +120,7 @@ class Session:
         return self.record
 
     def _run_phases(self) -> str:
+        self._params = None
         self._phase("loading")
         spec = self._load()
         device = self._resolve_device()
@@ -138,10 +140,19 @@ class Session:
             loss_value = self._loss(spec, output, ctx)
             if loss_value is not None:
                 self._backward(loss_value, ctx)
-        self.emit(ev.ParamsUpdated(all_param_infos(
-            ctx.modules, grads=not self.dry_run, values=self.values,
-            histogram=self._hooks.histogram_wanted())))
+        self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
         return "problems" if self._has_problems() else "ok"
+
+    def _param_infos(self, ctx: SessionContext) -> tuple:
+        """Statistics of every parameter and gradient, computed once: after a backward the
+        detectors read them from ``ctx.param_infos`` before ParamsUpdated carries them out."""
+        if self._params is None:
+            self._params = all_param_infos(ctx.modules, grads=not self.dry_run,
+                                           values=self.values,
+                                           histogram=self._hooks.histogram_wanted())
+            ctx.param_infos = {path: {info.name: info for info in infos}
+                               for path, infos in self._params}
+        return self._params
 
     def _has_problems(self) -> bool:
         return any(d.severity in ("error", "warning") for d in self.record.diagnostics)
@@ -292,6 +303,7 @@ class Session:
         except BaseException as exc:
             self._fail_in_phase(exc, "backward", ctx)
             return
+        self._param_infos(ctx)
         for diagnostic in self.diagnostician.after_backward(ctx):
             self.report(diagnostic)
 

@@ -28,7 +28,8 @@ def parent_path(path: str) -> Optional[str]:
 
 def describe_params(module: nn.Module, *, values: bool = False, grads: bool = False,
                     histogram: bool = False) -> tuple[ParamInfo, ...]:
-    """The module's own parameters (not its children's)."""
+    """The module's own parameters (not its children's). ``values=False`` reads no values:
+    gradients get their shape only."""
     infos = []
     for name, p in module.named_parameters(recurse=False):
         if isinstance(p, UninitializedTensorMixin):  # UninitializedParameter, cheap test
@@ -37,7 +38,7 @@ def describe_params(module: nn.Module, *, values: bool = False, grads: bool = Fa
         stats = summarize(p, name, values=values, histogram=histogram) if values else None
         grad = None
         if grads and p.grad is not None:
-            grad = summarize(p.grad, f"{name}.grad", values=True, histogram=histogram)
+            grad = summarize(p.grad, f"{name}.grad", values=values, histogram=histogram)
         infos.append(ParamInfo(name, tuple(int(d) for d in p.shape), _dtype_name(p.dtype),
                                bool(p.requires_grad), int(p.numel()), stats, grad))
     return tuple(infos)
@@ -94,7 +95,8 @@ def all_param_infos(modules: dict[str, nn.Module], *, grads: bool, values: bool 
                 items.append((name, p))
             if grads and p.grad is not None:
                 items.append((f"{name}.grad", p.grad))
-    summaries = iter(summarize_many(items, values=True, histogram=histogram, group=True))
+    # Statistics off: gradients get their shape only, like every other tensor of the run.
+    summaries = iter(summarize_many(items, values=values, histogram=histogram, group=True))
     out = []
     for path, params in owned:
         infos = []

@@ -3,14 +3,17 @@ outgoing gradient is not (the derivative of sqrt at 0, of a norm of a zero vecto
 a tiny denominator), named by module, parameter and, where we can find it, the forward line.
 
 Before backward (and only when forward and loss were finite) a hook is put on every node of the
-autograd graph, up to MAX_GRAPH_NODES; it checks the gradients the node sends on. Nodes are
-attributed to modules by walking the graph from the loss: a module's output node starts that
-module; passing through one of its inputs' nodes leaves it for its parent.
+autograd graph that can make a NaN/Inf (not views, copies or masks), up to MAX_GRAPH_NODES; it
+checks the gradients the node sends on, except those that go straight into one parameter's
+gradient (summarised after backward anyway). Nodes are attributed to modules by walking the
+graph from the loss: a module's output node starts that module; passing through one of its
+inputs' nodes leaves it for its parent.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
@@ -58,24 +61,68 @@ def _op_key(node_name: str) -> str:
     return re.sub(r"Backward\d*$", "", node_name).lower()
 
 
-def _finite_flags(grads: Iterable[Any]) -> list[bool]:
-    """Per gradient: all finite? One host sync for all of them."""
-    present = [g for g in grads if isinstance(g, torch.Tensor) and g.is_floating_point()]
-    if not present:
-        return []
-    return all_finite(present)  # a sum per gradient, not a bool per element
+# Nodes whose outgoing gradient is a view, copy, mask or broadcast of the incoming one (finite
+# in, finite out): a NaN/Inf can never be born in them, so they get no hook.
+PRESERVING = frozenset({
+    "TBackward0", "ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0",
+    "PermuteBackward0", "TransposeBackward0", "UnsqueezeBackward0", "SqueezeBackward0",
+    "SqueezeBackward1", "SqueezeBackward2", "SelectBackward0", "SliceBackward0",
+    "SplitBackward0", "SplitWithSizesBackward0", "CatBackward0", "CloneBackward0",
+    "AliasBackward0", "SumBackward0", "SumBackward1", "MeanBackward0", "MeanBackward1",
+    "ReluBackward0", "ThresholdBackward0", "NegBackward0"})
+# Add and Sub pass the gradient on unchanged (|alpha| <= 1) unless they sum it down to a
+# broadcast operand's shape (a sum can overflow).
+_ADD_SUB = frozenset({"AddBackward0", "SubBackward0"})
+_HALF = (torch.float16, torch.bfloat16)
+_DisableTorchFunction = torch._C.DisableTorchFunction
+
+
+def _preserving(node) -> bool:
+    name = type(node).__name__
+    if name in PRESERVING:
+        return True
+    if name not in _ADD_SUB:
+        return False
+    try:  # _input_metadata (shapes) is missing in older torch: then the node is checked
+        if abs(getattr(node, "_saved_alpha", 1)) > 1:
+            return False
+        shape = node._input_metadata[0].shape
+        return all(nxt is None or nxt._input_metadata[nr].shape == shape
+                   for nxt, nr in node.next_functions)
+    except Exception:
+        return False
+
+
+def _finite(g: Any) -> bool:
+    """Whether a gradient holds no NaN/Inf: a sum (float32 for half precision) is not finite
+    exactly when it does, or when finite values overflow it; the exact test only then."""
+    if not isinstance(g, torch.Tensor) or not g.is_floating_point() or g.numel() == 0:
+        return True
+    try:
+        with _DisableTorchFunction():
+            total = (g.sum(dtype=torch.float32) if g.dtype in _HALF else g.sum()).item()
+            return math.isfinite(total) or bool(torch.isfinite(g).all())
+    except Exception:  # sparse, meta or exotic gradients: not judged here
+        return True
 
 
 class BackwardWatch:
-    """Graph hooks for one backward, and what they found."""
+    """Graph hooks for one backward, and what they found.
+
+    Only nodes that can make a NaN/Inf are hooked, and an edge that leads (through views) into
+    the gradient of one parameter is not checked: that gradient is summarised after backward,
+    which tells the same, and ``settle`` then names the node that sent it."""
 
     def __init__(self) -> None:
         self.output_nodes: dict[int, str] = {}  # id(grad_fn) of a module output -> module path
         self.input_nodes: dict[str, set[int]] = collections.defaultdict(set)
         self.owner: dict[int, Optional[str]] = {}
         self.param_names: dict[int, str] = {}
+        self.param_edges: dict[str, Any] = {}  # parameter name -> the node sending its gradient
+        self.ran: dict[int, int] = {}  # id(node) -> position in backward, up to the birth
         self.handles: list[Any] = []
         self.birth: Optional[BackwardBirth] = None
+        self.birth_at = -1
         self.hooked = False
 
     def on_module_output(self, call: ActiveCall, args: tuple, output: Any) -> None:
@@ -93,11 +140,28 @@ class BackwardWatch:
         nodes = self._walk(root)
         if nodes is None:
             return
-        self.param_names = {id(p): f"{path}.{name}" if path else name
-                            for path, module in ctx.modules.items()
-                            for name, p in module.named_parameters(recurse=False)}
+        fresh = set()  # parameters without a gradient yet: theirs will come from this backward
+        for path, module in ctx.modules.items():
+            for name, p in module.named_parameters(recurse=False):
+                self.param_names[id(p)] = f"{path}.{name}" if path else name
+                if p.grad is None:
+                    fresh.add(id(p))
+        senders = collections.Counter(id(nxt) for node in nodes
+                                      for nxt, _ in node.next_functions if nxt is not None)
         for node in nodes:
-            self.handles.append(node.register_hook(self._make_hook(node)))
+            if not node.next_functions or _preserving(node):
+                continue
+            checked = []
+            for i, (nxt, _) in enumerate(node.next_functions):
+                if nxt is None:
+                    continue
+                param = _only_param_behind(nxt, senders)
+                name = self.param_names.get(id(param)) if id(param) in fresh else None
+                if name is not None:
+                    self.param_edges[name] = node
+                else:
+                    checked.append(i)
+            self.handles.append(node.register_hook(self._make_hook(node, tuple(checked))))
         self.hooked = True
 
     def _walk(self, root) -> Optional[list]:
@@ -123,17 +187,17 @@ class BackwardWatch:
                     return None
         return nodes
 
-    def _make_hook(self, node):
+    def _make_hook(self, node, checked: tuple[int, ...]):
+        ran = self.ran
+
         def hook(grad_inputs, grad_outputs):
             if self.birth is not None:
                 return
+            ran[id(node)] = len(ran)
             try:
                 # Nodes run in topological order, so the first node with a non-finite outgoing
                 # gradient is the birth: what flowed into it came from nodes already checked.
-                outgoing = [(i, g) for i, g in enumerate(grad_inputs)
-                            if isinstance(g, torch.Tensor) and g.is_floating_point()]
-                flags = _finite_flags(g for _, g in outgoing)
-                bad = [i for (i, _), ok in zip(outgoing, flags) if not ok]
+                bad = [i for i in checked if not _finite(grad_inputs[i])]
                 if bad:
                     self._record(node, bad, grad_inputs)
             except Exception:
@@ -150,12 +214,48 @@ class BackwardWatch:
                 params.append(self.param_names[id(variable)])
         kind = "NaN" if any(bool(torch.isnan(grad_inputs[i]).any()) for i in bad) else "Inf"
         self.birth = BackwardBirth(type(node).__name__, self.owner.get(id(node)), params, kind)
+        self.birth_at = self.ran.get(id(node), -1)
+
+    def settle(self, bad_params: list[str], kind_of) -> None:
+        """Take the parameters whose gradients came out non-finite into account: the node that
+        sent one along an unchecked edge is the birth if it ran before the one found (or none
+        was); the birth's own unchecked parameters are named with it."""
+        if self.birth is not None and self.birth.node_name == "?":
+            return
+        sent = [(self.ran[id(node)], node, name) for name in bad_params
+                for node in [self.param_edges.get(name)]
+                if node is not None and id(node) in self.ran]
+        if not sent:
+            return
+        at, node, name = min(sent, key=lambda item: item[0])
+        if self.birth is None or at < self.birth_at:
+            self.birth = BackwardBirth(type(node).__name__, self.owner.get(id(node)), [],
+                                       kind_of(name))
+            self.birth_at = at
+        self.birth.params.extend(n for a, _, n in sent if a == self.birth_at
+                                 and n not in self.birth.params)
 
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
         self.owner.clear()
+        self.ran.clear()
+        self.param_edges.clear()
+
+
+def _only_param_behind(node, senders: collections.Counter) -> Any:
+    """The parameter whose gradient is all that ``node`` passes on (through views, each node
+    fed by this edge alone), or None."""
+    while senders[id(node)] == 1:
+        variable = getattr(node, "variable", None)
+        if variable is not None:
+            return variable
+        edges = [nxt for nxt, _ in node.next_functions if nxt is not None]
+        if len(edges) != 1 or type(node).__name__ not in PRESERVING:
+            return None
+        node = edges[0]
+    return None
 
 
 def backward_nonfinite(ctx: SessionContext, watch: BackwardWatch) -> list[Diagnostic]:
@@ -163,6 +263,7 @@ def backward_nonfinite(ctx: SessionContext, watch: BackwardWatch) -> list[Diagno
     bad_params = _nonfinite_grads(ctx)
     if watch.birth is None and not bad_params:
         return []
+    watch.settle(bad_params, lambda name: _grad_kind(ctx, name))
     if watch.birth is None or watch.birth.node_name == "?":
         return [_module_level(ctx, bad_params)]
     birth = watch.birth
@@ -192,13 +293,31 @@ def backward_nonfinite(ctx: SessionContext, watch: BackwardWatch) -> list[Diagno
 def _nonfinite_grads(ctx: SessionContext) -> list[str]:
     """Parameters whose gradient is not finite, output side first (backward order)."""
     order = {c.path: c.order for c in ctx.record.calls}
-    named = [(order.get(path, -1), f"{path}.{name}" if path else name, p.grad)
-             for path, module in ctx.modules.items()
-             for name, p in module.named_parameters(recurse=False)
-             if p.grad is not None and p.grad.is_floating_point()]
-    flags = all_finite(grad for _, _, grad in named)
-    found = [(rank, name) for (rank, name, _), ok in zip(named, flags) if not ok]
+    found, unknown = [], []
+    for path, module in ctx.modules.items():
+        for name, p in module.named_parameters(recurse=False):
+            if p.grad is None or not p.grad.is_floating_point():
+                continue
+            entry = (order.get(path, -1), f"{path}.{name}" if path else name)
+            summary = ctx.grad_summary(path, name)  # NaN/Inf already counted: no new pass
+            if summary is None:
+                unknown.append((entry, p.grad))
+            elif not summary.finite:
+                found.append(entry)
+    flags = all_finite(grad for _, grad in unknown)
+    found += [entry for (entry, _), ok in zip(unknown, flags) if not ok]
     return [name for _, name in sorted(found, reverse=True)]
+
+
+def _grad_kind(ctx: SessionContext, name: str) -> str:
+    """"NaN" or "Inf": what a parameter's gradient holds ("gate.weight")."""
+    path, _, own = name.rpartition(".")
+    summary = ctx.grad_summary(path, own)
+    if summary is not None:
+        return "NaN" if summary.nan else "Inf"
+    module = ctx.modules.get(path)
+    grad = getattr(getattr(module, own, None), "grad", None)
+    return "NaN" if grad is not None and bool(torch.isnan(grad).any()) else "Inf"
 
 
 def _module_level(ctx: SessionContext, bad_params: list[str]) -> Diagnostic:

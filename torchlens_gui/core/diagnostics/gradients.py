@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 
 from ..context import ActiveCall, SessionContext
-from ..events import Diagnostic
+from ..events import Diagnostic, TensorSummary
 from ..stats import all_finite
 from ..structures import tensors
 from .backward_nonfinite import BackwardWatch, backward_nonfinite
@@ -68,12 +68,14 @@ class GradientChecks:
         return ()
 
     def after_backward(self, ctx: SessionContext) -> list[Diagnostic]:
-        self.watch.remove()
-        if ctx.dry_run:
-            return []
-        if not self.forward_finite:
-            return self.no_gradient(ctx)  # NaN from forward: reported there, not again
-        found = backward_nonfinite(ctx, self.watch)
+        try:
+            if ctx.dry_run:
+                return []
+            if not self.forward_finite:
+                return self.no_gradient(ctx)  # NaN from forward: reported there, not again
+            found = backward_nonfinite(ctx, self.watch)
+        finally:
+            self.watch.remove()
         found += self.no_gradient(ctx)
         if not any(d.code == "non-finite" for d in found) and not self.surrogate:
             found += self.depth(ctx)
@@ -190,10 +192,19 @@ def _layers_in_forward_order(ctx: SessionContext) -> list[tuple[str, float, floa
         if path not in first_call or isinstance(module, nn.Embedding) or \
                 not isinstance(weight, nn.Parameter) or weight.dim() < 2 or weight.grad is None:
             continue
-        with torch.no_grad():
-            g, w = (float(torch.linalg.vector_norm(t.float())) for t in (weight.grad, weight))
+        g, w = _norm(ctx.grad_summary(path, "weight"), weight.grad), \
+            _norm(ctx.param_summary(path, "weight"), weight)
         out.append((first_call[path], path, g, w))
     return [(path, g, w) for _, path, g, w in sorted(out)]
+
+
+def _norm(summary: Optional[TensorSummary], t: torch.Tensor) -> float:
+    """L2 norm of ``t``: from its summary where the run computed one (finite values only, so
+    only for finite tensors), else one reduction."""
+    if summary is not None and summary.finite and summary.norm is not None:
+        return summary.norm
+    with torch.no_grad():
+        return float(torch.linalg.vector_norm(t.float()))
 
 
 def _norm_details(layers) -> tuple[tuple[str, str], ...]:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import warnings
 import weakref
@@ -235,12 +236,16 @@ def _value_kind(t: torch.Tensor) -> Optional[str]:
     None for logits. Rows are along dim 1 (the class dim of the losses)."""
     with torch.no_grad(), warnings.catch_warnings():
         x = t.detach().float()
-        if not bool(torch.isfinite(x).all()):
+        if x.numel() == 0:
             return None
-        sums = x.sum(dim=1)
-        if bool((x >= 0).all()) and bool(((sums - 1).abs() < 1e-3).all()):
+        # One pass for the extremes (NaN and Inf show in them) instead of a bool tensor per
+        # test: logits, the common case, have both signs and stop here.
+        lo, hi = (float(v) for v in torch.aminmax(x))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return None
+        if lo >= 0 and bool(((x.sum(dim=1) - 1).abs() < 1e-3).all()):
             return "softmax"
-        if bool((x <= 0).all()) and bool((torch.logsumexp(x, dim=1).abs() < 1e-3).all()):
+        if hi <= 0 and bool((torch.logsumexp(x, dim=1).abs() < 1e-3).all()):
             return "log_softmax"
     return None
 
