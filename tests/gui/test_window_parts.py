@@ -165,8 +165,9 @@ def test_many_changed_rows_are_one_repaint_and_few_are_ranges(qtbot):
     record.apply(ev.TreeBuilt(tuple(nodes)))
     model = ModuleTreeModel(record)
     model.rebuild()
-    with qtbot.waitSignal(model.sig_rows_changed, timeout=1000):
+    with qtbot.waitSignal(model.sig_rows_changed, timeout=1000) as blocker:
         model.refresh_paths({n.path for n in nodes})
+    assert "l99" in blocker.args[0]
     with qtbot.waitSignal(model.dataChanged, timeout=1000) as blocker:
         model.refresh_paths({"l3", "l5"})
     first, last = blocker.args[:2]

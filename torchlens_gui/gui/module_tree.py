@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QRect, Qt, Signal
+from PySide6.QtGui import QRegion
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit, QStackedWidget, \
     QTreeView, QVBoxLayout, QWidget
 
@@ -64,7 +65,7 @@ class ModuleTree(QWidget):
             signal.connect(self._update_stack)
         model.modelReset.connect(self._on_model_reset)
         model.rowsInserted.connect(self._on_model_rows_inserted)
-        model.sig_rows_changed.connect(self.view.viewport().update)
+        model.sig_rows_changed.connect(self._on_model_rows_changed)
         self.set_placeholder("<h3>No model loaded</h3>Open a model file with <b>Ctrl+O</b>, "
                              "pick one from <b>File › Open Recent</b>, or drop a <tt>.py</tt> "
                              "file on this window.")
@@ -138,6 +139,22 @@ class ModuleTree(QWidget):
         self._hidden = set()  # the view forgets hidden rows on a reset
         if self.filter_edit.text().strip():
             self._apply_filter()
+
+    def _on_model_rows_changed(self, paths: set[str]) -> None:
+        # Only the rows on screen are repainted: a burst over a deep model mostly changes rows
+        # scrolled out of view or collapsed, and a full repaint costs a call per cell.
+        viewport = self.view.viewport()
+        region = QRegion()
+        index = self.view.indexAt(QPoint(1, 1))
+        while index.isValid():
+            rect = self.view.visualRect(index)
+            if rect.top() >= viewport.height():
+                break
+            if self.model.path_of(index) in paths:
+                region += QRect(0, rect.top(), viewport.width(), rect.height())
+            index = self.view.indexBelow(index)
+        if not region.isEmpty():
+            viewport.update(region)
 
     def _on_model_rows_inserted(self, *_args) -> None:
         if self.filter_edit.text().strip():
