@@ -47,6 +47,10 @@ def leaves(value: Any, name: str = "", limit: int = MAX_LEAVES) -> list[tuple[st
 
 def tensors(value: Any) -> list[torch.Tensor]:
     """Every tensor inside a nested structure (no limit)."""
+    if isinstance(value, torch.Tensor):  # the hooks' common cases, without the generator
+        return [value]
+    if type(value) is tuple and all(isinstance(item, torch.Tensor) for item in value):
+        return list(value)
     return [leaf for _, leaf in iter_leaves(value) if isinstance(leaf, torch.Tensor)]
 
 

@@ -24,7 +24,7 @@ from ..context import ActiveCall, SessionContext
 from ..events import Diagnostic
 from ..stats import all_finite
 from ..structures import tensors
-from ..tree import parent_path
+from ..tree import own_parameters, parent_path
 from .findings import listing
 from .sources import described, forward_line_with, short_location
 
@@ -126,12 +126,17 @@ class BackwardWatch:
         self.hooked = False
 
     def on_module_output(self, call: ActiveCall, args: tuple, output: Any) -> None:
-        for t in tensors(output):
-            if t.grad_fn is not None:
-                self.output_nodes.setdefault(id(t.grad_fn), call.path)  # innermost exits first
-        for t in tensors(args):
-            if t.grad_fn is not None:
-                self.input_nodes[call.path].add(id(t.grad_fn))
+        # Bookkeeping, not the user's ops: a grad_fn read is a torch function the op watch
+        # would otherwise see, four times a module.
+        with _DisableTorchFunction():
+            for t in tensors(output):
+                node = t.grad_fn
+                if node is not None:
+                    self.output_nodes.setdefault(id(node), call.path)  # innermost exits first
+            for t in tensors(args):
+                node = t.grad_fn
+                if node is not None:
+                    self.input_nodes[call.path].add(id(node))
 
     def install(self, ctx: SessionContext, loss_value: torch.Tensor) -> None:
         root = loss_value.grad_fn
@@ -142,7 +147,7 @@ class BackwardWatch:
             return
         fresh = set()  # parameters without a gradient yet: theirs will come from this backward
         for path, module in ctx.modules.items():
-            for name, p in module.named_parameters(recurse=False):
+            for name, p in own_parameters(module):
                 self.param_names[id(p)] = f"{path}.{name}" if path else name
                 if p.grad is None:
                     fresh.add(id(p))
@@ -295,7 +300,7 @@ def _nonfinite_grads(ctx: SessionContext) -> list[str]:
     order = {c.path: c.order for c in ctx.record.calls}
     found, unknown = [], []
     for path, module in ctx.modules.items():
-        for name, p in module.named_parameters(recurse=False):
+        for name, p in own_parameters(module):
             if p.grad is None or not p.grad.is_floating_point():
                 continue
             entry = (order.get(path, -1), f"{path}.{name}" if path else name)

@@ -30,6 +30,7 @@ from ..context import ActiveCall, SessionContext
 from ..events import Diagnostic, TensorSummary
 from ..stats import all_finite
 from ..structures import tensors
+from ..tree import subtree_all
 from .backward_nonfinite import BackwardWatch, backward_nonfinite
 from .findings import count_text, listing, number
 from .sources import described
@@ -85,7 +86,7 @@ class GradientChecks:
 
     def no_gradient(self, ctx: SessionContext) -> list[Diagnostic]:
         """One warning per top-most module whose trainable parameters all got no gradient."""
-        starved = {path for path, module in ctx.modules.items() if _all_without_grad(module)}
+        starved = subtree_all(ctx.modules, lambda p: p.requires_grad, lambda p: p.grad is None)
         found = []
         for path in starved:
             parent = ctx.record.nodes[path].parent if path in ctx.record.nodes else None
@@ -174,11 +175,6 @@ def _depth_story(ctx: SessionContext, layers) -> tuple[Optional[float], str]:
 def _named(ctx: SessionContext, path: str) -> str:
     module = ctx.modules.get(path)
     return f"{path} ({type(module).__name__})" if module is not None else path
-
-
-def _all_without_grad(module: nn.Module) -> bool:
-    trainable = [p for p in module.parameters() if p.requires_grad]
-    return bool(trainable) and all(p.grad is None for p in trainable)
 
 
 def _layers_in_forward_order(ctx: SessionContext) -> list[tuple[str, float, float]]:

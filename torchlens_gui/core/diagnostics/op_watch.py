@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from ..context import SessionContext
-from ..structures import iter_leaves
+from ..structures import iter_leaves, tensors
 from ..user_frames import caller_user_frame
 
 _OPERATORS = {
@@ -138,15 +138,14 @@ class WatchState:
     made_by: dict[int, tuple[Any, str]] = field(default_factory=dict)
 
     def note_outputs(self, path: str, output: Any) -> None:
-        for _, t in iter_leaves(output):
-            if isinstance(t, torch.Tensor):
-                known = self.made_by.get(id(t))
-                if known is not None and known[0]() is t:
-                    continue  # a child returned it first: the innermost maker is kept
-                try:
-                    self.made_by[id(t)] = (weakref.ref(t), path)
-                except TypeError:
-                    pass
+        for t in tensors(output):
+            known = self.made_by.get(id(t))
+            if known is not None and known[0]() is t:
+                continue  # a child returned it first: the innermost maker is kept
+            try:
+                self.made_by[id(t)] = (weakref.ref(t), path)
+            except TypeError:
+                pass
 
     def maker_of(self, ref: Any) -> Optional[str]:
         """The innermost module whose output the (weakly referenced) tensor is, if any."""

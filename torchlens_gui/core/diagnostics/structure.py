@@ -15,6 +15,7 @@ import torch.nn as nn
 
 from ..context import ActiveCall, SessionContext
 from ..events import Diagnostic, TensorSummary
+from ..tree import subtree_all
 from .findings import count_text, listing, shape_text
 from .dtypes import float_mix
 from .op_watch import WatchState
@@ -49,9 +50,7 @@ class StructureChecks:
         return found
 
     def frozen(self, ctx: SessionContext) -> list[Diagnostic]:
-        frozen = [path for path, module in ctx.modules.items()
-                  if any(True for _ in module.parameters())
-                  and not any(p.requires_grad for p in module.parameters())]
+        frozen = subtree_all(ctx.modules, lambda p: True, lambda p: not p.requires_grad)
         nodes = ctx.record.nodes
         found = []
         for path in sorted(_top_level(frozen, lambda p: nodes[p].parent if p in nodes else None)):
