@@ -207,3 +207,22 @@ def test_worker_is_let_go_once_the_drain_is_painted(qtbot, window):
     controller.drain()
     assert not controller._gui_idle.is_set()  # held until the event loop has painted
     qtbot.waitUntil(controller._gui_idle.is_set, timeout=2000)
+
+
+def test_gradient_norms_chart_matches_the_record(driver, window, qtbot):
+    from PySide6.QtCore import Qt
+
+    from torchlens_gui.gui.panels.gradient_panel import depth_norms
+    from torchlens_gui.gui.panels.plots import MAX_MARKS, LogBarChart
+
+    driver.open(case("gui_tiny.py"))
+    driver.key(Qt.Key.Key_F5)
+    record = driver.record
+    paths, values, _colors = depth_norms(record)
+    assert paths[:3] == ["", "body", "body.0"]
+    assert values[2] == record.grad_norm("body.0")
+    chart = LogBarChart("x", "y")
+    qtbot.addWidget(chart)
+    chart.set_values([0.0] * 5000 + [1.0, None], ["m"] * 5002)
+    assert len(chart.marks.data) <= MAX_MARKS  # zeros marked, thinned to the pixels
+    assert sum(len(item.opts["x"]) for item in chart.bars.values()) == 1

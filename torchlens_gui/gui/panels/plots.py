@@ -14,6 +14,8 @@ from ...core.events import TensorSummary
 from .. import style
 
 pg.setConfigOptions(background="w", foreground="k", antialias=True)
+# A scatter item costs Python work per point: thousands of × marks would cost more than the bars.
+MAX_MARKS = 1000
 
 
 def settle(plot: pg.PlotWidget) -> None:
@@ -105,14 +107,14 @@ def caption_text(summary: TensorSummary, title: str = "") -> str:
 
 class LogBarChart(QWidget):
     """Bars of positive values on a log axis (pyqtgraph bars cannot log-transform, so heights
-    are log10 values and the axis labels them as powers of ten)."""
+    are log10 values and the axis labels them as powers of ten). One bar item per colour: an
+    item with one brush draws its bars in one call, one with a brush per bar bar by bar."""
 
     def __init__(self, x_label: str, y_label: str, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.plot = make_plot(x_label, y_label)
         self.plot.getAxis("left").setLogMode(True)
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=style.PLOT_BAR)
-        self.plot.addItem(self.bars)
+        self.bars: dict[tuple, pg.BarGraphItem] = {}
         self.marks = pg.ScatterPlotItem(size=9, brush=style.PLOT_BAD, symbol="x")
         self.plot.addItem(self.marks)
         layout = QVBoxLayout(self)
@@ -124,25 +126,31 @@ class LogBarChart(QWidget):
                    colors: Optional[Sequence[tuple]] = None) -> None:
         """One bar per value; zero, missing or non-finite values get an × on the baseline."""
         self.values = list(values)
-        finite = [v for v in values if v is not None and math.isfinite(v) and v > 0]
-        logs = [math.log10(v) for v in finite]
-        base = math.floor(min(logs)) - 1 if logs else -1.0
-        xs, heights, brushes, bad = [], [], [], []
-        for i, v in enumerate(values):
-            if v is not None and math.isfinite(v) and v > 0:
-                xs.append(i)
-                heights.append(math.log10(v) - base)
-                brushes.append(pg.mkBrush(colors[i] if colors else style.PLOT_BAR))
-            elif v is not None:
-                bad.append(i)
-        self.bars.setOpts(x=xs, height=heights, y0=base, brushes=brushes or None,
-                          brush=style.PLOT_BAR)
-        self.marks.setData(x=bad, y=[base] * len(bad))
+        array = np.array([np.nan if v is None else v for v in self.values], dtype=float)
+        drawn = np.isfinite(array) & (array > 0)
+        logs = np.log10(array[drawn])
+        base = math.floor(logs.min()) - 1 if logs.size else -1.0
+        xs = np.arange(len(array))
+        shades = colors if colors else [style.PLOT_BAR] * len(array)
+        for color in set(shades) | set(self.bars):
+            mine = drawn & np.fromiter((c == color for c in shades), bool, len(array)) \
+                if color in shades else np.zeros(len(array), bool)
+            item = self.bars.get(color)
+            if item is None:
+                item = self.bars[color] = pg.BarGraphItem(x=[], height=[], width=0.7,
+                                                          brush=color)
+                self.plot.addItem(item)
+            item.setOpts(x=xs[mine], height=np.log10(array[mine]) - base, y0=base)
+        missing = xs[~drawn & np.array([v is not None for v in self.values], bool)]
+        if missing.size > MAX_MARKS:  # one mark per stretch of bars narrower than a pixel
+            stretch = len(array) / MAX_MARKS
+            missing = np.unique((missing // stretch * stretch).astype(int))
+        self.marks.setData(x=missing, y=np.full(missing.size, base))
         axis = self.plot.getAxis("bottom")
         step = max(1, len(labels) // 12)  # keep tick labels readable on deep models
         axis.setTicks([[(i, labels[i]) for i in range(0, len(labels), step)]])
-        self.plot.setXRange(-0.6, max(len(values), 1) - 0.4, padding=0)
-        top = max(logs) if logs else base
+        self.plot.setXRange(-0.6, max(len(array), 1) - 0.4, padding=0)
+        top = float(logs.max()) if logs.size else base
         # At least three decades, so the log axis shows clean powers of ten.
         self.plot.setYRange(base, max(top + 0.3, base + 3), padding=0)
         settle(self.plot)
