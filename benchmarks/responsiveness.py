@@ -13,8 +13,10 @@ measures the GUI thread's event loop with a 5 ms precise QTimer whose ticks are 
    the same gap figures while it runs with continue to the end;
 3. F10 (step over) pressed ``--steps`` times on each model, paused: the time from the key
    press until the pause is shown by every panel (the window's handler for that pause has
-   returned and the event loop has painted once more). The GUI learns of events on its
-   ~30 Hz drain timer, so this includes up to one drain interval.
+   returned and the event loop has painted once more). A pause wakes the GUI's drain at once
+   (it does not wait for the ~30 Hz drain timer). Each line also gives the part the GUI took
+   after the session put the pause on its queue; the rest is the session's own work (running
+   the module, statistics, histograms at the pause).
 
 Targets (issue 5): longest stall under 100 ms, 99th percentile under 30 ms; a 10,000-module
 tree populated in under 2 s; one step reflected in every panel in under 50 ms.
@@ -250,7 +252,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="experiment: gc.freeze() after start-up, so the collector's full "
                              "passes skip the objects of the imported libraries")
     parser.add_argument("--gc-threshold", default="",
-                        help="experiment: gc.set_threshold(a,b,c) given as a,b,c")
+                        help="experiment: gc.set_threshold(a,b,c) given as a,b,c (the session "
+                             "controller still raises the third while a session lives)")
     parser.add_argument("--only", default="gpt,synthetic,steps",
                         help="which parts to run (gpt, synthetic, steps)")
     args = parser.parse_args(argv)

@@ -148,6 +148,7 @@ class SessionController(QObject):
               run: bool = False) -> None:
         """Stop any current session and start a new one on ``source``, paused before its first
         module unless ``run``. A file is re-read on every start."""
+        self._hold_full_collections()  # first: dropping the last record is already work
         self.stop(wait=True)
         self.source = source
         if device:
@@ -161,7 +162,6 @@ class SessionController(QObject):
                           histograms=self.histograms,
                           listener=lambda event: self._post(generation, event))
         self._thread = threading.Thread(target=session.run, name=THREAD_NAME, daemon=True)
-        self._hold_full_collections()
         self.started_at = time.monotonic()
         self.sig_session_started.emit(self.record)
         self._thread.start()
