@@ -10,6 +10,9 @@ For each model, in one process and interleaving the modes run by run, it times:
    puts every event on a queue.SimpleQueue as the GUI's session controller does for its drain
    timer, every statistic on (every module input/output and every gradient summarised,
    parameter values and gradients after backward), the app's diagnostics included;
+2b. (only with ``--modes ...,no-zeros``) mode 2 without non-zero counts: every zero_fraction
+   left None, the one statistic the debugger window never shows and the costliest on large
+   tensors (``Session(zero_counts=False)``);
 3. the same with statistics off (structure, shapes and dtypes only);
 4. TorchLens tracing the same forward with gradients saved plus its backward logging (skipped
    with a note when ``torchlens`` is not importable).
@@ -59,11 +62,13 @@ from torchlens_gui.core.loader import spec_from_objects  # noqa: E402
 from torchlens_gui.core.session import Session  # noqa: E402
 
 MODES = ("plain", "session", "stats-off", "torchlens")
+EXTRA_MODES = ("no-zeros",)  # only when asked for with --modes
 MODE_TITLES = {
     "plain": "1 plain fwd+bwd",
     "session": "2 session, stats on",
     "stats-off": "3 session, stats off",
     "torchlens": "4 TorchLens + grads",
+    "no-zeros": "2b no zero counts",
 }
 
 # ---- the models -------------------------------------------------------------------------------
@@ -216,9 +221,11 @@ def make_runner(mode: str, model: nn.Module, inputs: Any, loss: Callable, device
             loss(model(inputs)).backward()
         return run_plain
 
-    if mode in ("session", "stats-off"):
+    if mode in ("session", "stats-off", "no-zeros"):
         spec = spec_from_objects(model, inputs, loss)
-        values = mode == "session"
+        values = mode != "stats-off"
+        # 2b: mode 2 without non-zero counts (zero_fraction), which the window never shows
+        zero_counts = mode != "no-zeros"
 
         def run_session():
             # As the GUI's session controller runs it: a gate in continue that breaks on
@@ -226,7 +233,8 @@ def make_runner(mode: str, model: nn.Module, inputs: Any, loss: Callable, device
             events: queue.SimpleQueue = queue.SimpleQueue()
             gate = StepGate(break_on_problems=True)
             record = Session(spec, device=str(device), gate=gate, values=values,
-                             histograms="auto", diagnostician=make_diagnostician(),
+                             histograms="auto", zero_counts=zero_counts,
+                             diagnostician=make_diagnostician(),
                              listener=lambda event: events.put((1, event))).run()
             if record.status not in ("ok", "problems"):
                 raise RuntimeError(f"session ended {record.status}: "
@@ -371,7 +379,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="warm-up rounds, not counted")
     parser.add_argument("--models", default="mlp50,resnet,gpt")
     parser.add_argument("--modes", default=",".join(MODES),
-                        help="which of plain,session,stats-off,torchlens (plain is always run)")
+                        help="which of plain,session,stats-off,torchlens,no-zeros (plain is "
+                             "always run)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--diagnostics", choices=("standard", "none"), default="standard",

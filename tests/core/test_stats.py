@@ -403,3 +403,35 @@ def test_a_finished_session_is_not_kept_alive():
     del session
     gc.collect()
     assert all(ref() is None for ref in refs)
+
+
+def test_zero_counts_off_leaves_zero_fraction_none_and_the_rest_equal():
+    torch.manual_seed(4)
+    tensors = [torch.relu(torch.randn(300, 300)), torch.randn(16), torch.randn(16),
+               torch.tensor([0.0, float("nan"), 2.0]), torch.arange(6).half()]
+    items = [(f"t{i}", t) for i, t in enumerate(tensors)]
+    for group in (False, True):
+        with_zeros = summarize_many(items, group=group)
+        without = summarize_many(items, group=group, zeros=False)
+        for a, b in zip(with_zeros, without):
+            assert a.zero_fraction is not None and b.zero_fraction is None
+            assert (a.min, a.max, a.mean, a.std, a.norm, a.nan, a.inf) == \
+                (b.min, b.max, b.mean, b.std, b.norm, b.nan, b.inf)
+    cache = SummaryCache()
+    t = torch.relu(torch.randn(64, 64))
+    assert summarize_nested(t, cache=cache, zeros=False)[0].zero_fraction is None
+    # a summary made without the count is not served where the count is wanted
+    assert summarize_nested(t, cache=cache)[0].zero_fraction == \
+        pytest.approx(float((t == 0).sum()) / t.numel())
+
+
+def test_session_without_zero_counts_still_summarises_everything_else():
+    spec = spec_from_objects(_Net(), torch.randn(3, 4), lambda out: out.sum())
+    events = []
+    Session(spec, device="cpu", listener=events.append, zero_counts=False).run()
+    exits = [e for e in events if isinstance(e, ev.ModuleExited)]
+    assert exits and all(s.zero_fraction is None and s.norm is not None
+                         for e in exits for s in e.outputs)
+    params = [e for e in events if isinstance(e, ev.ParamsUpdated)][0].params
+    infos = dict(params)["a"]
+    assert infos[0].stats.zero_fraction is None and infos[0].grad.norm > 0

@@ -43,7 +43,7 @@ class ModuleHooks:
 
     def __init__(self, ctx: SessionContext, emit: Callable[[ev.Event], None], gate: StepGate,
                  diagnostician: Diagnostician, report: Callable[[ev.Diagnostic], None],
-                 values: bool = True, histograms: bool = False) -> None:
+                 values: bool = True, histograms: bool = False, zeros: bool = True) -> None:
         self.ctx = ctx
         self.emit = emit
         self.gate = gate
@@ -51,6 +51,7 @@ class ModuleHooks:
         self.report = report
         self.values = values
         self.histograms = histograms
+        self.zeros = zeros  # count non-zeros (zero_fraction): reports want it, the window not
         self.cache = SummaryCache()
         self.thread = threading.get_ident()
         self.call_counts: dict[str, int] = {}
@@ -101,7 +102,8 @@ class ModuleHooks:
         self.call_counts[path] = call_index + 1
         depth = len(ctx.stack)
         inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
-                                  histogram=self.histogram_wanted("forward", "enter", path, depth))
+                                  histogram=self.histogram_wanted("forward", "enter", path, depth),
+                                  zeros=self.zeros)
         ctx.stack.append(ActiveCall(module, path, call_index, depth,
                                      _perf_counter() - self.gate.paused_seconds, inputs))
         self.emit(ev.ModuleEntered(path, call_index, depth, inputs))
@@ -121,9 +123,10 @@ class ModuleHooks:
         histogram = self.histogram_wanted("forward", "exit", call.path, call.depth)
         if kwargs:
             inputs = inputs + summarize_nested(kwargs, "", values=self.values,
-                                               histogram=histogram, cache=self.cache)
+                                               histogram=histogram, cache=self.cache,
+                                               zeros=self.zeros)
         outputs = summarize_nested(output, "", values=self.values, histogram=histogram,
-                                   cache=self.cache)
+                                   cache=self.cache, zeros=self.zeros)
         self.emit(ev.ModuleExited(call.path, call.call_index, call.depth, inputs, outputs, elapsed))
 
         born_here = self._track_nonfinite(call, inputs, outputs)
@@ -176,7 +179,7 @@ class ModuleHooks:
             # The same gradient often reaches a container and its last child: cached.
             histogram = self.histogram_wanted("backward", "grad", path, depth)
             summary = summarize_many(((name, grad),), values=self.values,
-                                     histogram=histogram, cache=self.cache)[0]
+                                     histogram=histogram, cache=self.cache, zeros=self.zeros)[0]
             self.emit(ev.GradientArrived(path, call_index, depth, index, summary))
             for diagnostic in self.diagnostician.on_gradient(self.ctx, path, call_index, summary):
                 self.report(diagnostic)

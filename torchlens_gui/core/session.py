@@ -49,12 +49,14 @@ class Session:
     ``histograms="auto"`` only while someone steps (the gate is not free-running) and for
     tensors holding NaN/Inf, so a run in continue pays nothing for them. ``dry_run`` builds and
     runs on the meta device: shapes and dtypes only, no memory, no compute, no backward.
+    ``zero_counts=False`` leaves every zero_fraction None: counting non-zeros is the costliest
+    statistic on large tensors (a third of the statistics' time), and only reports show it.
     """
 
     def __init__(self, source: str | ModelSpec, *, device: str = "auto",
                  listener: Optional[Listener] = None, gate: Optional[StepGate] = None,
                  values: bool = True, histograms: bool | str = False, dry_run: bool = False,
-                 echo_output: bool = False,
+                 echo_output: bool = False, zero_counts: bool = True,
                  diagnostician: Optional[Diagnostician] = None) -> None:
         self.source = os.path.abspath(source) if isinstance(source, str) else source
         self.device_name = "meta" if dry_run else device
@@ -62,6 +64,7 @@ class Session:
         self.gate = gate or StepGate()
         self.values = values and not dry_run
         self.histograms = histograms
+        self.zero_counts = zero_counts
         self.dry_run = dry_run
         self.echo_output = echo_output
         self.diagnostician = diagnostician or default_diagnostician()
@@ -133,7 +136,8 @@ class Session:
             self.report(diagnostic)
 
         self._hooks = ModuleHooks(ctx, self.emit, self.gate, self.diagnostician, self.report,
-                                  values=self.values, histograms=self.histograms)
+                                  values=self.values, histograms=self.histograms,
+                                  zeros=self.zero_counts)
         self._hooks.install()
         output = self._forward(model, inputs, ctx)
         if output is not None and not self.dry_run:
@@ -148,7 +152,7 @@ class Session:
         detectors read them from ``ctx.param_infos`` before ParamsUpdated carries them out."""
         if self._params is None:
             self._params = all_param_infos(ctx.modules, grads=not self.dry_run,
-                                           values=self.values,
+                                           values=self.values, zeros=self.zero_counts,
                                            histogram=self._hooks.histogram_wanted())
             ctx.param_infos = {path: {info.name: info for info in infos}
                                for path, infos in self._params}

@@ -10,7 +10,7 @@ from torch.nn.parameter import UninitializedParameter, UninitializedTensorMixin
 
 from .creation_sites import CreationSites
 from .events import ModuleNode, ParamInfo
-from .stats import _dtype_name, summarize, summarize_many
+from .stats import dtype_name, summarize, summarize_many
 
 
 def join_path(prefix: str, name: str) -> str:
@@ -73,13 +73,13 @@ def describe_params(module: nn.Module, *, values: bool = False, grads: bool = Fa
     infos = []
     for name, p in own_parameters(module):
         if isinstance(p, UninitializedTensorMixin):  # UninitializedParameter, cheap test
-            infos.append(ParamInfo(name, None, _dtype_name(p.dtype), p.requires_grad, 0))
+            infos.append(ParamInfo(name, None, dtype_name(p.dtype), p.requires_grad, 0))
             continue
         stats = summarize(p, name, values=values, histogram=histogram) if values else None
         grad = None
         if grads and p.grad is not None:
             grad = summarize(p.grad, f"{name}.grad", values=values, histogram=histogram)
-        infos.append(ParamInfo(name, tuple(int(d) for d in p.shape), _dtype_name(p.dtype),
+        infos.append(ParamInfo(name, tuple(int(d) for d in p.shape), dtype_name(p.dtype),
                                bool(p.requires_grad), int(p.numel()), stats, grad))
     return tuple(infos)
 
@@ -116,7 +116,8 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def all_param_infos(modules: dict[str, nn.Module], *, grads: bool, values: bool = True,
-                    histogram: bool = False) -> tuple[tuple[str, tuple[ParamInfo, ...]], ...]:
+                    histogram: bool = False, zeros: bool = True
+                    ) -> tuple[tuple[str, tuple[ParamInfo, ...]], ...]:
     """(path, params) for every module that owns parameters, as describe_params gives them.
 
     The statistics of every parameter and gradient are computed as one batch: one host
@@ -136,17 +137,18 @@ def all_param_infos(modules: dict[str, nn.Module], *, grads: bool, values: bool 
             if grads and p.grad is not None:
                 items.append((f"{name}.grad", p.grad))
     # Statistics off: gradients get their shape only, like every other tensor of the run.
-    summaries = iter(summarize_many(items, values=values, histogram=histogram, group=True))
+    summaries = iter(summarize_many(items, values=values, histogram=histogram, group=True,
+                                    zeros=zeros))
     out = []
     for path, params in owned:
         infos = []
         for name, p in params:
             if isinstance(p, UninitializedTensorMixin):
-                infos.append(ParamInfo(name, None, _dtype_name(p.dtype), p.requires_grad, 0))
+                infos.append(ParamInfo(name, None, dtype_name(p.dtype), p.requires_grad, 0))
                 continue
             stats = next(summaries) if values else None
             grad = next(summaries) if grads and p.grad is not None else None
-            infos.append(ParamInfo(name, tuple(int(d) for d in p.shape), _dtype_name(p.dtype),
+            infos.append(ParamInfo(name, tuple(int(d) for d in p.shape), dtype_name(p.dtype),
                                    bool(p.requires_grad), int(p.numel()), stats, grad))
         out.append((path, tuple(infos)))
     return tuple(out)
