@@ -97,3 +97,17 @@ def test_non_finite_loss_is_reported(driver, window):
     assert loss_problems and loss_problems[0].line == 17
     assert "problems" in window.status.where_label.text()
     assert window.source_panel.problem_line == 17
+
+
+def test_a_loss_warning_is_selected_at_the_end_with_its_line(driver, window):
+    # No module to select for a loss-phase finding: the root's call is shown beside it and the
+    # Source panel marks the loss line.
+    driver.open(case("diag_handwritten_ce.py"))
+    while driver.record.status is None:
+        driver.key(Qt.Key.Key_F5)
+    item = window.diagnostics_panel.list.currentItem()
+    assert item is not None
+    chosen = window.diagnostics_panel.diagnostics[item.data(0, Qt.ItemDataRole.UserRole)]
+    assert chosen.code == "hand-written-cross-entropy"
+    assert window.source_panel.problem_line == chosen.line == 20
+    assert window.selected is not None and window.selected[0] == ""

@@ -221,9 +221,16 @@ class MainWindow(QMainWindow):
         elif ended.status == "stopped" and not self.controller.record.nodes:
             self.tree.set_placeholder("<h3>Stopped before the model was built</h3>")
         self.log_panel.note(f"session ended: {ended.status} in {ended.elapsed_s:.2f} s")
-        errors = [d for d in ended.diagnostics if d.severity == "error"]
-        if errors:
-            self.diagnostics_panel.select(self.diagnostics_panel.diagnostics.index(errors[0]))
+        # The first error, else the first warning: its module and line are what to look at.
+        problems = [d for d in ended.diagnostics if d.severity == "error"] or \
+            [d for d in ended.diagnostics if d.severity == "warning"]
+        if problems:
+            if problems[0].module is None and self.selected is None and \
+                    "" in self.controller.record.nodes:
+                # A loss-phase problem names no module: show the root's call beside it.
+                self.tree.select_path("")
+                self.select_call("", None)
+            self.diagnostics_panel.select(self.diagnostics_panel.diagnostics.index(problems[0]))
         elif self.selected is None:
             self.tree.select_path("")
             self.select_call("", None)

@@ -49,7 +49,7 @@ class DiagnosticsPanel(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self.list = make_table(self, COLUMNS, (9, 16, 14, 18))
+        self.list = make_table(self, COLUMNS, (11, 24, 12, 18))
         self.list.setRootIsDecorated(False)
         self.list.currentItemChanged.connect(self._on_list_current_changed)
         self.list.itemClicked.connect(self._on_list_item_clicked)

@@ -38,6 +38,10 @@ def make_plot(x_label: str = "", y_label: str = "") -> pg.PlotWidget:
         plot.setLabel("left", y_label)
     return plot
 
+# A free-running continue skips histograms to stay fast: say how to get one.
+NOT_RECORDED = ("no histogram for this call: histograms are kept while stepping\n"
+                "and at breakpoints (F9), not during a free continue")
+
 
 class HistogramPlot(QWidget):
     """Histogram of one tensor's finite values, with its NaN/Inf counts spelled out beside it
@@ -70,7 +74,7 @@ class HistogramPlot(QWidget):
             if summary.numel and summary.nan + summary.inf >= summary.numel:
                 reason = "every value is NaN/Inf: nothing finite to plot"
             else:
-                reason = "no histogram recorded" if hist is None else "no finite values"
+                reason = NOT_RECORDED if hist is None else "no finite values"
             self._empty(reason)
             return
         self.message.setText("")
