@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import torch
+import torch.nn as nn
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -156,6 +160,26 @@ def test_live_model_from_debug(driver, window):
     driver.key(Qt.Key.Key_F5)
     assert driver.record.status == "ok"
     assert cell(window, "1", mm.COL_SHAPE) == "[2, 5]"
+
+
+class _TwoLayer(nn.Module):
+    """A live model whose class lives in this file: the Source panel shows this file."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.fc(x).tanh()
+
+
+def test_live_model_shows_the_file_of_its_class(driver, window):
+    from torchlens_gui.core.loader import spec_from_objects
+
+    spec = spec_from_objects(_TwoLayer(), torch.randn(4, 3))
+    driver.wait_stop(lambda: window.open_spec(spec))
+    assert window.source_panel.file == os.path.abspath(__file__)
+    assert "class _TwoLayer" in window.source_panel.code.toPlainText()
 
 
 def test_pause_and_end_are_shown_without_the_drain_timer(driver, window):

@@ -12,6 +12,7 @@ and line, never a traceback into our code.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 import sys
@@ -22,7 +23,7 @@ from typing import Any, Callable, Optional
 
 import torch.nn as nn
 
-from .user_frames import innermost_user_line
+from .user_frames import innermost_user_line, is_library_file
 
 _counter = itertools.count()
 
@@ -48,13 +49,24 @@ class ModelSpec:
     loss: Optional[Callable[[Any], Any]]
     file: Optional[str]  # the user's file, used to pick "their" lines out of tracebacks
     name: str = "model"
+    # A file to show beside a live model (no model file): where its class is defined.
+    shown_file: Optional[str] = None
 
 
 def spec_from_objects(model: nn.Module, inputs: Any, loss: Optional[Callable] = None,
                       file: Optional[str] = None) -> ModelSpec:
     """A spec over live objects, for ``torchlens_gui.debug(model, inputs)``."""
     return ModelSpec(build=lambda: model, inputs=lambda: inputs, loss=loss, file=file,
-                     name=type(model).__name__)
+                     name=type(model).__name__, shown_file=file or _class_file(model))
+
+
+def _class_file(model: nn.Module) -> Optional[str]:
+    """The user's file defining the model's class (None for torch's own, nn.Sequential...)."""
+    try:
+        found = inspect.getsourcefile(type(model))
+    except (TypeError, OSError):
+        return None
+    return os.path.abspath(found) if found and not is_library_file(found) else None
 
 
 def load_model_file(path: str) -> ModelSpec:

@@ -178,7 +178,7 @@ class MainWindow(QMainWindow):
         self.diagnostics_panel.clear()
         source = self.controller.source
         file = source if isinstance(source, str) else getattr(source, "file", None)
-        self.source_panel.load(file)
+        self.source_panel.load(file or getattr(source, "shown_file", None))
         name = os.path.basename(file) if file else "live model"
         self.setWindowTitle(f"{name} — torchlens-gui")
         self.log_panel.note(f"session started: {name} on {self.controller.device}")
@@ -318,6 +318,9 @@ class MainWindow(QMainWindow):
             self.tree.select_path(diagnostic.module)
             self.selected = (diagnostic.module, diagnostic.call_index)
             self._show_selected()
+        if diagnostic.line and diagnostic.file and diagnostic.file != self.source_panel.file \
+                and os.path.isfile(diagnostic.file):
+            self.source_panel.load(diagnostic.file)  # a live model's problem in another file
         if diagnostic.line and diagnostic.file == self.source_panel.file:
             self.source_panel.show_lines(self.source_panel.creation_line, diagnostic.line,
                                          scroll_to=diagnostic.line)
