@@ -30,7 +30,7 @@ def own_parameters(module: nn.Module) -> list[tuple[str, nn.Parameter]]:
     """``module.named_parameters(recurse=False)`` in a fraction of the time (detectors ask for
     every module's parameters, and that builds a generator chain per module)."""
     table = getattr(module, "_parameters", None)
-    if type(table) is not dict:
+    if not isinstance(table, dict):  # (an OrderedDict in older torch passes) not a Module: ask
         return list(module.named_parameters(recurse=False))
     out, seen = [], set()
     for name, p in table.items():
