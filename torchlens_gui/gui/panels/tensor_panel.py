@@ -16,17 +16,19 @@ from .. import style
 from ..module_model import display_name
 from .plots import make_table
 
-COLUMNS = ("Name", "Shape", "Dtype", "Device", "Min", "Max", "Mean", "Std", "NaN", "Inf")
+COLUMNS = ("Name", "Shape", "Dtype", "Device", "Min", "Max", "Mean", "Std", "Zeros", "NaN",
+           "Inf")
 
 
 def summary_cells(summary: ev.TensorSummary) -> list[str]:
     """The row of COLUMNS for one tensor (or the text of a non-tensor value)."""
     if not summary.is_tensor:
-        return [summary.name or "value", summary.text, "", "", "", "", "", "", "", ""]
+        return [summary.name or "value", summary.text] + [""] * (len(COLUMNS) - 2)
     f = style.format_number
     return [summary.name or "tensor", summary.shape_text(), summary.dtype or "",
             summary.device or "", f(summary.min), f(summary.max), f(summary.mean),
-            f(summary.std), str(summary.nan) if summary.nan else "",
+            f(summary.std), _percent(summary.zero_fraction),
+            str(summary.nan) if summary.nan else "",
             str(summary.inf) if summary.inf else ""]
 
 
@@ -43,7 +45,7 @@ class TensorPanel(QWidget):
         self.call_combo.setToolTip("Calls of this module recorded so far")
         self.call_combo.activated.connect(self._on_call_combo_activated)
         self.call_combo.setVisible(False)  # only for modules called more than once
-        self.tree = make_table(self, COLUMNS, (16, 12, 8, 6, 8, 8, 8, 8, 5, 5))
+        self.tree = make_table(self, COLUMNS, (16, 12, 8, 6, 8, 8, 8, 8, 6, 5, 5))
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.call_combo)
@@ -148,3 +150,10 @@ class TensorPanel(QWidget):
     def _on_call_combo_activated(self, row: int) -> None:
         if self._path is not None and row >= 0:
             self.sig_call_selected.emit(self._path, int(self.call_combo.itemData(row)))
+
+
+def _percent(fraction) -> str:
+    """Share of exact zeros ("dead" ReLU outputs show as a high share); blank when unknown."""
+    if fraction is None:
+        return ""
+    return f"{fraction:.0%}" if fraction in (0.0, 1.0) or fraction >= 0.01 else "<1%"
