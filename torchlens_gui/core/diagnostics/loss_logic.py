@@ -6,91 +6,64 @@ scales log-probabilities by label values instead of picking each row's label col
 is a number, it even goes down, and the model learns nothing sensible.
 
 :class:`LossLogicWatch` runs during the loss phase only (a few ops, so a TorchFunctionMode costs
-nothing that matters). It remembers which tensors hold log-probabilities (``log_softmax``, or
-``log`` of a softmax made here or in the model's forward) and reports a multiplication of one
-by an index-valued tensor that is not one-hot shaped.
+nothing that matters) and looks at each multiplication before it runs. Log-probabilities are
+recognised by the autograd node that made them (``log_softmax``, or ``log`` of a softmax),
+wherever that was; the op watch's record of probability origins says whether the model's
+forward made them. A product of those with an index-valued tensor that is not one-hot shaped
+is reported.
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import Any, Optional
 
 import torch
-import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from ..context import SessionContext
 from ..events import Diagnostic
 from ..user_frames import caller_user_frame
 from .findings import shape_text
+from .op_watch import WatchState
 from .sources import short_location
 
 CODE = "hand-written-cross-entropy"
 
-_SOFTMAX = {F.softmax, torch.softmax, torch.Tensor.softmax}
-_LOG_SOFTMAX = {F.log_softmax, torch.log_softmax, torch.Tensor.log_softmax}
-_LOG = {torch.log, torch.Tensor.log}
 _MUL = {torch.mul, torch.Tensor.mul, torch.Tensor.__mul__, torch.Tensor.__rmul__}
-# Made in the model's forward (no watch there): recognised by the autograd node that made them.
 _SOFTMAX_NODE = "SoftmaxBackward0"
 _LOG_SOFTMAX_NODE = "LogSoftmaxBackward0"
 _LOG_NODE = "LogBackward0"
+_DisableTorchFunction = torch._C.DisableTorchFunction
 
 
 class LossLogicWatch(TorchFunctionMode):
     """Watches the loss phase for log-probabilities multiplied by class indices."""
 
-    def __init__(self, ctx: SessionContext) -> None:
+    def __init__(self, ctx: SessionContext, state: WatchState) -> None:
         super().__init__()
         self.ctx = ctx
-        self._softmax: dict[int, Any] = {}  # id -> weakref of softmax outputs made in the loss
-        self._log_probs: dict[int, tuple[Any, str]] = {}  # id -> (weakref, how it was made)
+        self.state = state
         self.found: list[Diagnostic] = []
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         try:  # before the call: a product that broadcasts badly may also raise
             if func in _MUL and len(args) >= 2 and not self.found:
-                self._check_product(args[0], args[1])
+                with _DisableTorchFunction():  # our reads are not the user's ops
+                    self._check_product(args[0], args[1])
         except Exception:
             pass  # a check that cannot run must not break the user's loss
-        result = func(*args, **kwargs)
-        try:
-            if func in _SOFTMAX:
-                self._remember(self._softmax, result, None)
-            elif func in _LOG_SOFTMAX:
-                self._remember(self._log_probs, result, "log_softmax")
-            elif func in _LOG and args and self._is_probability(args[0]):
-                self._remember(self._log_probs, result, "log of a softmax")
-        except Exception:
-            pass
-        return result
-
-    # ---- bookkeeping ------------------------------------------------------------------------
-
-    @staticmethod
-    def _remember(table: dict, t: Any, how: Optional[str]) -> None:
-        if isinstance(t, torch.Tensor):
-            table[id(t)] = weakref.ref(t) if how is None else (weakref.ref(t), how)
-
-    def _is_probability(self, t: Any) -> bool:
-        if not isinstance(t, torch.Tensor):
-            return False
-        ref = self._softmax.get(id(t))
-        if ref is not None and ref() is t:
-            return True
-        return _node_name(t.grad_fn) == _SOFTMAX_NODE
+        return func(*args, **kwargs)
 
     def _log_prob_kind(self, t: Any) -> Optional[str]:
+        """How ``t`` came to hold log-probabilities, or None when it does not."""
         if not isinstance(t, torch.Tensor):
             return None
-        entry = self._log_probs.get(id(t))
-        if entry is not None and entry[0]() is t:
-            return entry[1]
         node = t.grad_fn
         if _node_name(node) == _LOG_SOFTMAX_NODE:
-            return "log_softmax in the model"
+            origin = self.state.origin_of(t)
+            return "log_softmax in the model" if origin is not None and \
+                origin.module is not None else "log_softmax"
         if _node_name(node) == _LOG_NODE and any(
                 _node_name(parent) == _SOFTMAX_NODE for parent, _ in node.next_functions):
             return "log of a softmax"

@@ -79,7 +79,7 @@ class StandardDiagnostician(Diagnostician):
                                             WATCHED_LOSSES))
             if phase == "loss" and not ctx.dry_run:
                 stack.enter_context(self.nonfinite.loss_tracer_for(ctx))
-                self._loss_logic = stack.enter_context(LossLogicWatch(ctx))
+                self._loss_logic = stack.enter_context(LossLogicWatch(ctx, self.watch_state))
         except Exception:
             stack.close()
             return contextlib.nullcontext()
