@@ -24,7 +24,7 @@ from ..context import ActiveCall, SessionContext
 from ..events import Diagnostic
 from ..stats import all_finite
 from ..structures import tensors
-from ..tree import own_parameters, parent_path
+from ..tree import join_path, own_parameters, parent_path
 from .findings import listing
 from .sources import described, forward_line_with, short_location
 
@@ -148,7 +148,7 @@ class BackwardWatch:
         fresh = set()  # parameters without a gradient yet: theirs will come from this backward
         for path, module in ctx.modules.items():
             for name, p in own_parameters(module):
-                self.param_names[id(p)] = f"{path}.{name}" if path else name
+                self.param_names[id(p)] = join_path(path, name)
                 if p.grad is None:
                     fresh.add(id(p))
         senders = collections.Counter(id(nxt) for node in nodes
@@ -303,7 +303,7 @@ def _nonfinite_grads(ctx: SessionContext) -> list[str]:
         for name, p in own_parameters(module):
             if p.grad is None or not p.grad.is_floating_point():
                 continue
-            entry = (order.get(path, -1), f"{path}.{name}" if path else name)
+            entry = (order.get(path, -1), join_path(path, name))
             summary = ctx.grad_summary(path, name)  # NaN/Inf already counted: no new pass
             if summary is None:
                 unknown.append((entry, p.grad))

@@ -39,11 +39,11 @@ def explain_dtype(exc, text: str, phase: str, ctx: SessionContext, where: Where
             fix="Convert the labels: target.long().", **where.fields())
     if not _DTYPE.search(text):
         return None
-    floats = _float_dtypes(ctx, where)
+    floats = _float_dtypes(where)
     model_dtype = _model_dtype(ctx, where)
     other = next((d for d in floats if d != model_dtype), None)
     if other is None and model_dtype is not None:  # integers fed to a float layer
-        other = next((d for d in _integer_dtypes(where)), None)
+        other = next(iter(_integer_dtypes(where)), None)
     if model_dtype is None or other is None:
         return Diagnostic(
             code="dtype-mismatch", severity="error", phase=phase,
@@ -94,25 +94,24 @@ def _dt(dtype: torch.dtype) -> str:
     return str(dtype).replace("torch.", "")
 
 
-def _float_dtypes(ctx: SessionContext, where: Where) -> list[torch.dtype]:
+def _operand_dtypes(where: Where) -> list[torch.dtype]:
+    """The dtypes of the failing op's tensor arguments, else of the failing module's inputs."""
     if where.failure is not None:
-        return [t.dtype for t in where.failure.tensors if t.dtype.is_floating_point]
+        return [t.dtype for t in where.failure.tensors]
     if where.failing is not None:
-        return [getattr(torch, s.dtype) for s in where.failing.inputs
-                if s.is_tensor and s.dtype and s.dtype.startswith(("float", "bfloat"))]
+        found = (getattr(torch, s.dtype, None) for s in where.failing.inputs
+                 if s.is_tensor and s.dtype)
+        return [d for d in found if isinstance(d, torch.dtype)]
     return []
 
 
+def _float_dtypes(where: Where) -> list[torch.dtype]:
+    return [d for d in _operand_dtypes(where) if d.is_floating_point]
+
+
 def _integer_dtypes(where: Where) -> list[torch.dtype]:
-    if where.failure is not None:
-        dtypes = [t.dtype for t in where.failure.tensors]
-    elif where.failing is not None:
-        dtypes = [getattr(torch, s.dtype, None) for s in where.failing.inputs
-                  if s.is_tensor and s.dtype]
-    else:
-        return []
-    return [d for d in dtypes if isinstance(d, torch.dtype) and not d.is_floating_point
-            and not d.is_complex and d != torch.bool]
+    return [d for d in _operand_dtypes(where)
+            if not d.is_floating_point and not d.is_complex and d != torch.bool]
 
 
 def _model_dtype(ctx: SessionContext, where: Where) -> Optional[torch.dtype]:

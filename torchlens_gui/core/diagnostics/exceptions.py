@@ -216,8 +216,7 @@ def _inputs_hold(ctx: SessionContext, type_name: str) -> bool:
     calls = ctx.record.calls_of("")
     if not calls:
         return False
-    names = [s.name for s in calls[0].inputs]
     if type_name in ("list", "tuple"):
-        return any(name.count("[") > 1 for name in names)
-    return any(not s.is_tensor and type_name in ("str", "int", "float", "bool", "NoneType")
-               for s in calls[0].inputs)
+        return any(s.name.count("[") > 1 for s in calls[0].inputs)
+    return type_name in ("str", "int", "float", "bool", "NoneType") and \
+        any(not s.is_tensor for s in calls[0].inputs)
