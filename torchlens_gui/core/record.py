@@ -34,15 +34,24 @@ class CallRecord:
 
     @property
     def output_nonfinite(self) -> bool:
-        return any(not s.finite for s in self.outputs)
+        return _any_nonfinite(self.outputs)
 
     @property
     def input_nonfinite(self) -> bool:
-        return any(not s.finite for s in self.inputs)
+        return _any_nonfinite(self.inputs)
 
     @property
     def grad_nonfinite(self) -> bool:
-        return any(not s.finite for s in self.grads.values())
+        return _any_nonfinite(self.grads.values())
+
+
+def _any_nonfinite(summaries) -> bool:
+    # A plain loop, not any() over a generator: the GUI asks this of every call of a run on
+    # its own thread (10,000 modules: the NaN/Inf chart's refresh).
+    for summary in summaries:
+        if summary.nan or summary.inf:
+            return True
+    return False
 
 
 class RunRecord:

@@ -104,9 +104,7 @@ class MainWindow(QMainWindow):
             self._on_diagnostics_diagnostic_selected)
         self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
         # A panel behind another tab is filled when its tab is chosen, not on every step.
-        for title, show in (("Tensors", self._show_tensors),
-                            ("Activations", self._show_activations),
-                            ("Gradients", self._show_gradients)):
+        for title, (_panel, show) in self._selection_views().items():
             self.docks[title].visibilityChanged.connect(lambda visible, f=show: visible and f())
 
     # ---- opening and running ----------------------------------------------------------------
@@ -280,6 +278,12 @@ class MainWindow(QMainWindow):
     def _selected_path(self) -> Optional[str]:
         return self.selected[0] if self.selected else None
 
+    def _selection_views(self) -> dict:
+        """Dock title -> (panel, how to fill it) for the panels that follow the selection."""
+        return {"Tensors": (self.tensor_panel, self._show_tensors),
+                "Activations": (self.activation_panel, self._show_activations),
+                "Gradients": (self.gradient_panel, self._show_gradients)}
+
     def _show_tensors(self) -> None:
         self.tensor_panel.show_call(self.controller.record, self._selected_path(),
                                     self.selected_call())
@@ -293,9 +297,7 @@ class MainWindow(QMainWindow):
     def _show_selected(self, scroll_source: bool = False) -> None:
         record = self.controller.record
         path = self._selected_path()
-        for panel, show in ((self.tensor_panel, self._show_tensors),
-                            (self.activation_panel, self._show_activations),
-                            (self.gradient_panel, self._show_gradients)):
+        for panel, show in self._selection_views().values():
             if is_shown(panel):
                 show()
         node = record.nodes.get(path) if path is not None else None

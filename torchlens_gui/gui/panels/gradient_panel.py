@@ -21,8 +21,8 @@ def depth_norms(record: RunRecord) -> tuple[list[str], list[Optional[float]], li
     norm once backward is done, else the norm of the gradient arriving at the output. Returns
     paths (label them with short_label), norms and colours.
 
-    One pass over every call of the run, so written for speed: a 10,000-module model redraws
-    this chart on the GUI thread (no method call per call)."""
+    One pass over every call of the run: a 10,000-module model redraws this chart on the GUI
+    thread, so each module is looked at once."""
     paths: list[str] = []
     values: list[Optional[float]] = []
     colors: list[tuple] = []
@@ -35,15 +35,14 @@ def depth_norms(record: RunRecord) -> tuple[list[str], list[Optional[float]], li
         node = nodes.get(path)
         if node is None:
             continue
-        squares = [g.norm * g.norm for g in (p.grad for p in node.params)
-                   if g is not None and g.norm is not None] if node.params else None
+        param_norm = record.grad_norm(path) if node.params else None
         grads = call.grads
-        if not squares and not grads:
+        if param_norm is None and not grads:
             continue
         seen.add(path)
         paths.append(path)
-        if squares:  # as record.grad_norm: the norm over all of the module's own parameters
-            values.append(sum(squares) ** 0.5)
+        if param_norm is not None:
+            values.append(param_norm)
             colors.append(style.PLOT_PARAM)
         else:
             out_grad = grads[min(grads)]

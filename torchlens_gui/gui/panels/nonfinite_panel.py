@@ -21,19 +21,10 @@ def nonfinite_count(call: CallRecord) -> int:
     return sum(s.nan + s.inf for s in call.outputs)
 
 
-def _any_nonfinite(summaries) -> bool:
-    # CallRecord.output_nonfinite in a plain loop: this runs for every call of the run.
-    for summary in summaries:
-        if summary.nan or summary.inf:
-            return True
-    return False
-
-
 def find_origin(calls: list[CallRecord]) -> Optional[CallRecord]:
     """The first call whose inputs were finite and outputs were not, and inside which no call
     did the same: where the first NaN/Inf was born."""
-    candidates = [c for c in calls if _any_nonfinite(c.outputs)
-                  and not _any_nonfinite(c.inputs)]
+    candidates = [c for c in calls if c.output_nonfinite and not c.input_nonfinite]
     orders = {c.order for c in candidates}
     for candidate in candidates:
         inner = False
@@ -79,8 +70,7 @@ class NonFinitePanel(QWidget):
 
     def refresh(self, record: RunRecord) -> None:
         """Redraw from the record (cheap when nothing non-finite happened)."""
-        bad = [c for c in record.calls if _any_nonfinite(c.outputs)
-               or (c.grads and _any_nonfinite(c.grads.values()))]
+        bad = [c for c in record.calls if c.output_nonfinite or c.grad_nonfinite]
         key = (len(record.calls), len(bad), sum(len(c.grads) for c in bad))
         if key == self._shown:
             return
