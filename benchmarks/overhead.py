@@ -11,8 +11,8 @@ For each model, in one process and interleaving the modes run by run, it times:
    timer, every statistic on (every module input/output and every gradient summarised,
    parameter values and gradients after backward), the app's diagnostics included;
 2b. (only with ``--modes ...,no-zeros``) mode 2 without non-zero counts: every zero_fraction
-   left None, the one statistic the debugger window never shows and the costliest on large
-   tensors (``Session(zero_counts=False)``);
+   left None, the costliest statistic on large tensors (``Session(zero_counts=False)``; the
+   window keeps it on for its Zeros column);
 3. the same with statistics off (structure, shapes and dtypes only);
 4. TorchLens tracing the same forward with gradients saved plus its backward logging (skipped
    with a note when ``torchlens`` is not importable).
@@ -224,7 +224,7 @@ def make_runner(mode: str, model: nn.Module, inputs: Any, loss: Callable, device
     if mode in ("session", "stats-off", "no-zeros"):
         spec = spec_from_objects(model, inputs, loss)
         values = mode != "stats-off"
-        # 2b: mode 2 without non-zero counts (zero_fraction), which the window never shows
+        # 2b: mode 2 without non-zero counts (zero_fraction)
         zero_counts = mode != "no-zeros"
 
         def run_session():

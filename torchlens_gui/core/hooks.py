@@ -51,7 +51,7 @@ class ModuleHooks:
         self.report = report
         self.values = values
         self.histograms = histograms
-        self.zeros = zeros  # count non-zeros (zero_fraction): reports want it, the window not
+        self.zeros = zeros  # count non-zeros (zero_fraction): the costliest statistic
         self.cache = SummaryCache()
         self.thread = threading.get_ident()
         self.call_counts: dict[str, int] = {}

@@ -50,7 +50,7 @@ class Session:
     tensors holding NaN/Inf, so a run in continue pays nothing for them. ``dry_run`` builds and
     runs on the meta device: shapes and dtypes only, no memory, no compute, no backward.
     ``zero_counts=False`` leaves every zero_fraction None: counting non-zeros is the costliest
-    statistic on large tensors (a third of the statistics' time), and only reports show it.
+    statistic on large tensors (a third of the statistics' time).
     """
 
     def __init__(self, source: str | ModelSpec, *, device: str = "auto",

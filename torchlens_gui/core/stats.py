@@ -111,8 +111,7 @@ def summarize_many(items: Iterable[tuple[str, Any]], *, values: bool = True,
     Non-tensors get a short description. ``cache`` reuses summaries of tensors already seen.
     ``group=True`` stacks small tensors of equal dtype, device and size and reduces them
     together (fewer dispatches for many small tensors: for parameter sets). ``zeros=False``
-    leaves zero_fraction None: counting non-zeros is the costliest reduction on large tensors,
-    and the debugger window never shows it."""
+    leaves zero_fraction None: counting non-zeros is the costliest reduction on large tensors."""
     if type(items) is not tuple:
         items = tuple(items)
     # Our own reads are not the user's ops: torch-function modes (the diagnostics' op watch)
