@@ -57,9 +57,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from torchlens_gui.core.gate import StepGate  # noqa: E402
-from torchlens_gui.core.loader import spec_from_objects  # noqa: E402
-from torchlens_gui.core.session import Session  # noqa: E402
+from torchlens_gui.core.engine.gate import StepGate  # noqa: E402
+from torchlens_gui.core.usercode.loader import spec_from_objects  # noqa: E402
+from torchlens_gui.core.engine.session import Session  # noqa: E402
 
 MODES = ("plain", "session", "stats-off", "torchlens")
 EXTRA_MODES = ("no-zeros",)  # only when asked for with --modes

@@ -43,8 +43,8 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 import overhead  # noqa: E402
-from torchlens_gui.core import events as ev  # noqa: E402
-from torchlens_gui.core.loader import spec_from_objects  # noqa: E402
+from torchlens_gui.core.recording import events as ev  # noqa: E402
+from torchlens_gui.core.usercode.loader import spec_from_objects  # noqa: E402
 from torchlens_gui.gui.main_window import MainWindow  # noqa: E402
 
 TICK_MS = 5

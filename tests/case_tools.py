@@ -27,8 +27,8 @@ def marker_line(path: str, marker: str) -> int:
 
 def run_case(name: str, **session_kwargs: Any) -> dict:
     """Run a case file headless and return the `check --json` object."""
-    from torchlens_gui.core.report import to_json
-    from torchlens_gui.core.session import Session
+    from torchlens_gui.core.recording.report import to_json
+    from torchlens_gui.core.engine.session import Session
 
     session_kwargs.setdefault("device", "cpu")
     session_kwargs.setdefault("histograms", True)

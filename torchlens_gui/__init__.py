@@ -18,9 +18,9 @@ def check(model: Any, inputs: Any, loss: Optional[Callable[[Any], Any]] = None,
           device: str = "auto", dry_run: bool = False) -> dict:
     """Run ``model(inputs)``, the loss and backward under the debugger without a window and
     return the report: the same object `torchlens-gui check --json` prints."""
-    from .core.loader import spec_from_objects
-    from .core.report import to_json
-    from .core.session import Session
+    from .core.usercode.loader import spec_from_objects
+    from .core.recording.report import to_json
+    from .core.engine.session import Session
 
     record = Session(spec_from_objects(model, inputs, loss), device=device, histograms=True,
                      dry_run=dry_run).run()
@@ -31,7 +31,7 @@ def debug(model: Any, inputs: Any, loss: Optional[Callable[[Any], Any]] = None,
           device: str = "auto") -> int:
     """Open the debugger window on a live model, paused before its first module (like
     ``breakpoint()``). Returns when the window is closed."""
-    from .core.loader import spec_from_objects
+    from .core.usercode.loader import spec_from_objects
     from .gui.app import run_app
 
     # No single "user file" here: any frame outside libraries counts as the user's code.

@@ -44,14 +44,14 @@ def _app_parser() -> argparse.ArgumentParser:
 
 def run_check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
-    from .core.report import exit_code, to_json, to_text
-    from .core.session import Session
-    from .core.watchdog import run_with_timeout
+    from .core.recording.report import exit_code, to_json, to_text
+    from .core.engine.session import Session
+    from .core.engine.watchdog import run_with_timeout
 
     err = sys.stderr  # the real stream: the session redirects sys.stderr while it runs
 
     def listener(event) -> None:
-        from .core.events import LogWritten
+        from .core.recording.events import LogWritten
 
         if isinstance(event, LogWritten):
             err.write(event.text)

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from torchlens_gui.core import devices
-from torchlens_gui.core.devices import DeviceUnavailable, list_devices, resolve_device
+from torchlens_gui.core.engine import devices
+from torchlens_gui.core.engine.devices import DeviceUnavailable, list_devices, resolve_device
 
 
 def test_cpu_and_meta_resolve():

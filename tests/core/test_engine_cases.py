@@ -154,8 +154,8 @@ def test_hooks_are_removed_and_model_left_intact():
     import torch
     from torch.nn.modules import module as nn_module
 
-    from torchlens_gui.core.loader import spec_from_objects
-    from torchlens_gui.core.session import Session
+    from torchlens_gui.core.usercode.loader import spec_from_objects
+    from torchlens_gui.core.engine.session import Session
 
     model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.ReLU())
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from torchlens_gui.core import events as ev
-from torchlens_gui.core.gate import Command, StepGate
-from torchlens_gui.core.loader import spec_from_objects
-from torchlens_gui.core.session import Session
+from torchlens_gui.core.recording import events as ev
+from torchlens_gui.core.engine.gate import Command, StepGate
+from torchlens_gui.core.usercode.loader import spec_from_objects
+from torchlens_gui.core.engine.session import Session
 
 
 def nested_model() -> nn.Module:

@@ -36,7 +36,19 @@ def test_no_core_file_imports_qt():
 
 
 def test_importing_core_and_cli_check_loads_no_qt():
-    code = ("import sys, torchlens_gui.core.session, torchlens_gui.core.report, torchlens_gui.cli;"
+    code = ("import sys, torchlens_gui.core.engine.session, torchlens_gui.core.recording.report, torchlens_gui.cli;"
             "print([m for m in sys.modules if m.split('.')[0] in %r])" % (FORBIDDEN,))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_debuggers_own_files_are_never_user_code():
+    """Frames in any of the package's files (GUI and CLI included) are ours, not the user's."""
+    import torchlens_gui.cli
+    from torchlens_gui.core.usercode.user_frames import is_library_file, is_user_file
+
+    gui_file = os.path.join(os.path.dirname(torchlens_gui.cli.__file__), "gui", "main_window.py")
+    assert is_library_file(torchlens_gui.cli.__file__)
+    assert is_library_file(gui_file)
+    assert not is_user_file(gui_file, None)
+    assert is_user_file(os.path.abspath("my_model.py"), None)

@@ -11,14 +11,14 @@ import pytest
 import torch
 import torch.nn as nn
 
-from torchlens_gui.core import events as ev
-from torchlens_gui.core import stats
-from torchlens_gui.core.gate import Command, StepGate
-from torchlens_gui.core.loader import spec_from_objects
-from torchlens_gui.core.session import Session
-from torchlens_gui.core.stats import (SummaryCache, histogram_of, shape_only, summarize,
+from torchlens_gui.core.recording import events as ev
+from torchlens_gui.core.statistics import stats
+from torchlens_gui.core.engine.gate import Command, StepGate
+from torchlens_gui.core.usercode.loader import spec_from_objects
+from torchlens_gui.core.engine.session import Session
+from torchlens_gui.core.statistics.stats import (SummaryCache, histogram_of, shape_only, summarize,
                                       summarize_many, summarize_nested)
-from torchlens_gui.core.tree import all_param_infos, describe_params
+from torchlens_gui.core.usercode.tree import all_param_infos, describe_params
 
 
 def close(a, b, rel=1e-5, abs_=1e-6):
@@ -365,7 +365,7 @@ def test_histograms_auto_not_inside_a_module_stepped_over():
 
 
 def test_all_finite_is_exact():
-    from torchlens_gui.core.stats import all_finite
+    from torchlens_gui.core.statistics.stats import all_finite
 
     tensors = [torch.randn(100), torch.tensor([1.0, float("nan")]),
                torch.tensor([float("inf"), 1.0]), torch.full((4,), 3e38),  # sum overflows
@@ -377,7 +377,7 @@ def test_all_finite_is_exact():
 
 
 def test_record_params_update_replaces_nodes_like_dataclasses_replace():
-    from torchlens_gui.core.record import RunRecord
+    from torchlens_gui.core.recording.record import RunRecord
 
     record = RunRecord()
     node = ev.ModuleNode("fc", "Linear", "", 1, 0)

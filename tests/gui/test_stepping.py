@@ -150,7 +150,7 @@ def test_live_model_from_debug(driver, window):
     import torch
     import torch.nn as nn
 
-    from torchlens_gui.core.loader import spec_from_objects
+    from torchlens_gui.core.usercode.loader import spec_from_objects
 
     model = nn.Sequential(nn.Linear(3, 5), nn.Tanh())
     spec = spec_from_objects(model, torch.randn(2, 3), file=None)
@@ -174,7 +174,7 @@ class _TwoLayer(nn.Module):
 
 
 def test_live_model_shows_the_file_of_its_class(driver, window):
-    from torchlens_gui.core.loader import spec_from_objects
+    from torchlens_gui.core.usercode.loader import spec_from_objects
 
     spec = spec_from_objects(_TwoLayer(), torch.randn(4, 3))
     driver.wait_stop(lambda: window.open_spec(spec))

@@ -11,8 +11,8 @@ import time
 from PySide6.QtCore import QModelIndex
 
 from conftest import EXAMPLES, case
-from torchlens_gui.core import events as ev
-from torchlens_gui.core.record import RunRecord
+from torchlens_gui.core.recording import events as ev
+from torchlens_gui.core.recording.record import RunRecord
 from torchlens_gui.gui.module_model import ModuleTreeModel
 
 

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Optional
 
-from ..core.loader import ModelSpec
+from ..core.usercode.loader import ModelSpec
 
 ORGANIZATION = "torchlens-gui"
 APPLICATION = "torchlens-gui"

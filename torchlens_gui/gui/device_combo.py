@@ -7,7 +7,7 @@ from typing import Optional
 
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from ..core.devices import list_devices
+from ..core.engine.devices import list_devices
 
 
 def make_device_combo(current: str, parent: Optional[QWidget] = None) -> QComboBox:

@@ -9,10 +9,10 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QWidget
 
-from ..core import events as ev
-from ..core.gate import Command
-from ..core.loader import ModelSpec
-from ..core.record import CallRecord, RunRecord
+from ..core.recording import events as ev
+from ..core.engine.gate import Command
+from ..core.usercode.loader import ModelSpec
+from ..core.recording.record import CallRecord, RunRecord
 from .actions import Actions
 from .device_combo import make_device_combo
 from .module_model import ModuleTreeModel

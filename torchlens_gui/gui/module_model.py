@@ -12,8 +12,8 @@ from typing import Any, Iterable, Optional
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QFont
 
-from ..core import events as ev
-from ..core.record import RunRecord
+from ..core.recording import events as ev
+from ..core.recording.record import RunRecord
 from . import style
 
 COLUMNS = ("Module", "Type", "Output shape", "Dtype", "Device", "Params", "NaN/Inf",

@@ -9,7 +9,7 @@ import time
 
 from PySide6.QtWidgets import QDockWidget
 
-from ..core.record import RunRecord
+from ..core.recording.record import RunRecord
 from .module_model import ModuleTreeModel
 from .module_tree import ModuleTree
 from .panels.gradient_panel import GradientPanel

@@ -19,11 +19,11 @@ from typing import Optional
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 
-from ..core import events as ev
-from ..core.gate import Command, StepGate, interrupt_thread
-from ..core.loader import ModelSpec
-from ..core.record import RunRecord
-from ..core.session import Session
+from ..core.recording import events as ev
+from ..core.engine.gate import Command, StepGate, interrupt_thread
+from ..core.usercode.loader import ModelSpec
+from ..core.recording.record import RunRecord
+from ..core.engine.session import Session
 
 DRAIN_INTERVAL_MS = 33
 # Time spent applying events per tick, so a flood of events never freezes the window.

@@ -8,8 +8,8 @@ from typing import Optional
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from ..core import events as ev
-from ..core.record import RunRecord
+from ..core.recording import events as ev
+from ..core.recording.record import RunRecord
 
 PHASE_TEXT = {"loading": "Loading", "building": "Building", "forward": "Forward",
               "loss": "Loss", "backward": "Backward", "done": "Done", "failed": "Failed",

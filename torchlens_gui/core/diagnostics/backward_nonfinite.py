@@ -20,11 +20,11 @@ from typing import Any, Optional
 
 import torch
 
-from ..context import ActiveCall, SessionContext
-from ..events import Diagnostic
-from ..stats import all_finite
-from ..structures import tensors
-from ..tree import join_path, own_parameters, parent_path
+from ..usercode.context import ActiveCall, SessionContext
+from ..recording.events import Diagnostic
+from ..statistics.stats import all_finite
+from ..recording.structures import tensors
+from ..usercode.tree import join_path, own_parameters, parent_path
 from .findings import listing
 from .sources import described, forward_line_with, short_location
 

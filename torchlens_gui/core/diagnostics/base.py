@@ -13,10 +13,10 @@ from typing import Any, ContextManager, Iterable, Optional
 
 import torch.nn as nn
 
-from ..context import ActiveCall, SessionContext
-from ..events import Diagnostic, TensorSummary
-from ..loader import LoadError, format_exception_only
-from ..user_frames import caller_user_frame, innermost_user_frame
+from ..usercode.context import ActiveCall, SessionContext
+from ..recording.events import Diagnostic, TensorSummary
+from ..usercode.loader import LoadError, format_exception_only
+from ..usercode.user_frames import caller_user_frame, innermost_user_frame
 
 
 def load_error(exc: LoadError, phase: str = "load") -> Diagnostic:

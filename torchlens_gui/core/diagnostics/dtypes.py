@@ -9,8 +9,8 @@ from typing import Optional
 
 import torch
 
-from ..context import SessionContext
-from ..events import Diagnostic
+from ..usercode.context import SessionContext
+from ..recording.events import Diagnostic
 from .sources import described, function_return_line, short_location
 from .where import Where, modules_running
 

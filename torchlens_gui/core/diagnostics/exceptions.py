@@ -11,9 +11,9 @@ from typing import Callable, Optional
 
 import torch
 
-from ..context import ActiveCall, SessionContext
-from ..events import Diagnostic
-from ..loader import format_exception_only
+from ..usercode.context import ActiveCall, SessionContext
+from ..recording.events import Diagnostic
+from ..usercode.loader import format_exception_only
 from .dtypes import explain_dtype
 from .findings import DiagnosedError, listing
 from .module_shapes import explain_layer_shape

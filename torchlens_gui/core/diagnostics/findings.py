@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Optional, Sequence
 
-from ..events import Diagnostic
+from ..recording.events import Diagnostic
 
 
 class DiagnosedError(RuntimeError):

@@ -26,11 +26,11 @@ from typing import Any, Iterable, Optional
 import torch
 import torch.nn as nn
 
-from ..context import ActiveCall, SessionContext
-from ..events import Diagnostic, TensorSummary
-from ..stats import all_finite
-from ..structures import tensors
-from ..tree import subtree_all
+from ..usercode.context import ActiveCall, SessionContext
+from ..recording.events import Diagnostic, TensorSummary
+from ..statistics.stats import all_finite
+from ..recording.structures import tensors
+from ..usercode.tree import subtree_all
 from .backward_nonfinite import BackwardWatch, backward_nonfinite
 from .findings import count_text, listing, number
 from .sources import described

@@ -23,8 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..context import SessionContext
-from ..events import Diagnostic
+from ..usercode.context import SessionContext
+from ..recording.events import Diagnostic
 from .findings import DiagnosedError, shape_text
 from .op_watch import OpWatch, ProbabilityOrigin
 from .sources import change_fix, short_location

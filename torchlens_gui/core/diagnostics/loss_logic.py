@@ -20,9 +20,9 @@ from typing import Any, Optional
 import torch
 from torch.overrides import TorchFunctionMode
 
-from ..context import SessionContext
-from ..events import Diagnostic
-from ..user_frames import caller_user_frame
+from ..usercode.context import SessionContext
+from ..recording.events import Diagnostic
+from ..usercode.user_frames import caller_user_frame
 from .findings import shape_text
 from .op_watch import WatchState
 from .sources import short_location

@@ -13,9 +13,9 @@ from typing import Optional
 
 import torch.nn as nn
 
-from ..context import SessionContext
-from ..events import Diagnostic, TensorSummary
-from ..record import CallRecord
+from ..usercode.context import SessionContext
+from ..recording.events import Diagnostic, TensorSummary
+from ..recording.record import CallRecord
 from .findings import number, sentence, shape_text
 from .sources import change_fix, described
 

@@ -15,9 +15,9 @@ from typing import Any, Callable, Iterable, Optional
 
 import torch
 
-from ..context import ActiveCall, SessionContext
-from ..events import Diagnostic, TensorSummary
-from ..structures import tensors
+from ..usercode.context import ActiveCall, SessionContext
+from ..recording.events import Diagnostic, TensorSummary
+from ..recording.structures import tensors
 from .findings import count_text, listing, number
 from .op_trace import NonFiniteTracer, OpEvent, TraceResult, rerun_traced
 from .sources import described, function_return_line, short_location

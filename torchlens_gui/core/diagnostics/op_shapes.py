@@ -9,8 +9,8 @@ import math
 import re
 from typing import TYPE_CHECKING, Optional
 
-from ..context import SessionContext
-from ..events import Diagnostic
+from ..usercode.context import SessionContext
+from ..recording.events import Diagnostic
 from .findings import listing, shape_text
 from .sources import described, short_location
 

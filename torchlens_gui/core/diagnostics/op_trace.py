@@ -21,9 +21,9 @@ import torch
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
-from ..context import SessionContext
-from ..structures import iter_leaves, map_tensors
-from ..user_frames import caller_user_frame
+from ..usercode.context import SessionContext
+from ..recording.structures import iter_leaves, map_tensors
+from ..usercode.user_frames import caller_user_frame
 from .op_watch import op_name
 
 

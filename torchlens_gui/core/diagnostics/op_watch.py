@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from ..context import SessionContext
-from ..structures import iter_leaves, tensors
-from ..user_frames import caller_user_frame
+from ..usercode.context import SessionContext
+from ..recording.structures import iter_leaves, tensors
+from ..usercode.user_frames import caller_user_frame
 
 _OPERATORS = {
     "__matmul__": "@", "__rmatmul__": "@", "__truediv__": "/", "__rtruediv__": "/",

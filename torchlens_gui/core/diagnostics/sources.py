@@ -17,8 +17,8 @@ from typing import Optional
 
 import torch.nn as nn
 
-from ..context import SessionContext
-from ..events import SourceLocation
+from ..usercode.context import SessionContext
+from ..recording.events import SourceLocation
 
 
 def short_location(file: Optional[str], line: Optional[int]) -> str:

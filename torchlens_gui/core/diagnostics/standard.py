@@ -12,8 +12,8 @@ import sys
 import warnings
 from typing import Any, Callable, ContextManager, Iterable, Optional
 
-from ..context import ActiveCall, SessionContext
-from ..events import Diagnostic, TensorSummary
+from ..usercode.context import ActiveCall, SessionContext
+from ..recording.events import Diagnostic, TensorSummary
 from .base import Diagnostician
 from .exceptions import ExceptionExplainer
 from .gradients import GradientChecks

@@ -13,9 +13,9 @@ from typing import Iterable
 import torch
 import torch.nn as nn
 
-from ..context import ActiveCall, SessionContext
-from ..events import Diagnostic, TensorSummary
-from ..tree import subtree_all
+from ..usercode.context import ActiveCall, SessionContext
+from ..recording.events import Diagnostic, TensorSummary
+from ..usercode.tree import subtree_all
 from .findings import count_text, listing, shape_text
 from .dtypes import float_mix
 from .op_watch import WatchState

@@ -7,8 +7,8 @@ from typing import Optional
 
 import torch.nn as nn
 
-from ..context import ActiveCall, SessionContext
-from ..user_frames import innermost_user_frame
+from ..usercode.context import ActiveCall, SessionContext
+from ..usercode.user_frames import innermost_user_frame
 from .op_watch import OpFailure, WatchState
 
 

@@ -6,8 +6,8 @@ from typing import Optional
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from ...core import events as ev
-from ...core.record import CallRecord
+from ...core.recording import events as ev
+from ...core.recording.record import CallRecord
 from .plots import HistogramPicker
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QTextBrowser, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from ...core import events as ev
+from ...core.recording import events as ev
 from .. import style
 from .plots import make_table
 

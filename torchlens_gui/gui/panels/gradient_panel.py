@@ -9,8 +9,8 @@ from typing import Optional
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from ...core import events as ev
-from ...core.record import RunRecord
+from ...core.recording import events as ev
+from ...core.recording.record import RunRecord
 from .. import style
 from ..module_model import short_label
 from .plots import HistogramPicker, LogBarChart

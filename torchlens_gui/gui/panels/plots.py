@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QLabel, QTreeWidget, QVBoxLayout, QWidget
 
-from ...core.events import TensorSummary
+from ...core.recording.events import TensorSummary
 from .. import style
 
 pg.setConfigOptions(background="w", foreground="k", antialias=True)

@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTreeWidgetItem, QVBoxLayout, \
     QWidget
 
-from ...core import events as ev
-from ...core.record import CallRecord, RunRecord
+from ...core.recording import events as ev
+from ...core.recording.record import CallRecord, RunRecord
 from .. import style
 from ..module_model import display_name
 from .plots import make_table

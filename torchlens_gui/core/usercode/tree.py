@@ -9,8 +9,8 @@ import torch.nn as nn
 from torch.nn.parameter import UninitializedParameter, UninitializedTensorMixin
 
 from .creation_sites import CreationSites
-from .events import ModuleNode, ParamInfo
-from .stats import dtype_name, summarize, summarize_many
+from ..recording.events import ModuleNode, ParamInfo
+from ..statistics.stats import dtype_name, summarize, summarize_many
 
 
 def join_path(prefix: str, name: str) -> str:

@@ -8,7 +8,7 @@ from typing import Sequence, Union
 
 import torch
 
-from .events import Histogram, TensorSummary
+from ..recording.events import Histogram, TensorSummary
 from .stats_reduce import raw as raw_vector
 
 HIST_BINS = 32

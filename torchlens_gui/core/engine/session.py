@@ -14,19 +14,19 @@ from typing import Any, Callable, Optional
 import torch
 import torch.nn as nn
 
-from . import events as ev
+from ..recording import events as ev
 from .capture import capture_output
-from .context import SessionContext
-from .creation_sites import CreationSites
+from ..usercode.context import SessionContext
+from ..usercode.creation_sites import CreationSites
 from .devices import DeviceUnavailable, is_out_of_memory, resolve_device, synchronize
-from .diagnostics import Diagnostician, default_diagnostician, load_error
+from ..diagnostics import Diagnostician, default_diagnostician, load_error
 from .gate import SessionStopped, StepGate
 from .hooks import ModuleHooks
-from .loader import LoadError, ModelSpec, load_model_file
-from .record import RunRecord
-from .stats import summarize
-from .structures import map_tensors, tensors
-from .tree import all_param_infos, describe_module_tree
+from ..usercode.loader import LoadError, ModelSpec, load_model_file
+from ..recording.record import RunRecord
+from ..statistics.stats import summarize
+from ..recording.structures import map_tensors, tensors
+from ..usercode.tree import all_param_infos, describe_module_tree
 
 Listener = Callable[[ev.Event], None]
 
@@ -219,7 +219,7 @@ class Session:
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            from .diagnostics.base import user_location
+            from ..diagnostics.base import user_location
             file, line = user_location(exc, self.ctx)
             self.report(ev.Diagnostic(
                 code="load-error", severity="error", phase="build",
@@ -333,7 +333,7 @@ class Session:
 
         free_cached_memory(ctx.device)
         failing = ctx.stack[-1] if ctx.stack else None
-        from .diagnostics.base import user_location
+        from ..diagnostics.base import user_location
 
         file, line = user_location(exc, ctx)
         return ev.Diagnostic(
@@ -377,7 +377,7 @@ def surrogate_loss(output: Any) -> torch.Tensor:
 
 def _non_tensor_array(inputs: Any) -> Optional[str]:
     """Describe an array-like input that is not a tensor (numpy, pandas, lists of numbers)."""
-    from .structures import iter_leaves
+    from ..recording.structures import iter_leaves
 
     for name, leaf in iter_leaves(inputs):
         kind = type(leaf).__module__.split(".")[0]

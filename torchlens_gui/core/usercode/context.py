@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 
 from .creation_sites import CreationSites
-from .events import ParamInfo, SourceLocation, TensorSummary
-from .record import RunRecord
+from ..recording.events import ParamInfo, SourceLocation, TensorSummary
+from ..recording.record import RunRecord
 
 
 @dataclass

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Callable, Iterable, Optional
 
-from .events import PauseLocation
+from ..recording.events import PauseLocation
 
 
 class SessionStopped(BaseException):

@@ -15,7 +15,7 @@ from typing import Iterator, Optional
 
 import torch.nn as nn
 
-from .events import SourceLocation
+from ..recording.events import SourceLocation
 from .user_frames import is_user_file
 
 

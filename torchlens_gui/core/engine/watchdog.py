@@ -6,11 +6,11 @@ import sys
 import threading
 from typing import Optional
 
-from .events import Diagnostic
+from ..recording.events import Diagnostic
 from .gate import Command, interrupt_thread
-from .record import RunRecord
+from ..recording.record import RunRecord
 from .session import Session
-from .user_frames import is_user_file
+from ..usercode.user_frames import is_user_file
 
 # How long a stopped session gets to unwind before we stop waiting for it.
 STOP_GRACE_S = 2.0

@@ -17,14 +17,14 @@ import torch
 import torch.nn as nn
 from torch.nn.modules import module as nn_module
 
-from . import events as ev
-from .context import ActiveCall, SessionContext
-from .diagnostics import Diagnostician
+from ..recording import events as ev
+from ..usercode.context import ActiveCall, SessionContext
+from ..diagnostics import Diagnostician
 from .gate import StepGate
-from .stats import HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM, SummaryCache, summarize_many, \
+from ..statistics.stats import HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM, SummaryCache, summarize_many, \
     summarize_nested
-from .structures import tensors
-from .tree import describe_module_tree
+from ..recording.structures import tensors
+from ..usercode.tree import describe_module_tree
 
 
 _get_ident = threading.get_ident

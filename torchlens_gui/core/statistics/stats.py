@@ -26,12 +26,12 @@ from typing import Any, Iterable, Optional
 
 import torch
 
-from .events import Histogram, TensorSummary
+from ..recording.events import Histogram, TensorSummary
 from .stats_reduce import raw_rows, raw_values, readable
 from .stats_summary import (HIST_BINS, HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM,  # noqa: F401
                             HistogramWanted, dtype_name, finish, renamed, shape_only,
                             wants_histogram)
-from .structures import describe_value, leaves
+from ..recording.structures import describe_value, leaves
 
 _DisableTorchFunction = torch._C.DisableTorchFunction
 _set_grad_enabled = torch._C._set_grad_enabled

@@ -8,7 +8,8 @@ import sysconfig
 from types import FrameType, TracebackType
 from typing import Optional
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# core/usercode/user_frames.py -> the torchlens_gui package folder
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _LIBRARY_DIRS = tuple(
     os.path.abspath(p) + os.sep
     for p in {sysconfig.get_paths().get("stdlib"), sysconfig.get_paths().get("purelib"),
