@@ -39,6 +39,10 @@ def _app_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="PNG",
                         help="with --run: save the window to PNG when the run stops, then exit")
     parser.add_argument("--version", action="version", version=f"torchlens-gui {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation without a screen: open the window "
+                             "offscreen, debug the bundled NaN example, print one line "
+                             "(versions, device, result, seconds); exit 0 when it passed")
     return parser
 
 
@@ -73,6 +77,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if argv and argv[0] == "check":
         return run_check(argv[1:])
     args = _app_parser().parse_args(argv)
+    if args.self_test:
+        from .gui.self_test import run_self_test
+
+        return run_self_test(device=args.device)
     if args.screenshot and not args.run:
         _app_parser().error("--screenshot needs --run")
     from .gui.app import run_app
