@@ -22,9 +22,10 @@ EXCLUDED_MODULES = [
     "pyqtgraph.opengl", "pyqtgraph.examples", "pyqtgraph.canvas", "pyqtgraph.jupyter",
     "pyqtgraph.console", "pyqtgraph.flowchart", "pyqtgraph.multiprocess",
     "OpenGL", "matplotlib", "IPython", "jupyter_rfb", "h5py", "cupy",
-    # torch's test suite, benchmarks and tooling for other jobs (tensorboard, ONNX export).
-    "torch.testing._internal", "torch.utils.benchmark", "torch.utils.tensorboard",
-    "torch.utils.bottleneck", "torch.onnx", "torch.utils.model_dump",
+    # torch's tooling for other jobs (tensorboard, ONNX export, profiling scripts). Its
+    # testing._internal stays: torch._refs imports a helper from it, and torch.profiler
+    # imports torch.utils.benchmark.
+    "torch.utils.tensorboard", "torch.utils.bottleneck", "torch.onnx", "torch.utils.model_dump",
     "tkinter", "unittest.test", "test", "lib2to3", "pydoc_data",
 ]
 
@@ -40,14 +41,15 @@ EXCLUDED_FILES = [
     ("torch/include/*", "torch: C++ headers (only for compiling extensions)"),
     ("torch/share/*", "torch: CMake files"),
     ("torch/test/*", "torch: C++ test binaries"),
-    ("torch/bin/*", "torch: test and benchmark binaries"),
+    # torch/bin/torch_shm_manager stays: `import torch` checks that it is there.
+    ("torch/bin/test_*", "torch: test binaries and the protobuf compiler"),
+    ("torch/bin/*StoreTest", "torch: test binaries and the protobuf compiler"),
+    ("torch/bin/protoc*", "torch: test binaries and the protobuf compiler"),
     ("torch/lib/*.a", "torch: static libraries"),
     ("torch/lib/libtorchbind_test.so", "torch: test libraries"),
     ("torch/lib/libjitbackend_test.so", "torch: test libraries"),
     ("torch/lib/libbackend_with_compiler.so", "torch: test libraries"),
     ("torch/lib/libaoti_custom_ops.so", "torch: test libraries"),
-    ("torch/testing/_internal/*", "torch: its own test helpers"),
-    ("torch/utils/benchmark/*", "torch: benchmark sources"),
     ("*.pyi", "type stubs"),
     ("PySide6/Qt/qml/*", "Qt: QML modules"),
     ("PySide6/Qt/plugins/platformthemes/libqgtk3.so", "Qt: GTK theme plugin and the GTK stack"),

@@ -13,6 +13,7 @@ import platform
 import sys
 import tempfile
 import time
+import traceback
 from typing import Optional
 
 EXAMPLE = "mlp_nan.py"
@@ -92,6 +93,7 @@ def run_self_test(device: Optional[str] = None, timeout_s: float = TIMEOUT_S) ->
         device_text = _device_name(device)
         versions = _versions()
     except Exception as exc:  # noqa: BLE001 - whatever broke is the self-test's answer
+        traceback.print_exc()  # stderr: the one line on stdout stays one line
         passed, result = False, f"{type(exc).__name__}: {exc}"
         device_text, versions = device, f"torchlens-gui (versions unknown), Python " \
                                         f"{platform.python_version()}"
