@@ -9,6 +9,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Optional
 
+from . import codes
 from ..usercode.context import SessionContext
 from ..recording.events import Diagnostic
 from .findings import listing, shape_text
@@ -58,7 +59,7 @@ def explain_op_shape(exc, text: str, phase: str, ctx: SessionContext, where: "Wh
         return None
     message, fix = found
     message += _origin_notes(ctx, where)
-    return Diagnostic(code="shape-mismatch", severity="error", phase=phase, message=message,
+    return Diagnostic(code=codes.SHAPE_MISMATCH, severity="error", phase=phase, message=message,
                       fix=fix, details=(("op", op), ("operands", ", ".join(shapes)),
                                         ("torch", text.splitlines()[0][:300])),
                       **where.fields())

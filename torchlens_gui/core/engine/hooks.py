@@ -181,8 +181,6 @@ class ModuleHooks:
             summary = summarize_many(((name, grad),), values=self.values,
                                      histogram=histogram, cache=self.cache, zeros=self.zeros)[0]
             self.emit(ev.GradientArrived(path, call_index, depth, index, summary))
-            for diagnostic in self.diagnostician.on_gradient(self.ctx, path, call_index, summary):
-                self.report(diagnostic)
             gate = self.gate
             if not gate.free_running:
                 gate.checkpoint("backward", "grad", path, call_index, depth)

@@ -18,14 +18,15 @@ from ..recording import events as ev
 from .capture import capture_output
 from ..usercode.context import SessionContext
 from ..usercode.creation_sites import CreationSites
-from .devices import DeviceUnavailable, is_out_of_memory, resolve_device, synchronize
-from ..diagnostics import Diagnostician, default_diagnostician, load_error
+from .devices import (DeviceUnavailable, free_cached_memory, is_out_of_memory, resolve_device,
+                      synchronize)
+from ..diagnostics import Diagnostician, default_diagnostician, run_failures
 from .gate import SessionStopped, StepGate
 from .hooks import ModuleHooks
 from ..usercode.loader import LoadError, ModelSpec, load_model_file
 from ..recording.record import RunRecord
 from ..statistics.stats import summarize
-from ..recording.structures import map_tensors, tensors
+from ..recording.structures import iter_leaves, map_tensors, tensors
 from ..usercode.tree import all_param_infos, describe_module_tree
 
 Listener = Callable[[ev.Event], None]
@@ -169,17 +170,14 @@ class Session:
         try:
             return load_model_file(self.source)
         except LoadError as exc:
-            self.report(load_error(exc))
+            self.report(run_failures.load_error(exc))
             raise _Abort("failed") from None
 
     def _resolve_device(self) -> torch.device:
         try:
             return resolve_device(self.device_name)
         except DeviceUnavailable as exc:
-            self.report(ev.Diagnostic(
-                code="device-unavailable", severity="error", phase="build", message=str(exc),
-                fix="Choose CPU (--device cpu), or install a CUDA build of PyTorch on a machine "
-                    "with an NVIDIA GPU."))
+            self.report(run_failures.device_unavailable(str(exc)))
             raise _Abort("failed") from None
 
     def _build(self, spec: ModelSpec, ctx: SessionContext) -> nn.Module:
@@ -194,10 +192,7 @@ class Session:
                         or self.diagnostician.creation_error(exc, ctx))
             raise _Abort("failed") from None
         if not isinstance(model, nn.Module):
-            self.report(ev.Diagnostic(
-                code="load-error", severity="error", phase="build",
-                message=f"build_model() returned a {type(model).__name__}, not an nn.Module",
-                file=spec.file, fix="Return the model instance from build_model()."))
+            self.report(run_failures.not_a_module(model, spec.file))
             raise _Abort("failed")
         try:
             if not _all_on(model, ctx.device):  # a live model run again is already there
@@ -219,21 +214,11 @@ class Session:
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            from ..diagnostics.base import user_location
-            file, line = user_location(exc, self.ctx)
-            self.report(ev.Diagnostic(
-                code="load-error", severity="error", phase="build",
-                message=f"example_inputs() raised {type(exc).__name__}: {exc}", file=file,
-                line=line, fix="Fix example_inputs() so it returns the model's inputs."))
+            self.report(run_failures.inputs_raised(exc, self.ctx))
             raise _Abort("failed") from None
         wrong = _non_tensor_array(inputs)
         if wrong is not None:
-            self.report(ev.Diagnostic(
-                code="load-error", severity="error", phase="build",
-                message=f"example_inputs() returned {wrong}, but models take torch tensors",
-                file=spec.file,
-                fix="Convert it in example_inputs(), for example torch.as_tensor(x, "
-                    "dtype=torch.float32)."))
+            self.report(run_failures.inputs_not_tensors(wrong, spec.file))
             raise _Abort("failed")
         return map_tensors(inputs, lambda t: t.to(device))
 
@@ -271,12 +256,7 @@ class Session:
             self._fail_in_phase(exc, "loss", ctx)
             return None
         if not isinstance(value, torch.Tensor) or value.numel() != 1:
-            what = f"a tensor of shape {list(value.shape)}" if isinstance(value, torch.Tensor) \
-                else f"a {type(value).__name__}"
-            self.report(ev.Diagnostic(
-                code="runtime-error", severity="error", phase="loss",
-                message=f"loss(output) returned {what}; backward needs a scalar tensor",
-                file=spec.file, fix="Reduce the loss to a scalar (for example .mean())."))
+            self.report(run_failures.loss_not_scalar(value, spec.file))
             self.emit(ev.LossComputed(None, surrogate))
             return None
         summary = summarize(value.detach(), "loss", values=self.values)
@@ -285,12 +265,7 @@ class Session:
         for diagnostic in self.diagnostician.on_loss(ctx, output, value, surrogate):
             self.report(diagnostic)
         if not value.requires_grad:
-            self.report(ev.Diagnostic(
-                code="no-gradient", severity="warning", phase="loss",
-                message="The loss does not require grad: no parameter takes part in it, so "
-                        "backward cannot run",
-                file=spec.file, fix="Make sure the loss is computed from the model's output "
-                "without .detach(), torch.no_grad() or .item()."))
+            self.report(run_failures.loss_without_grad(spec.file))
             return None
         return value
 
@@ -329,21 +304,8 @@ class Session:
                 ) -> Optional[ev.Diagnostic]:
         if not is_out_of_memory(exc):
             return None
-        from .devices import free_cached_memory
-
         free_cached_memory(ctx.device)
-        failing = ctx.stack[-1] if ctx.stack else None
-        from ..diagnostics.base import user_location
-
-        file, line = user_location(exc, ctx)
-        return ev.Diagnostic(
-            code="out-of-memory", severity="error", phase=phase,
-            message=f"Out of memory on {ctx.device} during {phase}"
-                    + (f" in {failing.path or '(root)'}" if failing else "")
-                    + f": {str(exc).splitlines()[0][:200]}",
-            module=failing.path if failing else None, file=file, line=line,
-            fix="Use a smaller batch in example_inputs(), a smaller model, or check shapes "
-                "first without memory: torchlens-gui check FILE --dry-run.")
+        return run_failures.out_of_memory(exc, phase, ctx)
 
     # ---- captured output --------------------------------------------------------------------
 
@@ -377,8 +339,6 @@ def surrogate_loss(output: Any) -> torch.Tensor:
 
 def _non_tensor_array(inputs: Any) -> Optional[str]:
     """Describe an array-like input that is not a tensor (numpy, pandas, lists of numbers)."""
-    from ..recording.structures import iter_leaves
-
     for name, leaf in iter_leaves(inputs):
         kind = type(leaf).__module__.split(".")[0]
         if kind in ("numpy", "pandas", "jax", "tensorflow"):

@@ -6,7 +6,7 @@ import sys
 import threading
 from typing import Optional
 
-from ..recording.events import Diagnostic
+from ..diagnostics import run_failures
 from .gate import Command, interrupt_thread
 from ..recording.record import RunRecord
 from .session import Session
@@ -33,7 +33,6 @@ def run_with_timeout(session: Session, timeout_s: Optional[float]) -> RunRecord:
         return session.record
     phase = session.record.phase
     stack = list(session.ctx.stack) if session.ctx is not None else []
-    module = stack[-1].path if stack else None
     where = _user_line_of_thread(worker.ident, record_file=session.record.file)
     session.gate.command(Command.STOP)
     worker.join(0.2)
@@ -41,15 +40,8 @@ def run_with_timeout(session: Session, timeout_s: Optional[float]) -> RunRecord:
         interrupt_thread(worker.ident)
     worker.join(STOP_GRACE_S)
     record = session.record
-    record.diagnostics.append(Diagnostic(
-        code="timeout", severity="error", phase=phase if phase in (
-            "load", "build", "forward", "loss", "backward") else "forward",
-        message=f"The {phase} did not finish within {timeout_s:g} s"
-                + (f"; it was inside {module or '(root)'}" if stack else "")
-                + " and was stopped",
-        module=module, file=where[0] if where else record.file, line=where[1] if where else None,
-        fix="Look for a loop that never ends in forward (or a very large input); raise the "
-            "limit with --timeout if the model is just slow."))
+    record.diagnostics.append(run_failures.timeout(phase, timeout_s, stack[-1] if stack else None,
+                                                   where, record.file))
     if record.nodes:
         record.status = "problems"
     else:
