@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
             self.docks["NaN / Inf"].raise_()
         elif location.reason == "exception":
             self.docks["Diagnostics"].raise_()
-        elif location.phase == "backward":
+        elif location.phase == ev.Phase.BACKWARD:
             self.docks["Gradients"].raise_()
 
     def _update_actions(self) -> None:

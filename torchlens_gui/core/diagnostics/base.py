@@ -13,7 +13,7 @@ import sys
 import warnings
 from typing import Any, Callable, ContextManager, Iterable, Optional, Sequence
 
-from ..recording.events import Diagnostic, TensorSummary
+from ..recording.events import Diagnostic, Phase, TensorSummary
 from ..usercode.context import ActiveCall, SessionContext
 from ..usercode.loader import format_exception_only
 from . import codes
@@ -57,13 +57,13 @@ class Diagnostician:
     def creation_error(self, exc: BaseException, ctx: SessionContext) -> Diagnostic:
         file, line = user_location(exc, ctx)
         return Diagnostic(
-            code=codes.CREATION_ERROR, severity="error", phase="build",
+            code=codes.CREATION_ERROR, severity="error", phase=Phase.BUILD,
             message=f"build_model() raised {format_exception_only(exc)}",
             file=file, line=line,
             fix="Fix the constructor call at the marked line (arguments, sizes, typos).",
         )
 
-    def runtime_error(self, exc: BaseException, phase: str, ctx: SessionContext,
+    def runtime_error(self, exc: BaseException, phase: Phase, ctx: SessionContext,
                       failing: Optional[ActiveCall]) -> Diagnostic:
         """Any exception in forward, loss or backward: the fallback when nothing specific fits."""
         file, line = user_location(exc, ctx)
@@ -79,7 +79,7 @@ class Diagnostician:
 
     # ---- the session's call points ------------------------------------------------------------
 
-    def explain_exception(self, exc: BaseException, phase: str, ctx: SessionContext,
+    def explain_exception(self, exc: BaseException, phase: Phase, ctx: SessionContext,
                           failing: Optional[ActiveCall]) -> Diagnostic:
         """The one diagnostic for an exception raised in forward, loss or backward."""
         for name, explain in self._taking_part["explain"]:
@@ -95,7 +95,7 @@ class Diagnostician:
     def after_build(self, ctx: SessionContext) -> Iterable[Diagnostic]:
         return self._each("after_build", ctx)
 
-    def phase_guard(self, phase: str, ctx: SessionContext) -> ContextManager[Any]:
+    def phase_guard(self, phase: Phase, ctx: SessionContext) -> ContextManager[Any]:
         """The rules' contexts (op watches) around forward, loss or backward, entered in the
         rules' order; one that fails to start is left out."""
         stack = contextlib.ExitStack()

@@ -11,7 +11,7 @@ import torch
 
 from . import codes
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
 from .sources import described, function_return_line, short_location
 from .where import Where, modules_running
 
@@ -23,7 +23,7 @@ _TARGET_DTYPE = re.compile(r"expected target dtype to be Long|Expected dtype int
                            r"index")
 
 
-def explain_dtype(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_dtype(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                   ) -> Optional[Diagnostic]:
     if _INDEX_DTYPE.search(text):
         return Diagnostic(
@@ -53,7 +53,7 @@ def explain_dtype(exc, text: str, phase: str, ctx: SessionContext, where: Where
     return float_mix(ctx, phase, where, model_dtype, other)
 
 
-def float_mix(ctx: SessionContext, phase: str, where: Where, model_dtype: torch.dtype,
+def float_mix(ctx: SessionContext, phase: Phase, where: Where, model_dtype: torch.dtype,
               other: torch.dtype) -> Diagnostic:
     """A module got floats of another dtype than its parameters: say where they come from (the
     model's inputs, or a tensor made inside forward) and convert that side."""

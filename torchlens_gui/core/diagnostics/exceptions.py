@@ -12,7 +12,7 @@ from typing import Callable, Optional
 import torch
 
 from ..usercode.context import ActiveCall, SessionContext
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
 from ..usercode.loader import format_exception_only
 from .dtypes import explain_dtype
 from . import codes
@@ -41,7 +41,7 @@ class ExceptionExplainer(Rule):
             explain_inplace, explain_device, explain_dtype, explain_label, explain_shape,
             explain_input_type)
 
-    def explain(self, exc: BaseException, phase: str, ctx: SessionContext,
+    def explain(self, exc: BaseException, phase: Phase, ctx: SessionContext,
                 failing: Optional[ActiveCall]) -> Optional[Diagnostic]:
         if isinstance(exc, DiagnosedError):
             return exc.diagnostic
@@ -60,7 +60,7 @@ _MODIFIED = re.compile(r"modified by an inplace operation: \[[\w.]+ \[([\d, ]*)\
                        r"output (\d+) of (\w+), is at version (\d+); expected version (\d+)")
 
 
-def explain_inplace(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_inplace(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                     ) -> Optional[Diagnostic]:
     if "leaf Variable that requires grad is being used in an in-place operation" in text:
         return Diagnostic(
@@ -118,7 +118,7 @@ _DEVICE = re.compile(r"Expected all tensors to be on the same device|is not on t
 _DEVICES_NAMED = re.compile(r"\b(cuda:\d+|cuda|cpu|meta|mps|xpu)\b")
 
 
-def explain_device(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_device(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                    ) -> Optional[Diagnostic]:
     if not _DEVICE.search(text):
         return None
@@ -158,7 +158,7 @@ def _same_device(a: torch.device, b: torch.device) -> bool:
 _TARGET_BOUNDS = re.compile(r"Target (-?\d+) is out of bounds")
 
 
-def explain_label(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_label(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                   ) -> Optional[Diagnostic]:
     match = _TARGET_BOUNDS.search(text)
     device_assert = "t >= 0 && t < n_classes" in text
@@ -174,7 +174,7 @@ def explain_label(exc, text: str, phase: str, ctx: SessionContext, where: Where
 
 # ---- shapes -----------------------------------------------------------------------------------
 
-def explain_shape(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_shape(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                   ) -> Optional[Diagnostic]:
     failing = where.failing
     if failing is not None and failing.inputs and failing.inputs[0].is_tensor and (
@@ -193,7 +193,7 @@ def explain_shape(exc, text: str, phase: str, ctx: SessionContext, where: Where
 _NOT_A_TENSOR = re.compile(r"must be Tensor, not (\w+)")
 
 
-def explain_input_type(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_input_type(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                        ) -> Optional[Diagnostic]:
     """A torch op got a list, a string or a number where it needs a tensor. At the root that is
     what example_inputs() returned, so the fix is the model-file contract."""
@@ -202,7 +202,7 @@ def explain_input_type(exc, text: str, phase: str, ctx: SessionContext, where: W
         return None
     got = match.group(1)
     message = f"{format_exception_only(exc)}: a {got} reached an op that needs a Tensor"
-    if phase == "forward" and _inputs_hold(ctx, got):
+    if phase == Phase.FORWARD and _inputs_hold(ctx, got):
         message += f"; the model's inputs (example_inputs()) hold a {got}."
         fix = ("Return a Tensor (called as model(x)), a tuple of arguments (model(*args)) or a "
                "dict of keyword arguments (model(**kwargs)) from example_inputs(); any other "

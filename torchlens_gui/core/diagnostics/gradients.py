@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 
 from ..usercode.context import ActiveCall, SessionContext
-from ..recording.events import Diagnostic, TensorSummary
+from ..recording.events import Diagnostic, Phase, TensorSummary
 from ..statistics.stats import all_finite
 from ..recording.structures import tensors
 from ..usercode.tree import subtree_all
@@ -113,7 +113,7 @@ class GradientChecks(Rule):
                 "optimizer skips it."
             site = ctx.site_of(path)
             found.append(Diagnostic(
-                code=codes.NO_GRADIENT, severity="warning", phase="backward",
+                code=codes.NO_GRADIENT, severity="warning", phase=Phase.BACKWARD,
                 message=f"{described(ctx, path, module)} got no gradient for "
                         f"{count_text(len(names), 'parameter')} ({listing(names)}): it {why}.",
                 module=path, file=site.file if site else ctx.user_file,
@@ -139,7 +139,7 @@ class GradientChecks(Rule):
     def _exploding(self, ctx, path: str, story: str, layers) -> Diagnostic:
         site = ctx.site_of(path)
         return Diagnostic(
-            code=codes.EXPLODING_GRADIENT, severity="warning", phase="backward",
+            code=codes.EXPLODING_GRADIENT, severity="warning", phase=Phase.BACKWARD,
             message=f"Gradients explode: {story}. Look at {described(ctx, path)}.",
             module=path,
             file=site.file if site else ctx.user_file, line=site.line if site else None,
@@ -157,7 +157,7 @@ class GradientChecks(Rule):
                 f"{'shrinks' if len(saturating) == 1 else 'shrink'} the gradient on the way." \
             if saturating else ""
         return Diagnostic(
-            code=codes.VANISHING_GRADIENT, severity="warning", phase="backward",
+            code=codes.VANISHING_GRADIENT, severity="warning", phase=Phase.BACKWARD,
             message=f"Gradients vanish toward the input: {story}; {described(ctx, path)} "
                     f"barely learns.{cause}", module=path,
             file=site.file if site else ctx.user_file, line=site.line if site else None,

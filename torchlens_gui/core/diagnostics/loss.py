@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
 from . import codes
 from .findings import DiagnosedError, shape_text
 from .op_watch import OpWatch, ProbabilityOrigin, WatchState
@@ -79,8 +79,8 @@ class LossChecks(Rule):
 
     # ---- events -------------------------------------------------------------------------------
 
-    def phase_guard(self, phase: str, ctx: SessionContext) -> Optional[ContextManager[Any]]:
-        if phase not in ("forward", "loss"):
+    def phase_guard(self, phase: Phase, ctx: SessionContext) -> Optional[ContextManager[Any]]:
+        if phase not in (Phase.FORWARD, Phase.LOSS):
             return None
         self._bind(ctx)
         return OpWatch(ctx, self.state, self.before_loss, WATCHED_LOSSES)

@@ -21,7 +21,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
 from ..usercode.user_frames import caller_user_frame
 from . import codes
 from .findings import shape_text
@@ -85,7 +85,7 @@ class LossLogicWatch(TorchFunctionMode):
         at = short_location(file, line)
         classes = int(log_probs.shape[-1])
         return Diagnostic(
-            code=codes.HAND_WRITTEN_CROSS_ENTROPY, severity="warning", phase="loss", file=file, line=line,
+            code=codes.HAND_WRITTEN_CROSS_ENTROPY, severity="warning", phase=Phase.LOSS, file=file, line=line,
             message=(f"The loss multiplies log-probabilities {shape_text(log_probs.shape)} "
                      f"({kind}) by class indices {shape_text(labels.shape)} ({_dtype(labels)})"
                      + (f" at {at}" if at else "") + ": broadcasting scales log-probabilities by "
@@ -110,8 +110,8 @@ class HandWrittenCrossEntropy(Rule):
         super().__init__(state)
         self.watch: Optional[LossLogicWatch] = None
 
-    def phase_guard(self, phase: str, ctx: SessionContext) -> Optional[LossLogicWatch]:
-        if phase != "loss" or ctx.dry_run:
+    def phase_guard(self, phase: Phase, ctx: SessionContext) -> Optional[LossLogicWatch]:
+        if phase != Phase.LOSS or ctx.dry_run:
             return None
         self.watch = LossLogicWatch(ctx, self.state)
         return self.watch

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 
 from ..usercode.context import ActiveCall, SessionContext
-from ..recording.events import Diagnostic, TensorSummary
+from ..recording.events import Diagnostic, Phase, TensorSummary
 from ..recording.structures import tensors
 from . import codes
 from .findings import count_text, listing, number
@@ -188,7 +188,7 @@ class NonFiniteDetector(Rule):
         site = ctx.site_of(call.path)
         file = event.file or (site.file if site else None)
         line = event.line or (site.line if site else None)
-        return Diagnostic(code=codes.NON_FINITE, severity="error", phase="forward", message=message,
+        return Diagnostic(code=codes.NON_FINITE, severity="error", phase=Phase.FORWARD, message=message,
                           module=call.path, call_index=call.call_index, file=file, line=line,
                           fix=_fix_for(event), details=(("op", event.op), ("kind", what)))
 
@@ -211,7 +211,7 @@ class NonFiniteDetector(Rule):
             message = f"NaN/Inf is born in {who}: its inputs were finite and its output has " \
                       f"{counts} of {total} values."
             fix = "Step into the module (F11) and watch the NaN/Inf panel op by op."
-        return Diagnostic(code=codes.NON_FINITE, severity="error", phase="forward", message=message,
+        return Diagnostic(code=codes.NON_FINITE, severity="error", phase=Phase.FORWARD, message=message,
                           module=call.path, call_index=call.call_index,
                           file=site.file if site else ctx.user_file,
                           line=site.line if site else None, fix=fix)
@@ -226,15 +226,15 @@ class NonFiniteDetector(Rule):
         bad = [f"input {s.name}".strip() + f" ({s.nan} NaN, {s.inf} Inf)"
                for s in calls[0].inputs if not s.finite]
         return (Diagnostic(
-            code=codes.NON_FINITE, severity="error", phase="forward",
+            code=codes.NON_FINITE, severity="error", phase=Phase.FORWARD,
             message=f"The model's inputs already contain NaN/Inf: {listing(bad)}. Nothing in "
                     "the model made them.", module="", file=ctx.user_file,
             line=function_return_line(ctx.user_file, "example_inputs"),
             fix="Clean the data in example_inputs() (torch.nan_to_num, or drop the bad rows)."),)
 
-    def phase_guard(self, phase: str, ctx: SessionContext) -> Optional[NonFiniteTracer]:
+    def phase_guard(self, phase: Phase, ctx: SessionContext) -> Optional[NonFiniteTracer]:
         """The loss's ops are traced, so a non-finite loss from finite outputs names its op."""
-        if phase != "loss" or ctx.dry_run:
+        if phase != Phase.LOSS or ctx.dry_run:
             return None
         self.loss_tracer = NonFiniteTracer(ctx, op_hint)
         return self.loss_tracer
@@ -252,12 +252,12 @@ class NonFiniteDetector(Rule):
         value = number(float(loss_value.detach().float().reshape(-1)[0]))
         if event is None:
             return (Diagnostic(
-                code=codes.NON_FINITE, severity="error", phase="loss",
+                code=codes.NON_FINITE, severity="error", phase=Phase.LOSS,
                 message=f"The loss is {value} although the model's output is finite.",
                 file=ctx.user_file, fix="Check loss(output) step by step."),)
         at = short_location(event.file, event.line)
         return (Diagnostic(
-            code=codes.NON_FINITE, severity="error", phase="loss",
+            code=codes.NON_FINITE, severity="error", phase=Phase.LOSS,
             message=f"The loss is {value} although the model's output is finite: {event.op}"
                     + (f" at {at}" if at else "") + " makes it non-finite"
                     + (f": {event.hint}" if event.hint else "") + ".",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 from typing import Any, ClassVar, ContextManager, Iterable, Optional
 
-from ..recording.events import Diagnostic, TensorSummary
+from ..recording.events import Diagnostic, Phase, TensorSummary
 from ..usercode.context import ActiveCall, SessionContext
 from .op_watch import WatchState
 
@@ -40,7 +40,7 @@ class Rule:
         """The model is built and on its device; no module has run."""
         return ()
 
-    def phase_guard(self, phase: str, ctx: SessionContext) -> Optional[ContextManager[Any]]:
+    def phase_guard(self, phase: Phase, ctx: SessionContext) -> Optional[ContextManager[Any]]:
         """A context entered around forward, loss or backward (an op watch), or None."""
         return None
 
@@ -65,7 +65,7 @@ class Rule:
     def after_backward(self, ctx: SessionContext) -> Iterable[Diagnostic]:
         return ()
 
-    def explain(self, exc: BaseException, phase: str, ctx: SessionContext,
+    def explain(self, exc: BaseException, phase: Phase, ctx: SessionContext,
                 failing: Optional[ActiveCall]) -> Optional[Diagnostic]:
         """The diagnostic for an exception raised in forward, loss or backward, or None when
         the rule does not recognise it (the first rule that does wins)."""

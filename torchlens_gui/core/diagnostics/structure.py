@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from ..usercode.context import ActiveCall, SessionContext
-from ..recording.events import Diagnostic, TensorSummary
+from ..recording.events import Diagnostic, Phase, TensorSummary
 from ..usercode.tree import subtree_all
 from . import codes
 from .findings import count_text, listing, shape_text
@@ -51,7 +51,7 @@ class StructureChecks(Rule):
         found = self.frozen(ctx)
         if ctx.dry_run:  # said up front: a failing forward must not hide it
             found.append(Diagnostic(
-                code=codes.DRY_RUN, severity="info", phase="build",
+                code=codes.DRY_RUN, severity="info", phase=Phase.BUILD,
                 message="Dry run on the meta device: module shapes and dtypes are checked "
                         f"without memory or compute. Not seen: {DRY_RUN_BLIND_SPOTS}.",
                 file=ctx.user_file, fix="Run without --dry-run (on a smaller batch if memory "
@@ -68,7 +68,7 @@ class StructureChecks(Rule):
             count = sum(p.numel() for p in module.parameters())
             site = ctx.site_of(path)
             found.append(Diagnostic(
-                code=codes.FROZEN_PARAMETERS, severity="info", phase="build",
+                code=codes.FROZEN_PARAMETERS, severity="info", phase=Phase.BUILD,
                 message=f"{described(ctx, path, module)} is frozen: "
                         f"{count_text(len(names), 'parameter')} ({listing(names)}, {count:,} "
                         "values) have requires_grad=False, so they get no gradient and the "
@@ -100,7 +100,7 @@ class StructureChecks(Rule):
             attr = holder.rsplit(".", 1)[-1]
             at = f" at {site.short()}" if site else ""
             found.append(Diagnostic(
-                code=codes.UNREGISTERED_MODULE, severity="warning", phase="forward",
+                code=codes.UNREGISTERED_MODULE, severity="warning", phase=Phase.FORWARD,
                 message=f"{listing(paths)} ({type(modules[0]).__name__}, "
                         f"{count_text(params, 'parameter')} in all) ran in forward but "
                         f"{'is' if len(paths) == 1 else 'are'} not registered under the model: "
@@ -127,7 +127,7 @@ class StructureChecks(Rule):
             given = calls[0].inputs[0].shape if calls and calls[0].inputs else None
             site = ctx.site_of(path)
             found.append(Diagnostic(
-                code=codes.LAZY_MODULE, severity="info", phase="forward",
+                code=codes.LAZY_MODULE, severity="info", phase=Phase.FORWARD,
                 message=f"{described(ctx, path, module)} is lazy: its parameters had no shape "
                         f"until the first forward, which gave it "
                         f"{shape_text(given) if given else 'its input'} and made "
@@ -157,5 +157,5 @@ class StructureChecks(Rule):
         site = ctx.site_of(call.path)
         where = Where(call.path, call.call_index, site.file if site else ctx.user_file,
                       site.line if site else None, call, None, WatchState())
-        found = float_mix(ctx, "forward", where, weight.dtype, getattr(torch, x.dtype))
+        found = float_mix(ctx, Phase.FORWARD, where, weight.dtype, getattr(torch, x.dtype))
         return [replace(found, message=found.message + " A real run fails here.")]

@@ -18,6 +18,7 @@ import torch.nn as nn
 from torch.nn.modules import module as nn_module
 
 from ..recording import events as ev
+from ..recording.events import Phase
 from ..usercode.context import ActiveCall, SessionContext
 from ..diagnostics import Diagnostician
 from .gate import StepGate
@@ -93,7 +94,7 @@ class ModuleHooks:
 
     def _on_enter(self, module: nn.Module, args: tuple) -> None:
         ctx = self.ctx
-        if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
+        if ctx.phase != Phase.FORWARD or ctx.hooks_suspended or _get_ident() != self.thread:
             return
         path = ctx.paths.get(id(module))
         if path is None:
@@ -102,25 +103,25 @@ class ModuleHooks:
         self.call_counts[path] = call_index + 1
         depth = len(ctx.stack)
         inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
-                                  histogram=self.histogram_wanted("forward", "enter", path, depth),
+                                  histogram=self.histogram_wanted(Phase.FORWARD, "enter", path, depth),
                                   zeros=self.zeros)
         ctx.stack.append(ActiveCall(module, path, call_index, depth,
                                      _perf_counter() - self.gate.paused_seconds, inputs))
         self.emit(ev.ModuleEntered(path, call_index, depth, inputs))
         gate = self.gate
         if not gate.free_running:  # free-running: nothing but a problem pauses
-            gate.checkpoint("forward", "enter", path, call_index, depth)
+            gate.checkpoint(Phase.FORWARD, "enter", path, call_index, depth)
 
     def _on_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         ctx = self.ctx
-        if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
+        if ctx.phase != Phase.FORWARD or ctx.hooks_suspended or _get_ident() != self.thread:
             return
         call = self._pop(module)
         if call is None:
             return
         elapsed = _perf_counter() - self.gate.paused_seconds - call.started
         inputs = call.inputs
-        histogram = self.histogram_wanted("forward", "exit", call.path, call.depth)
+        histogram = self.histogram_wanted(Phase.FORWARD, "exit", call.path, call.depth)
         if kwargs:
             inputs = inputs + summarize_nested(kwargs, "", values=self.values,
                                                histogram=histogram, cache=self.cache,
@@ -137,10 +138,10 @@ class ModuleHooks:
             self._hook_gradients(call, output)
         gate = self.gate
         if born_here and gate.problem_pause_wanted("non-finite"):
-            gate.pause(ev.PauseLocation("forward", "exit", call.path, call.call_index,
+            gate.pause(ev.PauseLocation(Phase.FORWARD, "exit", call.path, call.call_index,
                                         call.depth, "non-finite"))
         elif not gate.free_running:
-            gate.checkpoint("forward", "exit", call.path, call.call_index, call.depth)
+            gate.checkpoint(Phase.FORWARD, "exit", call.path, call.call_index, call.depth)
 
     def _pop(self, module: nn.Module) -> Optional[ActiveCall]:
         stack = self.ctx.stack
@@ -174,16 +175,16 @@ class ModuleHooks:
         name = f"grad[{index}]"
 
         def on_grad(grad: torch.Tensor) -> None:
-            if self.ctx.phase != "backward" or _get_ident() != self.thread:
+            if self.ctx.phase != Phase.BACKWARD or _get_ident() != self.thread:
                 return
             # The same gradient often reaches a container and its last child: cached.
-            histogram = self.histogram_wanted("backward", "grad", path, depth)
+            histogram = self.histogram_wanted(Phase.BACKWARD, "grad", path, depth)
             summary = summarize_many(((name, grad),), values=self.values,
                                      histogram=histogram, cache=self.cache, zeros=self.zeros)[0]
             self.emit(ev.GradientArrived(path, call_index, depth, index, summary))
             gate = self.gate
             if not gate.free_running:
-                gate.checkpoint("backward", "grad", path, call_index, depth)
+                gate.checkpoint(Phase.BACKWARD, "grad", path, call_index, depth)
 
         return on_grad
 

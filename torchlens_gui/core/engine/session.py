@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from typing import Any, Callable, Optional
 
@@ -15,13 +16,14 @@ import torch
 import torch.nn as nn
 
 from ..recording import events as ev
+from ..recording.events import Phase
 from .capture import capture_output
 from ..usercode.context import SessionContext
 from ..usercode.creation_sites import CreationSites
 from .devices import (DeviceUnavailable, free_cached_memory, is_out_of_memory, resolve_device,
                       synchronize)
 from ..diagnostics import Diagnostician, default_diagnostician, run_failures
-from .gate import SessionStopped, StepGate
+from .gate import Command, SessionStopped, StepGate
 from .hooks import ModuleHooks
 from ..usercode.loader import LoadError, ModelSpec, load_model_file
 from ..recording.record import RunRecord
@@ -74,10 +76,17 @@ class Session:
         self._hooks: Optional[ModuleHooks] = None
         self._params: Optional[tuple] = None  # ParamsUpdated's content, once computed
         self._started = 0.0
+        # Ending is done once, by the session thread or, when that thread is stuck in a C call
+        # past a stop, by abandon() on the watchdog's: whichever comes first, under this lock.
+        self._end_lock = threading.Lock()
+        self._ended = False
+        self._stop_reason: Optional[ev.Diagnostic] = None
 
     # ---- events ---------------------------------------------------------------------------
 
     def emit(self, event: ev.Event) -> None:
+        if self._ended:  # an abandoned thread woke up: its record was already closed
+            return
         self.record.apply(event)
         if self.listener is not None:
             self.listener(event)
@@ -85,7 +94,7 @@ class Session:
     def report(self, diagnostic: ev.Diagnostic) -> None:
         self.emit(ev.DiagnosticRaised(diagnostic))
 
-    def _phase(self, phase: str) -> None:
+    def _phase(self, phase: Phase) -> None:
         if self.ctx is not None:
             self.ctx.phase = phase
         self.emit(ev.PhaseChanged(phase))
@@ -117,20 +126,41 @@ class Session:
             if self.ctx is not None:
                 self.ctx.stack.clear()
                 self.ctx.output = None
-        final_phase = {"ok": "done", "problems": "done"}.get(status, status)
-        self._phase(final_phase)
-        elapsed = time.perf_counter() - self._started
-        self.emit(ev.SessionEnded(status, elapsed, tuple(self.record.diagnostics)))
+        self._end(status)
         return self.record
+
+    def stop(self, reason: Optional[ev.Diagnostic] = None) -> None:
+        """Ask the run to stop (from any thread). ``reason`` (a timeout) is reported when it
+        ends, which then counts as a problem instead of a plain stop."""
+        self._stop_reason = reason
+        self.gate.command(Command.STOP)
+
+    def abandon(self) -> None:
+        """End the record from another thread when the session thread did not unwind after
+        stop() (a C call that never returns); anything that thread emits later is dropped."""
+        self._end("stopped")
+
+    def _end(self, status: str) -> None:
+        with self._end_lock:
+            if self._ended:
+                return
+            phase = Phase.DONE if status in ("ok", "problems") else Phase(status)
+            if self._stop_reason is not None:
+                self.report(self._stop_reason)
+                status = "problems" if self.record.nodes else "failed"
+            self._phase(phase)
+            elapsed = time.perf_counter() - self._started
+            self.emit(ev.SessionEnded(status, elapsed, tuple(self.record.diagnostics)))
+            self._ended = True
 
     def _run_phases(self) -> str:
         self._params = None
-        self._phase("loading")
+        self._phase(Phase.LOAD)
         spec = self._load()
         device = self._resolve_device()
         ctx = self.ctx = SessionContext(spec.file, device, self.dry_run, self.record,
                                         CreationSites())
-        self._phase("building")
+        self._phase(Phase.BUILD)
         model = self._build(spec, ctx)
         inputs = self._prepare_inputs(spec, device)
         for diagnostic in self.diagnostician.after_build(ctx):
@@ -188,7 +218,7 @@ class Session:
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:  # SystemExit in build_model included
-            self.report(self._oom_or(exc, "build", ctx)
+            self.report(self._oom_or(exc, Phase.BUILD, ctx)
                         or self.diagnostician.creation_error(exc, ctx))
             raise _Abort("failed") from None
         if not isinstance(model, nn.Module):
@@ -198,7 +228,7 @@ class Session:
             if not _all_on(model, ctx.device):  # a live model run again is already there
                 model.to(ctx.device)
         except Exception as exc:
-            self.report(self._oom_or(exc, "build", ctx) or self.diagnostician.creation_error(exc, ctx))
+            self.report(self._oom_or(exc, Phase.BUILD, ctx) or self.diagnostician.creation_error(exc, ctx))
             raise _Abort("failed") from None
         ctx.model = model
         entries = describe_module_tree(model, ctx.sites)
@@ -223,9 +253,9 @@ class Session:
         return map_tensors(inputs, lambda t: t.to(device))
 
     def _forward(self, model: nn.Module, inputs: Any, ctx: SessionContext) -> Any:
-        self._phase("forward")
+        self._phase(Phase.FORWARD)
         try:
-            with self.diagnostician.phase_guard("forward", ctx):
+            with self.diagnostician.phase_guard(Phase.FORWARD, ctx):
                 if isinstance(inputs, dict):
                     output = model(**inputs)
                 elif isinstance(inputs, tuple):
@@ -236,7 +266,7 @@ class Session:
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fail_in_phase(exc, "forward", ctx)
+            self._fail_in_phase(exc, Phase.FORWARD, ctx)
             return None
         ctx.output = output
         for diagnostic in self.diagnostician.after_forward(ctx):
@@ -244,16 +274,16 @@ class Session:
         return output
 
     def _loss(self, spec: ModelSpec, output: Any, ctx: SessionContext) -> Optional[torch.Tensor]:
-        self._phase("loss")
+        self._phase(Phase.LOSS)
         surrogate = spec.loss is None
         try:
-            with self.diagnostician.phase_guard("loss", ctx):
+            with self.diagnostician.phase_guard(Phase.LOSS, ctx):
                 value = surrogate_loss(output) if surrogate else spec.loss(output)
                 synchronize(ctx.device)
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fail_in_phase(exc, "loss", ctx)
+            self._fail_in_phase(exc, Phase.LOSS, ctx)
             return None
         if not isinstance(value, torch.Tensor) or value.numel() != 1:
             self.report(run_failures.loss_not_scalar(value, spec.file))
@@ -270,17 +300,17 @@ class Session:
         return value
 
     def _backward(self, loss_value: torch.Tensor, ctx: SessionContext) -> None:
-        self._phase("backward")
+        self._phase(Phase.BACKWARD)
         try:
             # Hooks must fire on this thread so they can pause it and read live tensors.
             with torch.autograd.set_multithreading_enabled(False), \
-                    self.diagnostician.phase_guard("backward", ctx):
+                    self.diagnostician.phase_guard(Phase.BACKWARD, ctx):
                 loss_value.backward()
                 synchronize(ctx.device)
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fail_in_phase(exc, "backward", ctx)
+            self._fail_in_phase(exc, Phase.BACKWARD, ctx)
             return
         self._param_infos(ctx)
         for diagnostic in self.diagnostician.after_backward(ctx):
@@ -288,8 +318,8 @@ class Session:
 
     # ---- failures ---------------------------------------------------------------------------
 
-    def _fail_in_phase(self, exc: BaseException, phase: str, ctx: SessionContext) -> None:
-        failing = ctx.stack[-1] if ctx.stack and phase == "forward" else None
+    def _fail_in_phase(self, exc: BaseException, phase: Phase, ctx: SessionContext) -> None:
+        failing = ctx.stack[-1] if ctx.stack and phase == Phase.FORWARD else None
         diagnostic = self._oom_or(exc, phase, ctx) or self.diagnostician.explain_exception(
             exc, phase, ctx, failing)
         for call in reversed(ctx.stack):
@@ -300,7 +330,7 @@ class Session:
                                              failing.depth, "exception"))
         ctx.stack.clear()
 
-    def _oom_or(self, exc: BaseException, phase: str, ctx: SessionContext
+    def _oom_or(self, exc: BaseException, phase: Phase, ctx: SessionContext
                 ) -> Optional[ev.Diagnostic]:
         if not is_out_of_memory(exc):
             return None

@@ -63,7 +63,7 @@ class RunRecord:
         self.file: Optional[str] = None
         self.device: str = ""
         self.dry_run = False
-        self.phase = "loading"
+        self.phase = ev.Phase.LOAD
         self.status: Optional[str] = None
         self.nodes: dict[str, ev.ModuleNode] = {}
         self.calls: list[CallRecord] = []
