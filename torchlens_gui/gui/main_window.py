@@ -26,9 +26,10 @@ from .panels.source_panel import SourcePanel
 from .panels.tensor_panel import TensorPanel
 from .recent_files import RecentFiles
 from .run_views import RunViews
+from .selection import Selection
 from .session_controller import Changes, SessionController
 from .status_bar import StatusBar
-from .window_layout import WindowLayout, is_shown
+from .window_layout import Dock, WindowLayout, is_shown
 
 
 class MainWindow(QMainWindow):
@@ -42,9 +43,9 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.controller = SessionController(self)
         self.controller.device = device or str(self.settings.value("device", "cpu"))
-        self.selected: Optional[tuple[str, Optional[int]]] = None
+        self.selection = Selection()
 
-        self.model = ModuleTreeModel()
+        self.model = ModuleTreeModel(breakpoints=lambda: self.controller.breakpoints)
         self.tree = ModuleTree(self.model, self)
         self.setCentralWidget(self.tree)
         self.tensor_panel = TensorPanel()
@@ -64,10 +65,10 @@ class MainWindow(QMainWindow):
         self.toolbar.addWidget(self.device_combo)
         self.layout_ = WindowLayout(self, view_menu)
         self.docks = self.layout_.dock_all({
-            "Tensors": self.tensor_panel, "Activations": self.activation_panel,
-            "Gradients": self.gradient_panel, "NaN / Inf": self.nonfinite_panel,
-            "Diagnostics": self.diagnostics_panel, "Source": self.source_panel,
-            "Log": self.log_panel})
+            Dock.TENSORS: self.tensor_panel, Dock.ACTIVATIONS: self.activation_panel,
+            Dock.GRADIENTS: self.gradient_panel, Dock.NONFINITE: self.nonfinite_panel,
+            Dock.DIAGNOSTICS: self.diagnostics_panel, Dock.SOURCE: self.source_panel,
+            Dock.LOG: self.log_panel})
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu, self.open_file)
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         a.break_exception.toggled.connect(self._on_break_options_toggled)
         c.sig_session_started.connect(self._on_controller_session_started)
         c.sig_record_changed.connect(self._on_controller_record_changed)
+        c.sig_breakpoints_changed.connect(self.model.refresh_paths)
         self.tree.sig_module_selected.connect(lambda path: self.select_call(path, None))
         self.tensor_panel.sig_call_selected.connect(self.select_call)
         self.nonfinite_panel.sig_call_selected.connect(self._on_call_chosen)
@@ -104,8 +106,8 @@ class MainWindow(QMainWindow):
             self._on_diagnostics_diagnostic_selected)
         self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
         # A panel behind another tab is filled when its tab is chosen, not on every step.
-        for title, (_panel, show) in self._selection_views().items():
-            self.docks[title].visibilityChanged.connect(lambda visible, f=show: visible and f())
+        for which, (_panel, show) in self._selection_views().items():
+            self.docks[which].visibilityChanged.connect(lambda visible, f=show: visible and f())
 
     # ---- opening and running ----------------------------------------------------------------
 
@@ -113,8 +115,7 @@ class MainWindow(QMainWindow):
         """Load ``path`` in a new session (paused before the first module unless ``run``)."""
         path = os.path.abspath(path)
         if self.controller.source != path:
-            self.controller.set_breakpoints(set())
-            self.model.set_breakpoints(set())
+            self.controller.set_breakpoints(())
         self.recent.add(path)
         self.controller.start(path, run=run)
 
@@ -155,9 +156,7 @@ class MainWindow(QMainWindow):
         path = self.tree.selected_path()
         if path is None:
             return
-        points = set(self.controller.breakpoints) ^ {path}
-        self.controller.set_breakpoints(points)
-        self.model.set_breakpoints(points)
+        self.controller.toggle_breakpoint(path)
 
     def _on_run_to_triggered(self) -> None:
         path = self.tree.selected_path()
@@ -171,7 +170,7 @@ class MainWindow(QMainWindow):
     # ---- session updates --------------------------------------------------------------------
 
     def _on_controller_session_started(self, record: RunRecord) -> None:
-        self.selected = None
+        self.selection.clear()
         self.run_views.set_record(record)
         self.diagnostics_panel.clear()
         source = self.controller.source
@@ -196,13 +195,13 @@ class MainWindow(QMainWindow):
         if changes.paused is not None and location is not None:
             self.model.set_current(location.path)
             self.tree.select_path(location.path)
-            self.selected = (location.path, location.call_index)
+            self.selection.set(location.path, location.call_index)
             self._show_selected(scroll_source=True)
             self._raise_dock_for(location)
         elif changes.ended is not None:
             self._on_session_ended(changes.ended)
-        elif self.selected is not None and (changes.params or changes.diagnostics
-                                            or self.selected[0] in changes.paths):
+        elif self.selection and (changes.params or changes.diagnostics
+                                 or self.selection.path in changes.paths):
             self._show_selected()
         self.status.show_record(record)
         self._update_actions()
@@ -223,13 +222,13 @@ class MainWindow(QMainWindow):
         problems = [d for d in ended.diagnostics if d.severity == "error"] or \
             [d for d in ended.diagnostics if d.severity == "warning"]
         if problems:
-            if problems[0].module is None and self.selected is None and \
+            if problems[0].module is None and not self.selection and \
                     "" in self.controller.record.nodes:
                 # A loss-phase problem names no module: show the root's call beside it.
                 self.tree.select_path("")
                 self.select_call("", None)
             self.diagnostics_panel.select(self.diagnostics_panel.diagnostics.index(problems[0]))
-        elif self.selected is None:
+        elif not self.selection:
             self.tree.select_path("")
             self.select_call("", None)
         else:
@@ -238,11 +237,11 @@ class MainWindow(QMainWindow):
     def _raise_dock_for(self, location: ev.PauseLocation) -> None:
         """Bring forward the panel that explains why the session stopped here."""
         if location.reason == "non-finite":
-            self.docks["NaN / Inf"].raise_()
+            self.docks[Dock.NONFINITE].raise_()
         elif location.reason == "exception":
-            self.docks["Diagnostics"].raise_()
+            self.docks[Dock.DIAGNOSTICS].raise_()
         elif location.phase == ev.Phase.BACKWARD:
-            self.docks["Gradients"].raise_()
+            self.docks[Dock.GRADIENTS].raise_()
 
     def _update_actions(self) -> None:
         c, a = self.controller, self.debug_actions
@@ -259,7 +258,7 @@ class MainWindow(QMainWindow):
     def select_call(self, path: str, call_index: Optional[int]) -> None:
         """Show what ``path``'s call ``call_index`` recorded (None: its latest call), without
         moving the session."""
-        self.selected = (path, call_index)
+        self.selection.set(path, call_index)
         self._show_selected(scroll_source=True)
 
     def _on_call_chosen(self, path: str, call_index: int) -> None:
@@ -267,22 +266,16 @@ class MainWindow(QMainWindow):
         self.select_call(path, call_index)
 
     def selected_call(self) -> Optional[CallRecord]:
-        if self.selected is None:
-            return None
-        path, index = self.selected
-        record = self.controller.record
-        if index is not None:
-            return record.calls_by_key.get(ev.CallKey(path, index))
-        return record.last_call(path)
+        return self.selection.call(self.controller.record)
 
     def _selected_path(self) -> Optional[str]:
-        return self.selected[0] if self.selected else None
+        return self.selection.path
 
     def _selection_views(self) -> dict:
-        """Dock title -> (panel, how to fill it) for the panels that follow the selection."""
-        return {"Tensors": (self.tensor_panel, self._show_tensors),
-                "Activations": (self.activation_panel, self._show_activations),
-                "Gradients": (self.gradient_panel, self._show_gradients)}
+        """Dock -> (panel, how to fill it) for the panels that follow the selection."""
+        return {Dock.TENSORS: (self.tensor_panel, self._show_tensors),
+                Dock.ACTIVATIONS: (self.activation_panel, self._show_activations),
+                Dock.GRADIENTS: (self.gradient_panel, self._show_gradients)}
 
     def _show_tensors(self) -> None:
         self.tensor_panel.show_call(self.controller.record, self._selected_path(),
@@ -295,30 +288,18 @@ class MainWindow(QMainWindow):
         self.gradient_panel.show_module(self.controller.record, self._selected_path())
 
     def _show_selected(self, scroll_source: bool = False) -> None:
-        record = self.controller.record
-        path = self._selected_path()
         for panel, show in self._selection_views().values():
             if is_shown(panel):
                 show()
-        node = record.nodes.get(path) if path is not None else None
-        created = node.created_at if node is not None else None
-        creation_line = created.line if created is not None and \
-            created.file == self.source_panel.file else None
-        problem = next((d for d in record.diagnostics if d.module == path and d.line), None) \
-            or next((d for d in record.diagnostics if d.severity == "error" and d.line), None)
-        problem_line = problem.line if problem is not None and \
-            problem.file == self.source_panel.file else None
-        at_problem = self.controller.record.paused_at is not None and \
-            self.controller.record.paused_at.reason in ("non-finite", "exception") and \
-            self.controller.record.paused_at.path == path
-        target = problem_line if at_problem and problem_line else creation_line
+        creation_line, problem_line, target = self.selection.source_lines(
+            self.controller.record, self.source_panel.file)
         self.source_panel.show_lines(creation_line, problem_line,
                                      scroll_to=target if scroll_source else None)
 
     def _on_diagnostics_diagnostic_selected(self, diagnostic: ev.Diagnostic) -> None:
         if diagnostic.module is not None and diagnostic.module in self.controller.record.nodes:
             self.tree.select_path(diagnostic.module)
-            self.selected = (diagnostic.module, diagnostic.call_index)
+            self.selection.set(diagnostic.module, diagnostic.call_index)
             self._show_selected()
         if diagnostic.line and diagnostic.file and diagnostic.file != self.source_panel.file \
                 and os.path.isfile(diagnostic.file):
@@ -326,7 +307,7 @@ class MainWindow(QMainWindow):
         if diagnostic.line and diagnostic.file == self.source_panel.file:
             self.source_panel.show_lines(self.source_panel.creation_line, diagnostic.line,
                                          scroll_to=diagnostic.line)
-            self.docks["Source"].raise_()
+            self.docks[Dock.SOURCE].raise_()
 
     # ---- Qt overrides -----------------------------------------------------------------------
 
