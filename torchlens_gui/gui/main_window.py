@@ -27,6 +27,7 @@ from .panels.tensor_panel import TensorPanel
 from .recent_files import RecentFiles
 from .run_views import RunViews
 from .session_controller import Changes, SessionController
+from .session_state import ENABLED, STATEFUL
 from .status_bar import StatusBar
 from .window_layout import WindowLayout, is_shown
 
@@ -129,13 +130,13 @@ class MainWindow(QMainWindow):
     def _step(self, command: Command) -> None:
         if self.controller.paused:
             self.controller.command(command)
-        elif not self.controller.running and self.controller.source is not None:
+        elif self.controller.state.ended:
             self.restart()
 
     def _on_continue_triggered(self) -> None:
         if self.controller.paused:
             self.controller.command(Command.CONTINUE)
-        elif not self.controller.running and self.controller.source is not None:
+        elif self.controller.state.ended:
             self.restart(run=True)
 
     def _on_open_triggered(self) -> None:
@@ -245,14 +246,16 @@ class MainWindow(QMainWindow):
             self.docks["Gradients"].raise_()
 
     def _update_actions(self) -> None:
-        c, a = self.controller, self.debug_actions
-        loaded = c.source is not None
-        for action in a.stepping:
-            action.setEnabled(c.paused or (loaded and not c.running))
-        a.pause.setEnabled(c.running and not c.paused)
-        a.run_to.setEnabled(c.paused)
-        a.stop.setEnabled(c.running)
-        a.restart.setEnabled(loaded)
+        state = self.controller.state
+        enabled = ENABLED[state]
+        for name in STATEFUL:
+            getattr(self.debug_actions, name).setEnabled(name in enabled)
+        # After the end, Restart is the next step: it stands out in the toolbar and menu.
+        restart = self.debug_actions.restart
+        font = restart.font()
+        if font.bold() != state.ended:
+            font.setBold(state.ended)
+            restart.setFont(font)
 
     # ---- selection --------------------------------------------------------------------------
 
