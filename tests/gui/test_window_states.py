@@ -51,3 +51,30 @@ def test_failed_state(driver, window):
     driver.open(case("gui_syntax_error.py"))
     assert window.controller.state is SessionState.FAILED
     assert enabled(window) == {"continue_", "restart", "toggle_breakpoint"}
+
+
+def test_a_finished_run_selects_its_first_error_and_its_module(driver, window):
+    window.debug_actions.break_nonfinite.setChecked(False)  # run through to the end
+    driver.open(case("gui_mixed_problems.py"), run=True)
+    assert window.controller.state is SessionState.FINISHED
+    codes = [d.code for d in window.diagnostics_panel.diagnostics]
+    assert codes[0] == "frozen-parameters"  # an info came first; it is not what to look at
+    item = window.diagnostics_panel.list.currentItem()
+    assert item is not None and item.text(1) == "non-finite"
+    assert window.tree.selected_path() == "head.1"
+    assert window.selected[0] == "head.1"
+
+
+def test_first_problem_ranks_severity_then_phase_and_never_info():
+    from torchlens_gui.core.recording.events import Diagnostic
+    from torchlens_gui.gui.first_problem import first_problem
+
+    info = Diagnostic("lazy-module", "info", "build", "m")
+    late_warning = Diagnostic("w1", "warning", "backward", "m")
+    early_warning = Diagnostic("w2", "warning", "forward", "m")
+    backward_error = Diagnostic("e1", "error", "backward", "m")
+    forward_error = Diagnostic("e2", "error", "forward", "m")
+    assert first_problem([info]) is None
+    assert first_problem([info, late_warning, early_warning]) is early_warning
+    assert first_problem([late_warning, backward_error, forward_error]) is forward_error
+    assert first_problem([info, backward_error, late_warning]) is backward_error

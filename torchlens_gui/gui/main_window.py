@@ -15,6 +15,7 @@ from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import CallRecord, RunRecord
 from .actions import Actions
 from .device_combo import make_device_combo
+from .first_problem import first_problem
 from .module_model import ModuleTreeModel
 from .module_tree import ModuleTree
 from .panels.activation_panel import ActivationPanel
@@ -221,15 +222,15 @@ class MainWindow(QMainWindow):
             self.tree.set_placeholder("<h3>Stopped before the model was built</h3>")
         self.log_panel.note(f"session ended: {ended.status} in {ended.elapsed_s:.2f} s")
         # The first error, else the first warning: its module and line are what to look at.
-        problems = [d for d in ended.diagnostics if d.severity == "error"] or \
-            [d for d in ended.diagnostics if d.severity == "warning"]
-        if problems:
-            if problems[0].module is None and self.selected is None and \
-                    "" in self.controller.record.nodes:
-                # A loss-phase problem names no module: show the root's call beside it.
+        problem = first_problem(ended.diagnostics)
+        if problem is not None:
+            nodes = self.controller.record.nodes
+            if (problem.module is None or problem.module not in nodes) and "" in nodes:
+                # A model-level problem (the loss, the build) names no module: the model.
                 self.tree.select_path("")
                 self.select_call("", None)
-            self.diagnostics_panel.select(self.diagnostics_panel.diagnostics.index(problems[0]))
+            # Selecting it puts the tree on its module and the source on its line.
+            self.diagnostics_panel.select(self.diagnostics_panel.diagnostics.index(problem))
         elif self.selected is None:
             self.tree.select_path("")
             self.select_call("", None)
