@@ -254,6 +254,7 @@ class Session:
             self._fail_in_phase(exc, "forward", ctx)
             return None
         ctx.output = output
+        self._hooks.keep_histograms()  # the last calls of the forward get a histogram
         for diagnostic in self.diagnostician.after_forward(ctx):
             self.report(diagnostic)
         return output
@@ -317,6 +318,8 @@ class Session:
         failing = ctx.stack[-1] if ctx.stack and phase == "forward" else None
         diagnostic = self._oom_or(exc, phase, ctx) or self.diagnostician.explain_exception(
             exc, phase, ctx, failing)
+        if self._hooks is not None:
+            self._hooks.keep_histograms(failing)
         for call in reversed(ctx.stack):
             self.emit(ev.ModuleFailed(call.path, call.call_index, call.depth, diagnostic.message))
         self.report(diagnostic)
