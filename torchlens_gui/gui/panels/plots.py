@@ -70,10 +70,11 @@ class HistogramPlot(QWidget):
     def show_summary(self, summary: Optional[TensorSummary], title: str = "") -> None:
         """Plot ``summary.hist``; say so plainly when there is nothing to plot."""
         hist = summary.hist if summary is not None else None
-        if summary is None:
-            self._empty("Select a module call to see the distribution of its tensors.")
-            self.caption.setText(title or "Nothing selected")
+        if summary is None:  # one line: what is missing, and how to get it
+            self.caption.hide()
+            self._empty(title or "Select a module call to see the distribution of its tensors.")
             return
+        self.caption.show()
         self.caption.setText(caption_text(summary, title))
         if hist is None or not hist.counts:
             if summary.numel and summary.nan + summary.inf >= summary.numel:
@@ -119,22 +120,32 @@ class LogBarChart(QWidget):
     are log10 values and the axis labels them as powers of ten). One bar item per colour: an
     item with one brush draws its bars in one call, one with a brush per bar bar by bar."""
 
-    def __init__(self, x_label: str, y_label: str, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, x_label: str, y_label: str, parent: Optional[QWidget] = None,
+                 empty_text: str = "Nothing to plot yet.") -> None:
         super().__init__(parent)
         self.plot = make_plot(x_label, y_label)
         self.plot.getAxis("left").setLogMode(True)
         self.bars: dict[tuple, pg.BarGraphItem] = {}
         self.marks = pg.ScatterPlotItem(size=9, brush=style.PLOT_BAD, symbol="x")
         self.plot.addItem(self.marks)
+        # Without values an empty log axis labels itself over and over: one line instead.
+        self.empty_text = empty_text
+        self.message = QLabel(empty_text, self)
+        self.message.setWordWrap(True)
+        self.message.setEnabled(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot)
+        layout.addWidget(self.message)
+        layout.addWidget(self.plot, 1)
+        self.plot.hide()
         self.values: list[Optional[float]] = []
 
     def set_values(self, values: Sequence[Optional[float]], labels: Sequence[str],
                    colors: Optional[Sequence[tuple]] = None) -> None:
         """One bar per value; zero, missing or non-finite values get an × on the baseline."""
         self.values = list(values)
+        self.plot.setVisible(bool(self.values))
+        self.message.setVisible(not self.values)
         array = np.array([np.nan if v is None else v for v in self.values], dtype=float)
         drawn = np.isfinite(array) & (array > 0)
         logs = np.log10(array[drawn])
