@@ -22,6 +22,7 @@ from ..recording.events import Phase
 from ..usercode.context import ActiveCall, SessionContext
 from ..diagnostics import Diagnostician
 from .gate import StepGate
+from .histogram_keeper import HistogramKeeper, paired
 from ..statistics.stats import HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM, SummaryCache, summarize_many, \
     summarize_nested
 from ..recording.structures import tensors
@@ -54,6 +55,9 @@ class ModuleHooks:
         self.histograms = histograms
         self.zeros = zeros  # count non-zeros (zero_fraction): the costliest statistic
         self.cache = SummaryCache()
+        # "auto": tensors summarised without a histogram are held a while, so the calls around
+        # a problem (and the last calls of the run) can be given one after all.
+        self.keeper = HistogramKeeper(emit) if histograms == HISTOGRAMS_AUTO else None
         self.thread = threading.get_ident()
         self.call_counts: dict[str, int] = {}
         self._handles: list[Any] = []
@@ -71,6 +75,16 @@ class ModuleHooks:
             handle.remove()
         self._handles.clear()
         self.cache.clear()
+        if self.keeper is not None:
+            self.keeper.clear()
+
+    def keep_histograms(self, failing: Optional[ActiveCall] = None) -> None:
+        """Give the recently held tensors (and ``failing``'s inputs) their histograms: a
+        problem happened or the forward ended."""
+        if self.keeper is not None:
+            if failing is not None and failing.args is not None:
+                self.keeper.hold(paired(failing.args, failing.inputs))
+            self.keeper.keep()
 
     def histogram_wanted(self, phase: Optional[str] = None, kind: str = "", path: str = "",
                          depth: int = 0):
@@ -102,11 +116,14 @@ class ModuleHooks:
         call_index = self.call_counts.get(path, 0)
         self.call_counts[path] = call_index + 1
         depth = len(ctx.stack)
+        histogram = self.histogram_wanted(Phase.FORWARD, "enter", path, depth)
         inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
-                                  histogram=self.histogram_wanted(Phase.FORWARD, "enter", path, depth),
-                                  zeros=self.zeros)
+                                  histogram=histogram, zeros=self.zeros)
+        if depth == 0 and self.keeper is not None and histogram == HISTOGRAMS_ON_PROBLEM:
+            self.keeper.hold(paired(args, inputs))  # the model's input: no module produced it
         ctx.stack.append(ActiveCall(module, path, call_index, depth,
-                                     _perf_counter() - self.gate.paused_seconds, inputs))
+                                     _perf_counter() - self.gate.paused_seconds, inputs,
+                                     args=args if self.keeper is not None else None))
         self.emit(ev.ModuleEntered(path, call_index, depth, inputs))
         gate = self.gate
         if not gate.free_running:  # free-running: nothing but a problem pauses
@@ -131,6 +148,11 @@ class ModuleHooks:
         self.emit(ev.ModuleExited(call.path, call.call_index, call.depth, inputs, outputs, elapsed))
 
         born_here = self._track_nonfinite(call, inputs, outputs)
+        if self.keeper is not None and histogram == HISTOGRAMS_ON_PROBLEM:
+            self.keeper.hold(paired(output, outputs))
+            if born_here:  # the birth of a NaN/Inf: this call and its inputs' producers
+                self.keeper.hold(paired(args, call.inputs))
+                self.keeper.keep()
         for diagnostic in self.diagnostician.on_module_output(ctx, call, args, kwargs, output,
                                                               inputs, outputs):
             self.report(diagnostic)

@@ -269,6 +269,7 @@ class Session:
             self._fail_in_phase(exc, Phase.FORWARD, ctx)
             return None
         ctx.output = output
+        self._hooks.keep_histograms()  # the last calls of the forward get a histogram
         for diagnostic in self.diagnostician.after_forward(ctx):
             self.report(diagnostic)
         return output
@@ -322,6 +323,8 @@ class Session:
         failing = ctx.stack[-1] if ctx.stack and phase == Phase.FORWARD else None
         diagnostic = self._oom_or(exc, phase, ctx) or self.diagnostician.explain_exception(
             exc, phase, ctx, failing)
+        if self._hooks is not None:
+            self._hooks.keep_histograms(failing)
         for call in reversed(ctx.stack):
             self.emit(ev.ModuleFailed(call.path, call.call_index, call.depth, diagnostic.message))
         self.report(diagnostic)

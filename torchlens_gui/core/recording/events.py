@@ -193,6 +193,15 @@ class ModuleFailed(Event):
 
 
 @dataclass(frozen=True)
+class HistogramsKept(Event):
+    """Histograms made after the fact for tensors summarised without one (a free run that hit a
+    problem or ended): each summary as first reported, with its histogram. Calls whose inputs
+    or outputs carry an equal summary get the histogram."""
+
+    histograms: tuple[tuple[TensorSummary, Histogram], ...]
+
+
+@dataclass(frozen=True)
 class GradientArrived(Event):
     """Backward reached the output of a module call: the gradient with respect to that output."""
 

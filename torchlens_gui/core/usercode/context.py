@@ -25,6 +25,7 @@ class ActiveCall:
     started: float
     inputs: tuple = ()
     child_nonfinite: bool = False  # a descendant already produced a non-finite output
+    args: Any = None  # the call's arguments, held only where histograms may be kept later
 
 
 @dataclass

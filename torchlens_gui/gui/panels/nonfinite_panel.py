@@ -37,13 +37,15 @@ class NonFinitePanel(QWidget):
         self.list = QListWidget(self)
         self.list.itemActivated.connect(self._on_list_item)
         self.list.itemClicked.connect(self._on_list_item)
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter = self.chart_and_list = QSplitter(Qt.Orientation.Vertical, self)
         splitter.addWidget(self.plot)
         splitter.addWidget(self.list)
+        splitter.hide()  # nothing to chart until a NaN/Inf appears: the summary line says so
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
+        layout.addStretch(0)
         self._shown = -1
 
     def refresh(self, record: RunRecord) -> None:
@@ -53,6 +55,7 @@ class NonFinitePanel(QWidget):
         if key == self._shown:
             return
         self._shown = key
+        self.chart_and_list.setVisible(bool(bad))
         origin = record.nonfinite_origin()
         xs = [c.order for c in bad if c.output_nonfinite]
         heights = [c.output_nonfinite_count for c in bad if c.output_nonfinite]
