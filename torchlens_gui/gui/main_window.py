@@ -7,7 +7,8 @@ from typing import Optional
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, \
+    QStackedWidget, QWidget
 
 from ..core.recording import events as ev
 from ..core.engine.gate import Command
@@ -15,7 +16,9 @@ from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import CallRecord, RunRecord
 from .actions import Actions
 from .device_combo import make_device_combo
+from .examples import bundled_examples
 from .first_problem import first_problem
+from .help_menu import SCRIPT_FILTER, build_help_menu, script_explanation
 from .module_model import ModuleTreeModel
 from .module_tree import ModuleTree
 from .panels.activation_panel import ActivationPanel
@@ -31,6 +34,7 @@ from .selection import Selection
 from .session_controller import Changes, SessionController
 from .session_state import ENABLED, STATEFUL
 from .status_bar import StatusBar
+from .welcome import WelcomePage
 from .window_layout import Dock, WindowLayout, is_shown
 
 
@@ -49,7 +53,6 @@ class MainWindow(QMainWindow):
 
         self.model = ModuleTreeModel(breakpoints=lambda: self.controller.breakpoints)
         self.tree = ModuleTree(self.model, self)
-        self.setCentralWidget(self.tree)
         self.tensor_panel = TensorPanel()
         self.activation_panel = ActivationPanel()
         self.gradient_panel = GradientPanel()
@@ -65,6 +68,9 @@ class MainWindow(QMainWindow):
         self.toolbar.addSeparator()
         self.toolbar.addWidget(QLabel(" Device: ", self))
         self.toolbar.addWidget(self.device_combo)
+        self.examples = bundled_examples()
+        self._build_central()
+        build_help_menu(self, self.examples, self.open_file)
         self.layout_ = WindowLayout(self, view_menu)
         self.docks = self.layout_.dock_all({
             Dock.TENSORS: self.tensor_panel, Dock.ACTIVATIONS: self.activation_panel,
@@ -80,11 +86,25 @@ class MainWindow(QMainWindow):
         self._connect()
         self._update_actions()
 
+    def _build_central(self) -> None:
+        """The welcome page until a model is opened, then the module tree."""
+        a = self.debug_actions
+        self.welcome = WelcomePage((a.open,) + a.run_controls + (a.toggle_breakpoint,),
+                                   self.examples, self)
+        self.welcome.sig_open_requested.connect(a.open.trigger)
+        self.welcome.sig_script_requested.connect(a.run_script.trigger)
+        self.welcome.sig_example_chosen.connect(self.open_file)
+        self.central = QStackedWidget(self)
+        self.central.addWidget(self.welcome)
+        self.central.addWidget(self.tree)
+        self.setCentralWidget(self.central)
+
     # ---- wiring -----------------------------------------------------------------------------
 
     def _connect(self) -> None:
         a, c = self.debug_actions, self.controller
         a.open.triggered.connect(self._on_open_triggered)
+        a.run_script.triggered.connect(self._on_run_script_triggered)
         a.quit.triggered.connect(self.close)
         a.continue_.triggered.connect(self._on_continue_triggered)
         a.step.triggered.connect(lambda: self._step(Command.STEP))
@@ -148,6 +168,22 @@ class MainWindow(QMainWindow):
         if path:
             self.open_file(path)
 
+    def _on_run_script_triggered(self) -> None:
+        start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Run a training script", start,
+                                              SCRIPT_FILTER)
+        if path and self.run_script(path) is not None:
+            QMessageBox.information(self, "Run a training script",
+                                    script_explanation(path) or "")
+
+    def run_script(self, path: str) -> Optional[str]:
+        """Debug a training script. Until script mode exists, a script that is also a model
+        file is opened as one; otherwise the returned text says how scripts will run."""
+        explanation = script_explanation(path)
+        if explanation is None:
+            self.open_file(path)
+        return explanation
+
     def _on_device_combo_changed(self, _index: int) -> None:
         self.controller.device = self.device_combo.currentData()
         self.settings.setValue("device", self.controller.device)
@@ -173,6 +209,7 @@ class MainWindow(QMainWindow):
 
     def _on_controller_session_started(self, record: RunRecord) -> None:
         self.selection.clear()
+        self.central.setCurrentWidget(self.tree)
         self.run_views.set_record(record)
         self.diagnostics_panel.clear()
         source = self.controller.source
