@@ -11,7 +11,21 @@ import inspect
 import re
 from typing import Optional
 
-from ..recording.events import Diagnostic
+from . import codes
+from ..recording.events import Diagnostic, Phase
+from ..usercode.context import ActiveCall, SessionContext
+from .rule import Rule
+
+
+class CollateSizeMismatch(Rule):
+    """Explains the default collate's "stack expects each tensor to be equal size"."""
+
+    name = "collate size mismatch"
+    reports = (codes.COLLATE_SIZE_MISMATCH,)
+
+    def explain(self, exc: BaseException, phase: Phase, ctx: SessionContext,
+                failing: Optional[ActiveCall]) -> Optional[Diagnostic]:
+        return collate_size_mismatch(exc)
 
 _STACK = re.compile(r"stack expects each tensor to be equal size, but got (\[[^\]]*\]) at entry "
                     r"(\d+) and (\[[^\]]*\]) at entry (\d+)")
@@ -35,7 +49,7 @@ def collate_size_mismatch(exc: BaseException) -> Optional[Diagnostic]:
         except (TypeError, OSError):
             pass
     return Diagnostic(
-        code="collate-size-mismatch", severity="error", phase="forward",
+        code=codes.COLLATE_SIZE_MISMATCH, severity="error", phase="forward",
         message=f"The DataLoader cannot stack a batch: {name} returned items of different sizes "
                 f"({first} at entry {first_at}, {other} at entry {other_at})",
         file=file, line=line, details=(("sizes", f"{first} / {other}"),),

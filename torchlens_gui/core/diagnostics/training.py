@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Optional
 
+from . import codes
 from ..recording.events import Diagnostic, StepFigures
 from ..usercode.context import SessionContext
 
@@ -78,7 +79,7 @@ class TrainingChecks:
         if not finite and self.data_reported < MAX_SHAPE_NOTES:
             self.data_reported += 1
             tracker.report(Diagnostic(
-                code="data-non-finite", severity="error", phase="forward",
+                code=codes.DATA_NON_FINITE, severity="error", phase="forward",
                 message=f"Step {tracker.step}: batch {where} already holds NaN/Inf when it "
                         f"reaches {path or '(root)'}: it comes from the data, not the model",
                 module=path, step=tracker.step,
@@ -93,7 +94,7 @@ class TrainingChecks:
                 and len(self.shapes_noted) < MAX_SHAPE_NOTES:
             self.shapes_noted.add(shape)
             tracker.report(Diagnostic(
-                code="batch-shape", severity="info", phase="forward",
+                code=codes.BATCH_SHAPE, severity="info", phase="forward",
                 message=f"Step {tracker.step}: batch {where} has shape {list(shape)}, the first "
                         f"batch had {list(self.first_shape)}",
                 module=path, step=tracker.step,
@@ -122,7 +123,7 @@ def diverging_loss(figures: StepFigures, modules: tuple[str, ...], how: str,
     if scale:
         fixes.append("normalise the inputs ((x - mean) / std)")
     return Diagnostic(
-        code="diverging-loss", severity="warning", phase="loss",
+        code=codes.DIVERGING_LOSS, severity="warning", phase="loss",
         message=f"Step {figures.step}: the loss {how}; " + ", ".join(facts),
         module=module, file=file, step=figures.step,
         details=tuple((k, v) for k, v in (("learning rate", f"{lr:.3g}" if lr else ""),
@@ -148,7 +149,7 @@ def _report_nonfinite(tracker: Any, phase: str, module: str, what: str, fix: str
     """A light step's NaN/Inf, unless a detector already explained one in this step."""
     if _already_nonfinite(tracker.ctx):
         return
-    tracker.report(Diagnostic(code="non-finite", severity="error", phase=phase,
+    tracker.report(Diagnostic(code=codes.NON_FINITE, severity="error", phase=phase,
                               message=f"Step {tracker.step}: {what}", module=module,
                               step=tracker.step, fix=fix))
 
@@ -156,7 +157,7 @@ def _report_nonfinite(tracker: Any, phase: str, module: str, what: str, fix: str
 def _already_nonfinite(ctx: SessionContext) -> bool:
     record = ctx.record
     start = getattr(record, "_step_diagnostics", 0)
-    return any(d.code in ("non-finite", "data-non-finite") for d in record.diagnostics[start:])
+    return any(d.code in (codes.NON_FINITE, codes.DATA_NON_FINITE) for d in record.diagnostics[start:])
 
 
 def _fmt(value: Optional[float]) -> str:

@@ -19,8 +19,9 @@ from typing import Iterator, Optional, Sequence
 
 import torch
 
-from ..diagnostics.data_loading import collate_size_mismatch
+from ..diagnostics import codes
 from ..recording import events as ev
+from ..recording.events import Phase
 from ..usercode.context import SessionContext
 from ..usercode.creation_sites import CreationSites
 from ..usercode.user_frames import innermost_user_line
@@ -41,7 +42,7 @@ class ScriptSession(TrainingSession):
         self.exit_code: Optional[int] = None  # what the script passed to sys.exit, if it did
 
     def _run_phases(self) -> str:
-        self._phase("loading")
+        self._phase(Phase.LOAD)
         path = self.source
         code = self._compile(path)
         ctx = self.ctx = SessionContext(path, torch.device("cpu"), False, self.record,
@@ -53,7 +54,7 @@ class ScriptSession(TrainingSession):
         tracker = self._install_steps(ctx, roots=main.__dict__)
         tracker.pause_at_first_step = self.gate_pauses_at_start
         threads_before = set(threading.enumerate())
-        self._phase("forward")
+        self._phase(Phase.FORWARD)
         try:
             with ctx.sites.recording(path), _as_main(path, self.script_args, main):
                 exec(code, main.__dict__)
@@ -64,20 +65,16 @@ class ScriptSession(TrainingSession):
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            collate = collate_size_mismatch(exc)
-            if collate is not None:
-                self.report(collate)
-            else:
-                phase = ctx.phase if ctx.phase in ("forward", "backward", "optimizer") \
-                    else "forward"
-                self._fail_in_phase(exc, phase, ctx)
+            phase = ctx.phase if ctx.phase in (Phase.FORWARD, Phase.BACKWARD, Phase.OPTIMIZER) \
+                else Phase.FORWARD
+            self._fail_in_phase(exc, phase, ctx)
         finally:
-            ctx.phase = "done"
+            ctx.phase = Phase.DONE
             tracker.finish()
         self._wait_for_threads(threads_before, path)
         if tracker.step == 0 and not self.record.diagnostics:
             self.report(ev.Diagnostic(
-                code="no-module-called", severity="warning", phase="forward",
+                code=codes.NO_MODULE_CALLED, severity="warning", phase="forward",
                 message="The script ran to its end without calling any torch module: there was "
                         "nothing to record",
                 file=path, fix="Point torchlens-gui run at the script that trains or runs the "
@@ -97,12 +94,12 @@ class ScriptSession(TrainingSession):
             return compile(source, path, "exec")
         except SyntaxError as exc:
             self.report(ev.Diagnostic(
-                code="load-error", severity="error", phase="load",
+                code=codes.LOAD_ERROR, severity="error", phase="load",
                 message=f"Syntax error: {exc.msg}", file=path, line=exc.lineno,
                 fix="Fix the syntax at the marked line; the script must be valid Python."))
         except (OSError, UnicodeDecodeError) as exc:
             self.report(ev.Diagnostic(
-                code="load-error", severity="error", phase="load",
+                code=codes.LOAD_ERROR, severity="error", phase="load",
                 message=f"Cannot read {path}: {exc}", file=path,
                 fix="Check the path of the script."))
         raise _Abort("failed")
@@ -113,7 +110,7 @@ class ScriptSession(TrainingSession):
             return
         self.exit_code = code if isinstance(code, int) else 1
         self.report(ev.Diagnostic(
-            code="script-exit", severity="error", phase="forward",
+            code=codes.SCRIPT_EXIT, severity="error", phase="forward",
             message=f"The script called sys.exit({code!r})",
             file=path, line=innermost_user_line(exc.__traceback__, path),
             fix="A non-zero exit status means the script reported a failure: read its output "
@@ -128,7 +125,7 @@ class ScriptSession(TrainingSession):
         left = [t.name for t in started if t.is_alive()]
         if left:
             self.report(ev.Diagnostic(
-                code="script-threads", severity="warning", phase="forward",
+                code=codes.SCRIPT_THREADS, severity="warning", phase="forward",
                 message=f"The script left {len(left)} thread(s) running after it ended: "
                         + ", ".join(left[:5]),
                 file=path, fix="Join the threads the script starts (or make them daemon "

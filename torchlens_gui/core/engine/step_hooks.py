@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 import torch.nn as nn
 
+from ..diagnostics import codes
 from ..recording import events as ev
 from ..recording.structures import tensors
 from ..statistics.stats import all_finite, summarize_nested
@@ -92,7 +93,7 @@ class StepHooks(ModuleHooks):
         if not born:
             return
         self.tracker.nonfinite = self.tracker.nonfinite or "forward"
-        if any(d.code in ("non-finite", "data-non-finite") for d in self.ctx.record.diagnostics):
+        if any(d.code in (codes.NON_FINITE, codes.DATA_NON_FINITE) for d in self.ctx.record.diagnostics):
             return  # born again from already broken weights: the first birth says it all
         # Explain it as a full run would: summarise this one call and ask the detectors.
         inputs = summarize_nested(args, "", values=True, histogram="problem")

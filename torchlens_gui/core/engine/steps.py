@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 from ..recording import events as ev
+from ..recording.events import Phase
 from ..usercode.context import SessionContext
 from ..usercode.loader import TrainsAtImport
 from ..usercode.tree import own_parameters
@@ -111,7 +112,7 @@ class StepTracker:
                 return original(tensors, *args, **kwargs)
             tracker._before_backward(tensors)
             previous = tracker.ctx.phase
-            tracker.ctx.phase = "backward"
+            tracker.ctx.phase = Phase.BACKWARD
             try:
                 with torch.autograd.set_multithreading_enabled(False):
                     return original(tensors, *args, **kwargs)
@@ -258,7 +259,7 @@ class StepTracker:
         self._pending = ""
         if not self.open:
             self._start()
-        self.ctx.phase, self._phase_before = "optimizer", self.ctx.phase
+        self.ctx.phase, self._phase_before = Phase.OPTIMIZER, self.ctx.phase
         self._snapshot = self._read_gradients(optimizer)
         self.lr = self.lr + tuple(float(g.get("lr", math.nan)) if not isinstance(
             g.get("lr"), torch.Tensor) else float(g["lr"]) for g in optimizer.param_groups)
@@ -266,7 +267,7 @@ class StepTracker:
     def _on_optimizer_post(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
         if threading.get_ident() != self.thread:
             return
-        self.ctx.phase = getattr(self, "_phase_before", "forward")
+        self.ctx.phase = getattr(self, "_phase_before", Phase.FORWARD)
         params, before = self._snapshot if self._snapshot else ([], [])
         self._snapshot = None
         if params:

@@ -14,7 +14,9 @@ from typing import Any, Iterator, Optional
 import torch
 import torch.nn as nn
 
+from ..diagnostics import codes
 from ..recording import events as ev
+from ..recording.events import Phase
 from ..recording.structures import map_tensors
 from ..usercode.context import SessionContext
 from ..usercode.loader import ModelSpec, split_batch
@@ -113,7 +115,7 @@ class TrainingSession(Session):
         if self._has_errors_now():
             return False
         if optimizer is not None:
-            self._phase("optimizer")
+            self._phase(Phase.OPTIMIZER)
             try:
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -153,7 +155,7 @@ class TrainingSession(Session):
 
         file, line = user_location(exc, self.ctx) if exc is not None else (self.ctx.user_file,
                                                                              None)
-        return ev.Diagnostic(code="load-error", severity="error", phase="build", message=message,
+        return ev.Diagnostic(code=codes.LOAD_ERROR, severity="error", phase="build", message=message,
                              file=file, line=line,
                              fix="Return an optimizer over the model's parameters, for example "
                                  "torch.optim.SGD(model.parameters(), lr=0.01).")
