@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 from . import events as ev
+from .steps import KeptStep, StepHistory
 
 
 @dataclass
@@ -112,6 +113,11 @@ class RunRecord:
         self._handlers: dict[type, Optional[Callable[[Any], None]]] = {}
         # calls_by_key without building a CallKey per lookup (the hot path of every event)
         self._calls_by_pair: dict[tuple[str, int], CallRecord] = {}
+        # Training runs: figures of every step, full records of a bounded few. The calls above
+        # are always the current step's.
+        self.steps = StepHistory()
+        self.step: Optional[int] = None
+        self._step_diagnostics = 0  # len(diagnostics) when the current step started
 
     # ---- feeding ---------------------------------------------------------------------------
 
@@ -203,7 +209,38 @@ class RunRecord:
             self.log.append((e.stream, e.text))
             self._log_chars += len(e.text)
 
+    def _on_StepStarted(self, e: ev.StepStarted) -> None:
+        if self.step is not None:  # the previous step's calls stay with its KeptStep
+            self.calls, self.calls_by_key, self.calls_by_path = [], {}, {}
+            self._calls_by_pair, self.backward_order, self.loss = {}, [], None
+        self.step = e.step
+        self._step_diagnostics = len(self.diagnostics)
+
+    def _on_StepEnded(self, e: ev.StepEnded) -> None:
+        figures = e.figures
+        problem = bool(figures.nonfinite) or any(
+            d.severity in ("error", "warning") for d in self.diagnostics[self._step_diagnostics:])
+        kept = KeptStep(figures.step, self.calls, self.backward_order, self.loss, problem) \
+            if self.calls else None
+        self.steps.add(figures, e.modules, kept)
+
+    def show_step(self, step: int) -> bool:
+        """Make a kept step's module calls the current ones (the report and the tree show
+        them); False when that step's full record was not kept."""
+        kept = self.steps.kept.get(step)
+        if kept is None:
+            return False
+        self.calls, self.backward_order, self.loss = kept.calls, kept.backward_order, kept.loss
+        self.calls_by_path, self.calls_by_key, self._calls_by_pair = {}, {}, {}
+        for call in kept.calls:
+            self.calls_by_path.setdefault(call.path, []).append(call)
+            self.calls_by_key[call.key] = call
+            self._calls_by_pair[(call.path, call.call_index)] = call
+        return True
+
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
+        if not self.calls and self.steps.kept:  # a light last step: show the last full one
+            self.show_step(max(self.steps.kept))
         self.status, self.elapsed_s = e.status, e.elapsed_s
         self.paused_at = None
 
