@@ -24,7 +24,62 @@ def _check_parser() -> argparse.ArgumentParser:
                              "memory or compute (values, NaNs and gradients are not seen)")
     parser.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
                         help="stop a run that takes longer than this (default 600; 0: no limit)")
+    add_output_options(parser)
     return parser
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """--save/--html and the tensor options (check; run --headless adds the same)."""
+    group = parser.add_argument_group("keeping and sharing the run")
+    group.add_argument("--save", metavar="SNAPSHOT",
+                       help="write a snapshot of the run (open it with `torchlens-gui SNAPSHOT`)")
+    group.add_argument("--save-tensors", action="store_true",
+                       help="with --save: also keep the actual input/output/gradient tensors of "
+                            "calls with problems and of pinned modules")
+    group.add_argument("--tensor-limit", type=float, default=256.0, metavar="MB",
+                       help="with --save-tensors: at most this many MB of tensors (default 256)")
+    group.add_argument("--pin", action="append", default=[], metavar="MODULE",
+                       help="with --save-tensors: keep this module's tensors too (dotted path, "
+                            "repeatable)")
+
+
+def tensor_keeper(args: argparse.Namespace):
+    """The TensorKeeper the options ask for, or None."""
+    if not args.save_tensors:
+        return None
+    from .core.engine.tensor_keeper import TensorKeeper
+
+    return TensorKeeper(pinned=args.pin, max_bytes=int(max(args.tensor_limit, 0) * 2**20))
+
+
+def write_outputs(args: argparse.Namespace, record, keeper, err) -> bool:
+    """Write the --save and --html files; False (and the reason on ``err``) when one cannot
+    be written."""
+    ok = True
+    if args.save:
+        from .core.recording.snapshot import save_snapshot
+
+        try:
+            size = save_snapshot(record, args.save, tensors=keeper is not None,
+                                 tensors_skipped=keeper.skipped if keeper else 0)
+            err.write(f"snapshot saved to {args.save} ({size / 1024:.1f} KiB"
+                      + (f", {len(record.tensors)} tensors" if keeper else "") + ")\n")
+            if keeper is not None and keeper.skipped:
+                err.write(f"  {keeper.skipped} tensors left out: over --tensor-limit\n")
+        except OSError as exc:
+            err.write(f"torchlens-gui: cannot write snapshot {args.save}: "
+                      f"{exc.strerror or exc}\n")
+            ok = False
+    if getattr(args, "html", None):
+        from .core.recording.html_report import write_html_report
+
+        try:
+            write_html_report(record, args.html)
+            err.write(f"report written to {args.html}\n")
+        except OSError as exc:
+            err.write(f"torchlens-gui: cannot write report {args.html}: {exc.strerror or exc}\n")
+            ok = False
+    return ok
 
 
 def _app_parser() -> argparse.ArgumentParser:
@@ -56,14 +111,17 @@ def run_check(argv: Sequence[str]) -> int:
         if isinstance(event, LogWritten):
             err.write(event.text)
 
+    keeper = tensor_keeper(args)
     session = Session(args.file, device=args.device, listener=listener, values=True,
-                      histograms=True, dry_run=args.dry_run)
+                      histograms=True, dry_run=args.dry_run, keeper=keeper)
     record = run_with_timeout(session, args.timeout)
     if args.json:
         sys.stdout.write(json.dumps(to_json(record), allow_nan=False) + "\n")
     else:
         sys.stdout.write(to_text(record) + "\n")
     sys.stdout.flush()
+    if not write_outputs(args, record, keeper, err):
+        return 2
     return exit_code(record)
 
 

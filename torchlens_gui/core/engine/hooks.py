@@ -23,7 +23,8 @@ from ..diagnostics import Diagnostician
 from .gate import StepGate
 from ..statistics.stats import HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM, SummaryCache, summarize_many, \
     summarize_nested
-from ..recording.structures import tensors
+from ..recording.structures import leaves, tensors
+from .tensor_keeper import TensorKeeper
 from ..usercode.tree import describe_module_tree
 
 
@@ -43,7 +44,8 @@ class ModuleHooks:
 
     def __init__(self, ctx: SessionContext, emit: Callable[[ev.Event], None], gate: StepGate,
                  diagnostician: Diagnostician, report: Callable[[ev.Diagnostic], None],
-                 values: bool = True, histograms: bool = False, zeros: bool = True) -> None:
+                 values: bool = True, histograms: bool = False, zeros: bool = True,
+                 keeper: Optional[TensorKeeper] = None) -> None:
         self.ctx = ctx
         self.emit = emit
         self.gate = gate
@@ -52,6 +54,7 @@ class ModuleHooks:
         self.values = values
         self.histograms = histograms
         self.zeros = zeros  # count non-zeros (zero_fraction): the costliest statistic
+        self.keeper = keeper  # copies of actual tensors (viewer, snapshots), or None
         self.cache = SummaryCache()
         self.thread = threading.get_ident()
         self.call_counts: dict[str, int] = {}
@@ -108,6 +111,9 @@ class ModuleHooks:
                                      _perf_counter() - self.gate.paused_seconds, inputs))
         self.emit(ev.ModuleEntered(path, call_index, depth, inputs))
         gate = self.gate
+        if self.keeper is not None and self.keeper.wants(path, pausing=not gate.free_running and (
+                gate.should_pause("forward", "enter", path, depth) is not None)):
+            self._keep(path, call_index, "input", leaves(args, ""))
         if not gate.free_running:  # free-running: nothing but a problem pauses
             gate.checkpoint("forward", "enter", path, call_index, depth)
 
@@ -130,12 +136,23 @@ class ModuleHooks:
         self.emit(ev.ModuleExited(call.path, call.call_index, call.depth, inputs, outputs, elapsed))
 
         born_here = self._track_nonfinite(call, inputs, outputs)
+        found = False
         for diagnostic in self.diagnostician.on_module_output(ctx, call, args, kwargs, output,
                                                               inputs, outputs):
             self.report(diagnostic)
+            found = True
         if torch.is_grad_enabled():
             self._hook_gradients(call, output)
         gate = self.gate
+        if self.keeper is not None:
+            pausing = (born_here and gate.problem_pause_wanted("non-finite")) or (
+                not gate.free_running
+                and gate.should_pause("forward", "exit", call.path, call.depth) is not None)
+            problem = found or born_here or any(s.nan or s.inf for s in outputs)
+            if self.keeper.wants(call.path, pausing=pausing, problem=problem):
+                self._keep(call.path, call.call_index, "input", leaves(args, "")
+                           + (leaves(kwargs, "") if kwargs else []))
+                self._keep(call.path, call.call_index, "output", leaves(output, ""))
         if born_here and gate.problem_pause_wanted("non-finite"):
             gate.pause(ev.PauseLocation("forward", "exit", call.path, call.call_index,
                                         call.depth, "non-finite"))
@@ -181,13 +198,24 @@ class ModuleHooks:
             summary = summarize_many(((name, grad),), values=self.values,
                                      histogram=histogram, cache=self.cache, zeros=self.zeros)[0]
             self.emit(ev.GradientArrived(path, call_index, depth, index, summary))
+            found = False
             for diagnostic in self.diagnostician.on_gradient(self.ctx, path, call_index, summary):
                 self.report(diagnostic)
+                found = True
             gate = self.gate
+            if self.keeper is not None and self.keeper.wants(
+                    path, problem=found or not summary.finite,
+                    pausing=not gate.free_running
+                    and gate.should_pause("backward", "grad", path, depth) is not None):
+                self._keep(path, call_index, "grad", ((name, grad),))
             if not gate.free_running:
                 gate.checkpoint("backward", "grad", path, call_index, depth)
 
         return on_grad
+
+    def _keep(self, path: str, call_index: int, role: str, items) -> None:
+        for event in self.keeper.keep(path, call_index, role, items):
+            self.emit(event)
 
     # ---- modules outside the registered tree --------------------------------------------------
 

@@ -76,6 +76,11 @@ class RunRecord:
         self.log: list[tuple[str, str]] = []
         self._log_chars = 0
         self.elapsed_s = 0.0
+        # CPU copies the session kept for the tensor viewer and snapshots:
+        # (path, call_index, role "input"|"output"|"grad", summary name) -> tensor
+        self.tensors: dict[tuple[str, int, str, str], Any] = {}
+        # Set on a record read from a snapshot file (None for a live run).
+        self.snapshot: Optional[Any] = None
         self._handlers: dict[type, Optional[Callable[[Any], None]]] = {}
         # calls_by_key without building a CallKey per lookup (the hot path of every event)
         self._calls_by_pair: dict[tuple[str, int], CallRecord] = {}
@@ -104,13 +109,16 @@ class RunRecord:
         self.nodes[e.node.path] = e.node
 
     def _on_ModuleEntered(self, e: ev.ModuleEntered) -> None:
-        call = CallRecord(e.path, e.call_index, e.depth, len(self.calls), inputs=e.inputs)
+        self.add_call(CallRecord(e.path, e.call_index, e.depth, len(self.calls), inputs=e.inputs))
+
+    def add_call(self, call: CallRecord) -> None:
+        """Append a call in execution order and index it (events, or a snapshot being read)."""
         self.calls.append(call)
-        self.calls_by_key[ev.CallKey(e.path, e.call_index)] = call
-        self._calls_by_pair[(e.path, e.call_index)] = call
-        calls = self.calls_by_path.get(e.path)
+        self.calls_by_key[ev.CallKey(call.path, call.call_index)] = call
+        self._calls_by_pair[(call.path, call.call_index)] = call
+        calls = self.calls_by_path.get(call.path)
         if calls is None:
-            self.calls_by_path[e.path] = [call]
+            self.calls_by_path[call.path] = [call]
         else:
             calls.append(call)
 
@@ -145,6 +153,9 @@ class RunRecord:
             if node is not None:
                 self.nodes[path] = _replaced(node, params=params,
                                              param_count=sum(p.numel for p in params))
+
+    def _on_TensorKept(self, e: ev.TensorKept) -> None:
+        self.tensors[(e.path, e.call_index, e.role, e.name)] = e.tensor
 
     def _on_LossComputed(self, e: ev.LossComputed) -> None:
         self.loss = e
