@@ -87,12 +87,14 @@ def _app_parser() -> argparse.ArgumentParser:
         prog="torchlens-gui",
         description="Step-through debugger for PyTorch models. "
                     "`torchlens-gui check FILE` runs the same engine headless.")
-    parser.add_argument("file", nargs="?", help="model file to open")
+    parser.add_argument("file", nargs="?",
+                        help="model file to open, or a snapshot (opened read-only)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--run", action="store_true",
                         help="run to the end (or the first break) right after loading")
     parser.add_argument("--screenshot", metavar="PNG",
-                        help="with --run: save the window to PNG when the run stops, then exit")
+                        help="with --run (or a snapshot): save the window to PNG when the run "
+                             "stops (the snapshot is shown), then exit")
     parser.add_argument("--version", action="version", version=f"torchlens-gui {__version__}")
     return parser
 
@@ -125,14 +127,20 @@ def run_check(argv: Sequence[str]) -> int:
     return exit_code(record)
 
 
+def _is_snapshot(path: Optional[str]) -> bool:
+    from .core.recording.snapshot import looks_like_snapshot
+
+    return bool(path) and looks_like_snapshot(path)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the `torchlens-gui` console script and `python -m torchlens_gui`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "check":
         return run_check(argv[1:])
     args = _app_parser().parse_args(argv)
-    if args.screenshot and not args.run:
-        _app_parser().error("--screenshot needs --run")
+    if args.screenshot and not args.run and not _is_snapshot(args.file):
+        _app_parser().error("--screenshot needs --run (or a snapshot file)")
     from .gui.app import run_app
 
     return run_app(file=args.file, device=args.device, run=args.run, screenshot=args.screenshot)

@@ -45,7 +45,8 @@ def assert_same_record(live, opened):
 
 
 @pytest.mark.parametrize("name", ["diag_clean_resnet", "diag_nan_backward", "diag_shape_linear",
-                                  "eng_unregistered", "eng_structures", "diag_clean_gpt2"])
+                                  "eng_unregistered", "eng_structures", "diag_clean_gpt2",
+                                  "eng_syntax_error"])
 def test_a_snapshot_opened_equals_the_live_record(tmp_path, name):
     live = _run(name)
     path = tmp_path / "run.tlsnap"
@@ -125,6 +126,7 @@ def test_a_file_that_is_not_a_snapshot_says_so(tmp_path, content, reason):
     with pytest.raises(SnapshotError, match=reason):
         load_snapshot(str(path))
     assert not snapshot.looks_like_snapshot(str(path))
+    assert snapshot.looks_like_snapshot(str(tmp_path / "renamed.tlsnap"))
 
 
 def test_a_zip_without_our_manifest_is_not_a_snapshot(tmp_path):
@@ -154,10 +156,19 @@ def test_a_pickle_member_is_refused_and_never_loaded(tmp_path, good_snapshot, me
     assert not os.path.exists(marker)
 
 
-def test_a_damaged_manifest_is_a_clear_error(tmp_path):
+def test_a_damaged_or_incomplete_snapshot_is_a_clear_error(tmp_path, good_snapshot):
+    with zipfile.ZipFile(good_snapshot) as archive:
+        arrays = archive.read(snapshot.SUMMARIES)
+    manifest = json.dumps({"format": snapshot.FORMAT, "version": 1,
+                           "record": {"nodes": 3}}).encode()
     path = tmp_path / "bad.tlsnap"
-    _write_zip(path, {snapshot.MANIFEST: json.dumps(
-        {"format": snapshot.FORMAT, "version": 1, "record": {"nodes": 3}}).encode()})
+    _write_zip(path, {snapshot.MANIFEST: manifest, snapshot.SUMMARIES: arrays})
+    with pytest.raises(SnapshotError, match="damaged"):
+        load_snapshot(str(path))
+    _write_zip(path, {snapshot.MANIFEST: manifest})
+    with pytest.raises(SnapshotError, match="incomplete"):
+        load_snapshot(str(path))
+    _write_zip(path, {snapshot.MANIFEST: manifest, snapshot.SUMMARIES: arrays[:50]})
     with pytest.raises(SnapshotError, match="damaged"):
         load_snapshot(str(path))
 

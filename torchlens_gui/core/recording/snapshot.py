@@ -24,6 +24,7 @@ FORMAT = "torchlens-gui snapshot"
 VERSION = 1
 MANIFEST = "snapshot.json"
 TENSORS = "tensors.safetensors"
+SUMMARIES = "summaries.safetensors"  # the numbers of the record's summary table
 SUFFIX = ".tlsnap"
 # Source files larger than this are left out of a snapshot (a generated file, not a model).
 MAX_SOURCE_BYTES = 2 * 2**20
@@ -91,11 +92,11 @@ def save_snapshot(record: RunRecord, path: str, *, tensors: bool = True,
     """
     env = record.snapshot.environment if record.snapshot is not None \
         else environment_block(command)
+    plain, arrays = record_codec.record_to_plain(record)
     manifest = {
         "format": FORMAT, "version": VERSION, "saved_at": env.get("time", ""),
         "environment": env, "sources": _sources(record),
-        "tensors_skipped": tensors_skipped, "record": record_codec.record_to_plain(record),
-        "steps": _plain_steps(record),
+        "tensors_skipped": tensors_skipped, "record": plain, "steps": _plain_steps(record),
     }
     payload = json.dumps(manifest, separators=(",", ":")).encode("utf-8")
     tensor_bytes = _tensor_payload(record) if tensors and record.tensors else None
@@ -104,6 +105,7 @@ def save_snapshot(record: RunRecord, path: str, *, tensors: bool = True,
     try:
         with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(MANIFEST, payload)
+            archive.writestr(SUMMARIES, _array_payload(arrays))
             if tensor_bytes is not None:
                 archive.writestr(TENSORS, tensor_bytes)
         os.replace(temporary, path)
@@ -111,6 +113,22 @@ def save_snapshot(record: RunRecord, path: str, *, tensors: bool = True,
         if os.path.exists(temporary):
             os.remove(temporary)
     return os.path.getsize(path)
+
+
+def _array_payload(arrays: dict) -> bytes:
+    from safetensors.numpy import save
+
+    return save(arrays, metadata={"format": FORMAT})
+
+
+def _read_arrays(data: bytes, name: str) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    try:
+        return load(data)
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise SnapshotError(f"{name}: the recorded figures are damaged ({exc}).") from None
 
 
 def _tensor_payload(record: RunRecord) -> bytes:
@@ -128,14 +146,15 @@ def _tensor_payload(record: RunRecord) -> bytes:
 
 
 def looks_like_snapshot(path: str) -> bool:
-    """Decided by content, not by name: a zip with our manifest in it."""
+    """Whether opening ``path`` means reading a snapshot rather than running a model file:
+    decided by content (a zip; no Python file starts like one), or by the .tlsnap name. A
+    damaged snapshot counts too, so that opening it says what is wrong with it."""
+    if path.endswith(SUFFIX):
+        return True
     try:
         with open(path, "rb") as fh:
-            if fh.read(4) != _ZIP_MAGIC:
-                return False
-        with zipfile.ZipFile(path) as archive:
-            return MANIFEST in archive.namelist()
-    except (OSError, zipfile.BadZipFile):
+            return fh.read(4) == _ZIP_MAGIC
+    except OSError:
         return False
 
 
@@ -178,7 +197,8 @@ def _read_archive(archive: zipfile.ZipFile, path: str) -> RunRecord:
         raise SnapshotError(f"{name} is a zip file but not a torchlens-gui snapshot "
                             f"(it has no {MANIFEST}).")
     try:
-        manifest = json.loads(archive.read(MANIFEST).decode("utf-8"))
+        with record_codec.no_collection():
+            manifest = json.loads(archive.read(MANIFEST).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"{name}: {MANIFEST} is damaged ({exc}).") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -190,8 +210,11 @@ def _read_archive(archive: zipfile.ZipFile, path: str) -> RunRecord:
         raise SnapshotError(
             f"{name} was written by a newer torchlens-gui (snapshot version {version}; this "
             f"one reads up to {VERSION}). Update torchlens-gui to open it.")
+    if SUMMARIES not in members:
+        raise SnapshotError(f"{name} is incomplete (it has no {SUMMARIES}).")
+    arrays = _read_arrays(archive.read(SUMMARIES), name)
     try:
-        record = record_codec.record_from_plain(manifest["record"])
+        record = record_codec.record_from_plain(manifest["record"], arrays)
     except (record_codec.RecordFormatError, KeyError) as exc:
         raise SnapshotError(f"{name}: {exc}") from None
     if TENSORS in members:
