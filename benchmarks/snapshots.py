@@ -36,7 +36,7 @@ from torchlens_gui.core.usercode.loader import spec_from_objects  # noqa: E402
 
 def run(model, inputs, loss=None, keeper=None):
     spec = spec_from_objects(model, inputs, loss=loss)
-    return Session(spec, device="cpu", histograms=True, keeper=keeper).run()
+    return Session(spec, device="cpu", histograms=True, tensor_keeper=keeper).run()
 
 
 def sizes(folder: str) -> None:

@@ -115,7 +115,7 @@ def run_check(argv: Sequence[str]) -> int:
 
     keeper = tensor_keeper(args)
     session = Session(args.file, device=args.device, listener=listener, values=True,
-                      histograms=True, dry_run=args.dry_run, keeper=keeper)
+                      histograms=True, dry_run=args.dry_run, tensor_keeper=keeper)
     record = run_with_timeout(session, args.timeout)
     if args.json:
         sys.stdout.write(json.dumps(to_json(record), allow_nan=False) + "\n")

@@ -21,7 +21,7 @@ from torchlens_gui.core.recording.snapshot import SnapshotError, load_snapshot, 
 
 
 def _run(name: str, keeper=None):
-    return Session(case_path(name), device="cpu", histograms=True, keeper=keeper).run()
+    return Session(case_path(name), device="cpu", histograms=True, tensor_keeper=keeper).run()
 
 
 def assert_same_record(live, opened):

@@ -24,7 +24,7 @@ def _snapshot_of(tmp_path, name="snap_conv_nan.py", tensors=True):
     source = tmp_path / name
     shutil.copy(case(name), source)
     keeper = TensorKeeper(pinned={"features.0"}) if tensors else None
-    record = Session(str(source), device="cpu", histograms=True, keeper=keeper).run()
+    record = Session(str(source), device="cpu", histograms=True, tensor_keeper=keeper).run()
     path = tmp_path / "run.tlsnap"
     save_snapshot(record, str(path))
     text = source.read_text()

@@ -25,6 +25,7 @@ from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import RunRecord
 from ..core.engine.session import Session
 from ..core.engine.tensor_keeper import TensorKeeper
+from .session_state import SessionState, session_state
 
 DRAIN_INTERVAL_MS = 33
 # Time spent applying events per tick, so a flood of events never freezes the window.
@@ -143,6 +144,17 @@ class SessionController(QObject):
     def ended(self) -> bool:
         return self.record.status is not None
 
+    @property
+    def state(self) -> SessionState:
+        """Idle, running, paused, finished or failed (what the window's controls follow), or a
+        snapshot (an opened file: nothing runs)."""
+        if self.record.snapshot is not None:
+            return SessionState.SNAPSHOT
+        thread = self._thread
+        # A thread not started yet (sig_session_started comes just before) counts as running.
+        alive = thread is not None and (thread.ident is None or thread.is_alive())
+        return session_state(self.source is not None, alive, self.paused, self.record.status)
+
     def thread_alive(self) -> bool:
         return self.running
 
@@ -166,7 +178,7 @@ class SessionController(QObject):
         keeper = self.keeper = TensorKeeper(at_pauses=True, pinned=self.breakpoints,
                                             max_bytes=KEPT_TENSOR_BYTES)
         session = Session(source, device=self.device, gate=self.gate,
-                          histograms=self.histograms, keeper=keeper,
+                          histograms=self.histograms, tensor_keeper=keeper,
                           listener=lambda event: self._post(generation, event))
         self._thread = threading.Thread(target=session.run, name=THREAD_NAME, daemon=True)
         self.started_at = time.monotonic()

@@ -258,7 +258,7 @@ def node_from_plain(d: dict[str, Any], table: list) -> ev.ModuleNode:
 
 
 def diagnostic_from_plain(d: dict[str, Any]) -> ev.Diagnostic:
-    return ev.Diagnostic(d["code"], d["severity"], d["phase"], d["message"], d.get("module"),
+    return ev.Diagnostic(d["code"], d["severity"], ev.Phase(d["phase"]), d["message"], d.get("module"),
                          d.get("file"), d.get("line"), d.get("fix"), d.get("call_index"),
                          tuple(tuple(pair) for pair in d.get("details", ())))
 
@@ -290,7 +290,7 @@ def no_collection():
 def _record_from_plain(data: dict[str, Any], arrays: dict[str, Any]) -> RunRecord:
     record = RunRecord()
     record.file, record.device = data["file"], data["device"]
-    record.dry_run, record.phase = bool(data["dry_run"]), data["phase"]
+    record.dry_run, record.phase = bool(data["dry_run"]), ev.Phase(data["phase"])
     record.status, record.elapsed_s = data["status"], float(data["elapsed_s"])
     table = summaries_from_columns(data["summaries"], arrays)
     record.nodes = {}
