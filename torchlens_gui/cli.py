@@ -41,6 +41,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--pin", action="append", default=[], metavar="MODULE",
                        help="with --save-tensors: keep this module's tensors too (dotted path, "
                             "repeatable)")
+    group.add_argument("--html", metavar="REPORT.html",
+                       help="write a self-contained HTML report of the run (summary, "
+                            "diagnostics with source, module table, charts)")
 
 
 def tensor_keeper(args: argparse.Namespace):

@@ -120,3 +120,17 @@ def test_the_command_line_opens_a_snapshot_and_saves_a_screenshot(tmp_path):
                              str(png)], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_export_report_from_an_opened_snapshot_uses_its_recorded_source(qtbot, window,
+                                                                        tmp_path):
+    path, live, _ = _snapshot_of(tmp_path, tensors=False)
+    _open(qtbot, window, path)
+    out = tmp_path / "report.html"
+    assert window.sharing.export_report(str(out))
+    page = out.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page
+    assert "return x / x.sum(dim=(2, 3), keepdim=True)" in page  # the file itself is gone
+    assert not window.sharing.export_report(str(tmp_path / "missing" / "r.html"))
+    assert "No such file or directory" in window.sharing.last_error
+    window.findChild(QMessageBox, "sharing_error").accept()

@@ -10,33 +10,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, \
     QWidget
 
-from ...core.recording.record import CallRecord, RunRecord
+from ...core.recording.record import CallRecord, RunRecord, find_origin, nonfinite_count
 from .. import style
 from .plots import make_plot, settle
 
 MAX_LISTED = 300  # a list of every call of a 10,000-module model helps nobody
-
-
-def nonfinite_count(call: CallRecord) -> int:
-    return sum(s.nan + s.inf for s in call.outputs)
-
-
-def find_origin(calls: list[CallRecord]) -> Optional[CallRecord]:
-    """The first call whose inputs were finite and outputs were not, and inside which no call
-    did the same: where the first NaN/Inf was born."""
-    candidates = [c for c in calls if c.output_nonfinite and not c.input_nonfinite]
-    orders = {c.order for c in candidates}
-    for candidate in candidates:
-        inner = False
-        for later in calls[candidate.order + 1:]:
-            if later.depth <= candidate.depth:
-                break
-            if later.order in orders:
-                inner = True
-                break
-        if not inner:
-            return candidate
-    return None
 
 
 class NonFinitePanel(QWidget):
