@@ -33,6 +33,7 @@ from .run_views import RunViews
 from .selection import Selection
 from .session_controller import Changes, SessionController
 from .session_state import ENABLED, STATEFUL
+from .sharing import OPEN_FILTER, Sharing, snapshot_title
 from .status_bar import StatusBar
 from .welcome import WelcomePage
 from .window_layout import Dock, WindowLayout, is_shown
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
             Dock.LOG: self.log_panel})
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
+        self.sharing = Sharing(self, self.debug_actions.file_menu, self.debug_actions.quit)
         self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu, self.open_file)
         self.layout_.restore(self.settings, saved=not default_layout)
         self.run_views = RunViews(self.model, self.tree, self.nonfinite_panel,
@@ -134,8 +136,13 @@ class MainWindow(QMainWindow):
     # ---- opening and running ----------------------------------------------------------------
 
     def open_file(self, path: str, run: bool = False) -> None:
-        """Load ``path`` in a new session (paused before the first module unless ``run``)."""
+        """Load ``path`` in a new session (paused before the first module unless ``run``), or
+        show it read-only when its content is a snapshot."""
         path = os.path.abspath(path)
+        if Sharing.is_snapshot(path):
+            if self.sharing.open_snapshot(path):
+                self.recent.add(path)
+            return
         if self.controller.source != path:
             self.controller.set_breakpoints(())
         self.recent.add(path)
@@ -163,8 +170,8 @@ class MainWindow(QMainWindow):
 
     def _on_open_triggered(self) -> None:
         start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open model file", start,
-                                              "Python files (*.py);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open model file or snapshot", start,
+                                              OPEN_FILTER)
         if path:
             self.open_file(path)
 
@@ -214,10 +221,19 @@ class MainWindow(QMainWindow):
         self.diagnostics_panel.clear()
         source = self.controller.source
         file = source if isinstance(source, str) else getattr(source, "file", None)
+        snapshot = record.snapshot
+        self.source_panel.recorded = dict(snapshot.sources) if snapshot is not None else {}
+        if snapshot is not None:
+            file = record.file
         self.source_panel.load(file or getattr(source, "shown_file", None))
         name = os.path.basename(file) if file else "live model"
-        self.setWindowTitle(f"{name} — torchlens-gui")
-        self.log_panel.note(f"session started: {name} on {self.controller.device}")
+        if snapshot is not None:
+            self.setWindowTitle(f"{snapshot_title(record)} — torchlens-gui")
+            self.log_panel.note(f"snapshot opened: {snapshot.path} ({name} on {record.device}, "
+                                f"recorded on {snapshot.recorded_on} at {snapshot.saved_at})")
+        else:
+            self.setWindowTitle(f"{name} — torchlens-gui")
+            self.log_panel.note(f"session started: {name} on {self.controller.device}")
         self.tree.set_placeholder(f"<h3>Loading {name}…</h3>")
         self.status.session_started()
         self._show_selected()
@@ -293,6 +309,7 @@ class MainWindow(QMainWindow):
         if font.bold() != state.ended:
             font.setBold(state.ended)
             restart.setFont(font)
+        self.sharing.update_actions()
 
     # ---- selection --------------------------------------------------------------------------
 
@@ -343,7 +360,8 @@ class MainWindow(QMainWindow):
             self.selection.set(diagnostic.module, diagnostic.call_index)
             self._show_selected()
         if diagnostic.line and diagnostic.file and diagnostic.file != self.source_panel.file \
-                and os.path.isfile(diagnostic.file):
+                and (os.path.isfile(diagnostic.file)
+                     or diagnostic.file in self.source_panel.recorded):
             self.source_panel.load(diagnostic.file)  # a live model's problem in another file
         if diagnostic.line and diagnostic.file == self.source_panel.file:
             self.source_panel.show_lines(self.source_panel.creation_line, diagnostic.line,
@@ -353,12 +371,12 @@ class MainWindow(QMainWindow):
     # ---- Qt overrides -----------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if any(url.toLocalFile().endswith(".py") for url in event.mimeData().urls()):
+        if any(_openable(url.toLocalFile()) for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
         for url in event.mimeData().urls():
-            if url.toLocalFile().endswith(".py"):
+            if _openable(url.toLocalFile()):
                 self.open_file(url.toLocalFile())
                 event.acceptProposedAction()
                 return
@@ -367,6 +385,11 @@ class MainWindow(QMainWindow):
         self.layout_.save(self.settings)
         self.controller.shutdown()
         super().closeEvent(event)
+
+
+def _openable(path: str) -> bool:
+    """A model file (by name) or a snapshot (by content, whatever its name)."""
+    return bool(path) and (path.endswith(".py") or Sharing.is_snapshot(path))
 
 
 def _html(text: str) -> str:

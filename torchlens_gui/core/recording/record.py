@@ -88,6 +88,28 @@ def _with_histograms(summaries: tuple[ev.TensorSummary, ...], hists: dict
     return summaries if out is None else tuple(out)
 
 
+def nonfinite_count(call: CallRecord) -> int:
+    return sum(s.nan + s.inf for s in call.outputs)
+
+
+def find_origin(calls: list[CallRecord]) -> Optional[CallRecord]:
+    """The first call whose inputs were finite and outputs were not, and inside which no call
+    did the same: where the first NaN/Inf was born."""
+    candidates = [c for c in calls if c.output_nonfinite and not c.input_nonfinite]
+    orders = {c.order for c in candidates}
+    for candidate in candidates:
+        inner = False
+        for later in calls[candidate.order + 1:]:
+            if later.depth <= candidate.depth:
+                break
+            if later.order in orders:
+                inner = True
+                break
+        if not inner:
+            return candidate
+    return None
+
+
 class RunRecord:
     """Accumulates events into a queryable picture of the run."""
 
@@ -110,6 +132,11 @@ class RunRecord:
         self.log: list[tuple[str, str]] = []
         self._log_chars = 0
         self.elapsed_s = 0.0
+        # CPU copies the session kept for the tensor viewer and snapshots:
+        # (path, call_index, role "input"|"output"|"grad", summary name) -> tensor
+        self.tensors: dict[tuple[str, int, str, str], Any] = {}
+        # Set on a record read from a snapshot file (None for a live run).
+        self.snapshot: Optional[Any] = None
         self._handlers: dict[type, Optional[Callable[[Any], None]]] = {}
         # calls_by_key without building a CallKey per lookup (the hot path of every event)
         self._calls_by_pair: dict[tuple[str, int], CallRecord] = {}
@@ -143,13 +170,16 @@ class RunRecord:
         self.nodes[e.node.path] = e.node
 
     def _on_ModuleEntered(self, e: ev.ModuleEntered) -> None:
-        call = CallRecord(e.path, e.call_index, e.depth, len(self.calls), inputs=e.inputs)
+        self.add_call(CallRecord(e.path, e.call_index, e.depth, len(self.calls), inputs=e.inputs))
+
+    def add_call(self, call: CallRecord) -> None:
+        """Append a call in execution order and index it (events, or a snapshot being read)."""
         self.calls.append(call)
-        self.calls_by_key[ev.CallKey(e.path, e.call_index)] = call
-        self._calls_by_pair[(e.path, e.call_index)] = call
-        calls = self.calls_by_path.get(e.path)
+        self.calls_by_key[ev.CallKey(call.path, call.call_index)] = call
+        self._calls_by_pair[(call.path, call.call_index)] = call
+        calls = self.calls_by_path.get(call.path)
         if calls is None:
-            self.calls_by_path[e.path] = [call]
+            self.calls_by_path[call.path] = [call]
         else:
             calls.append(call)
 
@@ -191,6 +221,9 @@ class RunRecord:
             if node is not None:
                 self.nodes[path] = _replaced(node, params=params,
                                              param_count=sum(p.numel for p in params))
+
+    def _on_TensorKept(self, e: ev.TensorKept) -> None:
+        self.tensors[(e.path, e.call_index, e.role, e.name)] = e.tensor
 
     def _on_LossComputed(self, e: ev.LossComputed) -> None:
         self.loss = e
