@@ -61,6 +61,20 @@ print("check:", report["status"], codes)' "$WORK/check.json"; then
     echo "$label: check --json exit $rc, found the NaN" | tee -a "$REPORT"
 }
 
+# run_example LABEL COMMAND SCRIPT: `run --headless --json` of the diverging training script.
+run_example() {
+    local label=$1 command=$2 script=$3 rc=0
+    clean_run "$command" run --headless --json "$script" > "$WORK/run.json" 2> "$WORK/run.err" || rc=$?
+    if [ "$rc" != 1 ] || ! "$VPY" -c 'import json, sys
+report = json.load(open(sys.argv[1]))
+codes = [d["code"] for d in report["diagnostics"]]
+assert "diverging-loss" in codes, codes
+print("run:", report["status"], codes)' "$WORK/run.json"; then
+        echo "$label: run failed (exit $rc)"; tail -20 "$WORK/run.err"; exit 1
+    fi
+    echo "$label: run --headless --json exit $rc, found the diverging loss" | tee -a "$REPORT"
+}
+
 step "build environment: $BUILD_VENV"
 mkdir -p "$WORK" "$DIST"
 [ -x "$BUILD_VENV/bin/python" ] || "$PYTHON" -m venv "$BUILD_VENV"
@@ -170,6 +184,7 @@ rm -rf "$TEST_HOME" && mkdir -p "$TEST_HOME"
 step "test: the bundle in a clean environment"
 self_test "bundle" "$BUNDLE/torchlens-gui"
 check_example "bundle" "$BUNDLE/torchlens-gui" "$EXAMPLE"
+run_example "bundle" "$BUNDLE/torchlens-gui" "$(dirname "$EXAMPLE")/diverging_training.py"
 
 step "test: the .deb unpacked into a throw-away root (dpkg -x)"
 DEBTEST=$WORK/deb-root
