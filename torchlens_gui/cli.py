@@ -44,15 +44,14 @@ def _app_parser() -> argparse.ArgumentParser:
 
 def run_check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
-    from .core.recording.report import exit_code, to_json, to_text
     from .core.engine.session import Session
     from .core.engine.watchdog import run_with_timeout
+    from .core.recording.events import LogWritten
+    from .core.recording.report import exit_code, to_json, to_text
 
     err = sys.stderr  # the real stream: the session redirects sys.stderr while it runs
 
     def listener(event) -> None:
-        from .core.recording.events import LogWritten
-
         if isinstance(event, LogWritten):
             err.write(event.text)
 

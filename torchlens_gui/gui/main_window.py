@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QWidget
 
@@ -13,6 +13,7 @@ from ..core.recording import events as ev
 from ..core.engine.gate import Command
 from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import CallRecord, RunRecord
+from . import style
 from .actions import Actions
 from .device_combo import make_device_combo
 from .first_problem import first_problem
@@ -213,7 +214,7 @@ class MainWindow(QMainWindow):
         if ended.status == "failed" and not self.controller.record.nodes:
             first = ended.diagnostics[0].message.splitlines()[0] if ended.diagnostics else ""
             self.tree.set_placeholder(
-                f"<h3 style='color:#b00000'>Could not load the model</h3>{_html(first)}<br><br>"
+                f"<h3 style='color:#b00000'>Could not load the model</h3>{style.html_text(first)}<br><br>"
                 "The <b>Diagnostics</b> panel below has the line and a fix; the <b>Source</b> "
                 "panel marks the line.<br>Edit the file, then press <b>Ctrl+Shift+F5</b> to "
                 "restart.")
@@ -330,7 +331,3 @@ class MainWindow(QMainWindow):
         self.layout_.save(self.settings)
         self.controller.shutdown()
         super().closeEvent(event)
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
