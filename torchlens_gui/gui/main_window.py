@@ -24,6 +24,7 @@ from .panels.gradient_panel import GradientPanel
 from .panels.log_panel import LogPanel
 from .panels.nonfinite_panel import NonFinitePanel
 from .panels.source_panel import SourcePanel
+from .panels.steps_panel import StepsPanel
 from .panels.tensor_panel import TensorPanel
 from .recent_files import RecentFiles
 from .run_views import RunViews
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self.diagnostics_panel = DiagnosticsPanel()
         self.source_panel = SourcePanel()
         self.log_panel = LogPanel()
+        self.steps_panel = StepsPanel()
         self.debug_actions = Actions(self)
         view_menu = self.debug_actions.build_menus(self)
         self.toolbar = self.debug_actions.build_toolbar(self)
@@ -69,13 +71,16 @@ class MainWindow(QMainWindow):
             "Tensors": self.tensor_panel, "Activations": self.activation_panel,
             "Gradients": self.gradient_panel, "NaN / Inf": self.nonfinite_panel,
             "Diagnostics": self.diagnostics_panel, "Source": self.source_panel,
-            "Log": self.log_panel})
+            "Log": self.log_panel, "Steps": self.steps_panel})
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu, self.open_file)
         self.layout_.restore(self.settings, saved=not default_layout)
         self.run_views = RunViews(self.model, self.tree, self.nonfinite_panel,
                                   self.gradient_panel, self.docks)
+        from .training_controls import TrainingControls
+
+        self.training = TrainingControls(self)
         self._connect()
         self._update_actions()
 
@@ -119,6 +124,17 @@ class MainWindow(QMainWindow):
             self.model.set_breakpoints(set())
         self.recent.add(path)
         self.controller.start(path, run=run)
+
+    def open_script(self, path: str, args: list[str], run: bool = False,
+                    steps: Optional[int] = None) -> None:
+        """Run ``path`` as a training script with ``args`` (paused before its first step
+        unless ``run``); ``steps`` stops it after that many steps."""
+        path = os.path.abspath(path)
+        if self.controller.source != path:
+            self.controller.set_breakpoints(set())
+            self.model.set_breakpoints(set())
+        self.recent.add(path)
+        self.controller.start(path, run=run, script_args=list(args), steps=steps)
 
     def open_spec(self, spec: ModelSpec, run: bool = False) -> None:
         """Debug a live model (``torchlens_gui.debug``)."""
@@ -176,6 +192,9 @@ class MainWindow(QMainWindow):
         self.selected = None
         self.run_views.set_record(record)
         self.diagnostics_panel.clear()
+        self.steps_panel.set_record(record)
+        if self.controller.trains:
+            self.docks["Steps"].raise_()
         source = self.controller.source
         file = source if isinstance(source, str) else getattr(source, "file", None)
         self.source_panel.load(file or getattr(source, "shown_file", None))
@@ -194,6 +213,8 @@ class MainWindow(QMainWindow):
             self.diagnostics_panel.add(changes.diagnostics)
         if changes.log:
             self.log_panel.append_output(changes.log)
+        if (changes.steps or changes.paused or changes.ended) and is_shown(self.steps_panel):
+            self.steps_panel.refresh()
         location = record.paused_at
         if changes.paused is not None and location is not None:
             self.model.set_current(location.path)
@@ -252,6 +273,8 @@ class MainWindow(QMainWindow):
         for name in STATEFUL:
             getattr(self.debug_actions, name).setEnabled(name in enabled)
         # After the end, Restart is the next step: it stands out in the toolbar and menu.
+        if hasattr(self, "training"):
+            self.training.update()
         restart = self.debug_actions.restart
         font = restart.font()
         if font.bold() != state.ended:
