@@ -3,22 +3,22 @@ model of ``--modules`` parameterised modules (default 100 Linear layers) under S
 
     python benchmarks/step_memory.py [--steps 10000] [--modules 100]
 
-Python allocations are traced (tracemalloc) from just before the session starts; the figure is
-what is still allocated when it has ended while its record is alive, minus what remains once
-the record is dropped: the record itself (figures of every step, the kept full records, the
-diagnostics and log). The model's tensors live in torch's allocator and are not counted.
+The figure is the size of the session's record once it has ended, measured by walking it (every
+object reachable from the record, each counted once with sys.getsizeof: the figures of every
+step, the kept full records, the nodes, diagnostics and log). The model's tensors are not in
+the record.
 Last line: ``step-memory steps=N modules=M record=X MB``.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import tempfile
+import collections
 import time
-import tracemalloc
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -39,6 +39,27 @@ for step in range({steps}):
 """
 
 
+def deep_size(root) -> int:
+    """Bytes of every object reachable from ``root`` (each once), stopping at classes,
+    functions and modules (shared with the program, not owned by the record)."""
+    seen, stack, total = set(), [root], 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (type, types.FunctionType, types.ModuleType,
+                                               types.MethodType)):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if isinstance(obj, dict):
+            stack.extend(obj.keys())
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset, collections.deque)):
+            stack.extend(obj)
+        if hasattr(obj, "__dict__"):
+            stack.append(obj.__dict__)
+    return total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=10_000)
@@ -48,21 +69,13 @@ def main() -> int:
         path = os.path.join(folder, "long_run.py")
         with open(path, "w") as fh:
             fh.write(SCRIPT.format(modules=args.modules, steps=args.steps))
-        gc.collect()
-        tracemalloc.start()
         started = time.perf_counter()
         record = ScriptSession(path).run()
         elapsed = time.perf_counter() - started
-        gc.collect()
-        with_record = tracemalloc.get_traced_memory()[0]
         steps, kept = len(record.steps), len(record.steps.kept)
         calls = sum(len(k.calls) for k in record.steps.kept.values())
         status = record.status
-        del record
-        gc.collect()
-        without = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-    mb = (with_record - without) / 1e6
+        mb = deep_size(record) / 1e6
     print(f"{steps} steps of {args.modules} modules in {elapsed:.1f} s ({status}); "
           f"{kept} steps kept in full ({calls} module calls)")
     print(f"step-memory steps={steps} modules={args.modules} record={mb:.1f} MB")

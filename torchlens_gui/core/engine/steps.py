@@ -18,6 +18,7 @@ import contextlib
 import math
 import threading
 import time
+import weakref
 from typing import Any, Callable, Iterator, Optional
 
 import torch
@@ -119,10 +120,13 @@ class StepTracker:
         # Tensor.backward calls torch.autograd.backward through the module attribute.
         self._original_backward = torch.autograd.backward
         original = self._original_backward
-        tracker = self
+        # A weak reference: torch keeps tables keyed by its functions (dynamo's), and one that
+        # saw this wrapper must not keep the tracker, its session and their record alive.
+        tracker_ref = weakref.ref(self)
 
         def backward(tensors, *args, **kwargs):
-            if threading.get_ident() != tracker.thread:
+            tracker = tracker_ref()
+            if tracker is None or threading.get_ident() != tracker.thread:
                 return original(tensors, *args, **kwargs)
             tracker._before_backward(tensors)
             previous = tracker.ctx.phase
