@@ -8,6 +8,7 @@ import os
 from PySide6.QtCore import Qt
 
 from conftest import CASES, EXAMPLES, case
+from torchlens_gui.gui.window_layout import Dock
 
 SCRIPTS = os.path.join(CASES, "scripts")
 ARGPARSE = os.path.join(SCRIPTS, "argparse_train.py")
@@ -60,7 +61,7 @@ def test_steps_dock_on_the_diverging_example_and_a_kept_step(driver, window, qtb
                 run=True)
     record = driver.record
     assert record.status == "problems" and len(record.steps) == 16
-    window.docks["Steps"].raise_()
+    window.docks[Dock.STEPS].raise_()
     qtbot.waitUntil(lambda: window.steps_panel.isVisible())
     panel = window.steps_panel
     panel.refresh(force=True)

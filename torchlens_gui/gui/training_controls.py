@@ -1,15 +1,12 @@
-"""The window's training controls: run a script, run N steps of a model file, run to the next
-step, break at step N (toolbar field and Debug menu), the step in the status bar, and the Steps
+"""The window's training controls: run N steps of a model file, run to the next step, break at step N (toolbar field and Debug menu), the step in the status bar, and the Steps
 dock's clicks (show a kept step's record in the tree and panels)."""
 
 from __future__ import annotations
 
-import os
-import shlex
 from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QSpinBox, QToolBar
+from PySide6.QtWidgets import QInputDialog, QLabel, QSpinBox, QToolBar
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -34,9 +31,6 @@ class TrainingControls:
             window.addAction(action)
             return action
 
-        self.run_script = make("Run &Script…", "Ctrl+Shift+O",
-                               "Run a training script as __main__ under the debugger, paused "
-                               "before its first step")
         self.next_step = make("Run to Next S&tep", "F6",
                               "Continue to the start of the next training step")
         self.run_steps = make("Run N Steps…", "Ctrl+T",
@@ -50,8 +44,6 @@ class TrainingControls:
         self.step_label = QLabel("", window)
         window.status.addPermanentWidget(self.step_label)
 
-        file_menu = window.menuBar().actions()[0].menu()
-        file_menu.insertAction(file_menu.actions()[1], self.run_script)
         debug_menu = window.menuBar().actions()[1].menu()
         debug_menu.addSeparator()
         debug_menu.addActions([self.next_step, self.run_steps])
@@ -68,7 +60,6 @@ class TrainingControls:
         window.addToolBar(self.toolbar)
         self.toolbar.setVisible(False)
 
-        self.run_script.triggered.connect(self._on_run_script_triggered)
         self.next_step.triggered.connect(controller.run_to_next_step)
         self.run_steps.triggered.connect(self._on_run_steps_triggered)
         self.break_field.valueChanged.connect(
@@ -95,18 +86,6 @@ class TrainingControls:
             self.step_label.setText("")
 
     # ---- slots ------------------------------------------------------------------------------
-
-    def _on_run_script_triggered(self) -> None:
-        window = self.window
-        start = os.path.dirname(window.recent.files()[0]) if window.recent.files() else ""
-        path, _ = QFileDialog.getOpenFileName(window, "Run training script", start,
-                                              "Python files (*.py);;All files (*)")
-        if not path:
-            return
-        text, ok = QInputDialog.getText(window, "Script arguments",
-                                        f"Arguments for {os.path.basename(path)}:")
-        if ok:
-            window.open_script(path, shlex.split(text))
 
     def _on_run_steps_triggered(self) -> None:
         window = self.window
@@ -137,4 +116,4 @@ class TrainingControls:
             return
         window.model.refresh_paths(set(window.model.paths()))
         window.status.showMessage(f"Showing step {step}'s record", 4000)
-        window.select_call(window.selected[0] if window.selected else "", None)
+        window.select_call(window.selection.path or "", None)

@@ -25,6 +25,7 @@ from .devices import (DeviceUnavailable, free_cached_memory, is_out_of_memory, r
 from ..diagnostics import Diagnostician, default_diagnostician, run_failures
 from .gate import Command, SessionStopped, StepGate
 from .hooks import ModuleHooks
+from .tensor_keeper import TensorKeeper
 from ..usercode.loader import LoadError, ModelSpec, load_model_file
 from ..recording.record import RunRecord
 from ..statistics.stats import summarize
@@ -53,14 +54,16 @@ class Session:
     tensors holding NaN/Inf, so a run in continue pays nothing for them. ``dry_run`` builds and
     runs on the meta device: shapes and dtypes only, no memory, no compute, no backward.
     ``zero_counts=False`` leaves every zero_fraction None: counting non-zeros is the costliest
-    statistic on large tensors (a third of the statistics' time).
+    statistic on large tensors (a third of the statistics' time). ``tensor_keeper`` chooses which
+    actual tensors are copied out as TensorKept events (None: none).
     """
 
     def __init__(self, source: str | ModelSpec, *, device: str = "auto",
                  listener: Optional[Listener] = None, gate: Optional[StepGate] = None,
                  values: bool = True, histograms: bool | str = False, dry_run: bool = False,
                  echo_output: bool = False, zero_counts: bool = True,
-                 diagnostician: Optional[Diagnostician] = None) -> None:
+                 diagnostician: Optional[Diagnostician] = None,
+                 tensor_keeper: Optional[TensorKeeper] = None) -> None:
         self.source = os.path.abspath(source) if isinstance(source, str) else source
         self.device_name = "meta" if dry_run else device
         self.listener = listener
@@ -71,6 +74,7 @@ class Session:
         self.dry_run = dry_run
         self.echo_output = echo_output
         self.diagnostician = diagnostician or default_diagnostician()
+        self.tensor_keeper = tensor_keeper
         self.record = RunRecord()
         self.ctx: Optional[SessionContext] = None
         self._hooks: Optional[ModuleHooks] = None
@@ -157,7 +161,7 @@ class Session:
         spec, ctx, model, inputs = self._load_and_build()
         self._hooks = ModuleHooks(ctx, self.emit, self.gate, self.diagnostician, self.report,
                                   values=self.values, histograms=self.histograms,
-                                  zeros=self.zero_counts)
+                                  zeros=self.zero_counts, tensor_keeper=self.tensor_keeper)
         self._hooks.install()
         output = self._forward(model, inputs, ctx)
         if output is not None and not self.dry_run:

@@ -1,8 +1,9 @@
 """Immutable event objects: the only things that cross from the session thread to listeners.
 
 Every event is a frozen dataclass holding plain Python values (str, int, float, tuples).
-No tensors and no modules ever appear here, so a listener on another thread (the GUI) can keep
-them as long as it likes without pinning GPU memory or racing the session.
+No modules and no live tensors ever appear here, so a listener on another thread (the GUI) can
+keep them as long as it likes without pinning GPU memory or racing the session. The one tensor
+an event carries (TensorKept) is a private CPU copy nobody else writes to.
 """
 
 from __future__ import annotations
@@ -212,6 +213,23 @@ class GradientArrived(Event):
     depth: int
     output_index: int
     grad: TensorSummary
+
+
+@dataclass(frozen=True)
+class TensorKept(Event):
+    """A CPU copy of one input, output or gradient of a call, kept for the tensor viewer and
+    snapshots (at pauses, at problems and for pinned modules, within a byte budget).
+
+    ``role`` is "input", "output" or "grad"; ``name`` is the matching summary's name, so the
+    copy sits beside its TensorSummary. ``tensor`` is a detached, contiguous CPU tensor that
+    the session never touches again.
+    """
+
+    path: str
+    call_index: int
+    role: str
+    name: str
+    tensor: object  # torch.Tensor (typed loosely: this module stays free of torch)
 
 
 @dataclass(frozen=True)
