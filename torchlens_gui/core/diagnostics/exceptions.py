@@ -15,6 +15,7 @@ from ..usercode.context import ActiveCall, SessionContext
 from ..recording.events import Diagnostic
 from ..usercode.loader import format_exception_only
 from .dtypes import explain_dtype
+from .dry_run_limits import explain_meta_limit
 from .findings import DiagnosedError, listing
 from .module_shapes import explain_layer_shape
 from .op_shapes import explain_op_shape
@@ -32,7 +33,7 @@ class ExceptionExplainer:
     def __init__(self, state: WatchState) -> None:
         self.state = state
         self.explainers: tuple[Explainer, ...] = (
-            explain_inplace, explain_device, explain_dtype, explain_label, explain_shape,
+            explain_inplace, explain_device, explain_meta_limit, explain_dtype, explain_label, explain_shape,
             explain_input_type)
 
     def explain(self, exc: BaseException, phase: str, ctx: SessionContext,

@@ -9,8 +9,13 @@ layer's r:
 
 - ``exploding-gradient`` when r grows by more than EXPLODING_DEPTH_RATIO (1e3) from the output
   side to the input side, or any layer's gradient norm exceeds EXPLODING_ABSOLUTE_NORM (1e6);
-- ``vanishing-gradient`` when r shrinks by more than 1 / VANISHING_DEPTH_RATIO (1e4), that is the
-  ratio is below 1e-4.
+- ``vanishing-gradient`` when r shrinks by more than 1 / VANISHING_DEPTH_RATIO (1e3) from the
+  output side to the input side AND by more than a per-layer factor on average: the geometric
+  mean decay d = ratio ** (1 / (layers - 1)) is below VANISHING_PER_LAYER_SATURATING (0.25, a
+  sigmoid's steepest slope) when a saturating activation (Sigmoid, Tanh, ...) ran, below
+  VANISHING_PER_LAYER (0.1) otherwise. A 5-layer sigmoid MLP (ratio ~3.8e-4, d ~0.13) is
+  flagged; a freshly initialised 2-layer BERT (ratio ~2e-5 over 14 weight layers, d ~0.43:
+  attention's query/key projections get little gradient through a near-uniform softmax) is not.
 
 At least MIN_LAYERS_FOR_DEPTH (3) layers are needed for the depth comparison. Relative norms make
 the comparison independent of layer sizes and of the loss's scale. The depth comparison is skipped
@@ -36,7 +41,9 @@ from .findings import count_text, listing, number
 from .sources import described
 
 EXPLODING_DEPTH_RATIO = 1e3
-VANISHING_DEPTH_RATIO = 1e-4
+VANISHING_DEPTH_RATIO = 1e-3
+VANISHING_PER_LAYER_SATURATING = 0.25
+VANISHING_PER_LAYER = 0.1
 EXPLODING_ABSOLUTE_NORM = 1e6
 MIN_LAYERS_FOR_DEPTH = 3
 SATURATING = (nn.Sigmoid, nn.Tanh, nn.Softsign, nn.Hardtanh, nn.Hardsigmoid)
@@ -123,8 +130,13 @@ class GradientChecks:
             path, g = max(huge, key=lambda item: item[1])
             return [self._exploding(ctx, path, f"{path} has a gradient norm of {number(g)} "
                                     f"(above {number(EXPLODING_ABSOLUTE_NORM)})", layers)]
-        if ratio is not None and ratio < VANISHING_DEPTH_RATIO:
-            return [self._vanishing(ctx, layers[0][0], story, layers)]
+        if ratio is not None and ratio < VANISHING_DEPTH_RATIO and ratio > 0:
+            per_layer = ratio ** (1 / (len(layers) - 1))
+            saturating = _saturating_ran(ctx)
+            limit = VANISHING_PER_LAYER_SATURATING if saturating else VANISHING_PER_LAYER
+            if per_layer < limit:
+                story += f", {number(per_layer)}x per layer on average"
+                return [self._vanishing(ctx, layers[0][0], story, layers, saturating)]
         return []
 
     def _exploding(self, ctx, path: str, story: str, layers) -> Diagnostic:
@@ -139,10 +151,9 @@ class GradientChecks:
                 "between the layers, and clip: torch.nn.utils.clip_grad_norm_(model.parameters(),"
                 " 1.0).", details=_norm_details(layers))
 
-    def _vanishing(self, ctx, path: str, story: str, layers) -> Diagnostic:
+    def _vanishing(self, ctx, path: str, story: str, layers, saturating: list[str]
+                   ) -> Diagnostic:
         site = ctx.site_of(path)
-        saturating = [p for p, m in ctx.modules.items() if isinstance(m, SATURATING)
-                      and ctx.record.calls_of(p)]
         cause = f" {count_text(len(saturating), 'saturating activation')} " \
                 f"({type(ctx.modules[saturating[0]]).__name__}, e.g. {saturating[0]}) " \
                 f"{'shrinks' if len(saturating) == 1 else 'shrink'} the gradient on the way." \
@@ -170,6 +181,12 @@ def _depth_story(ctx: SessionContext, layers) -> tuple[Optional[float], str]:
     return ratio, (f"the relative gradient ||grad||/||weight|| is {number(r_out)} at the "
                    f"output-side layer {_named(ctx, last)} and {number(r_in)} at the input-side "
                    f"layer {_named(ctx, first)} ({number(ratio)}x across {len(layers)} layers)")
+
+
+def _saturating_ran(ctx: SessionContext) -> list[str]:
+    """Paths of the saturating activation modules (sigmoid, tanh...) that ran in forward."""
+    return [p for p, m in ctx.modules.items() if isinstance(m, SATURATING)
+            and ctx.record.calls_of(p)]
 
 
 def _named(ctx: SessionContext, path: str) -> str:

@@ -201,7 +201,11 @@ class ModuleHooks:
         name = _attribute_name(owner, module)
         if name is None:
             self._unregistered_names += 1
-            name = f"<unregistered {type(module).__name__} #{self._unregistered_names}>"
+            site = ctx.sites.get(module)
+            # No dots in a path segment: "model.py" would split it.
+            made = f" made at line {site.line}" if site and ctx.sites.made_in_forward(module) \
+                else ""
+            name = f"<unregistered {type(module).__name__}{made} #{self._unregistered_names}>"
         path = f"{base}.{name}" if base else name
         parent_depth = ctx.record.nodes[base].depth if base in ctx.record.nodes else -1
         entries = describe_module_tree(module, ctx.sites, prefix=path, parent=base,

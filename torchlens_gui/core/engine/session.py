@@ -16,6 +16,7 @@ import torch.nn as nn
 
 from ..recording import events as ev
 from .capture import capture_output
+from .compiled import compiled_code_eager, compiled_model_info, original_module
 from ..usercode.context import SessionContext
 from ..usercode.creation_sites import CreationSites
 from .devices import DeviceUnavailable, is_out_of_memory, resolve_device, synchronize
@@ -139,11 +140,12 @@ class Session:
                                   values=self.values, histograms=self.histograms,
                                   zeros=self.zero_counts)
         self._hooks.install()
-        output = self._forward(model, inputs, ctx)
-        if output is not None and not self.dry_run:
-            loss_value = self._loss(spec, output, ctx)
-            if loss_value is not None:
-                self._backward(loss_value, ctx)
+        with compiled_code_eager():
+            output = self._forward(model, inputs, ctx)
+            if output is not None and not self.dry_run:
+                loss_value = self._loss(spec, output, ctx)
+                if loss_value is not None:
+                    self._backward(loss_value, ctx)
         self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
         return "problems" if self._has_problems() else "ok"
 
@@ -193,6 +195,10 @@ class Session:
             self.report(self._oom_or(exc, "build", ctx)
                         or self.diagnostician.creation_error(exc, ctx))
             raise _Abort("failed") from None
+        original = original_module(model) if isinstance(model, nn.Module) else None
+        if original is not None:
+            self.report(compiled_model_info(model, original, spec.file))
+            model = original
         if not isinstance(model, nn.Module):
             self.report(ev.Diagnostic(
                 code="load-error", severity="error", phase="build",
@@ -240,7 +246,8 @@ class Session:
     def _forward(self, model: nn.Module, inputs: Any, ctx: SessionContext) -> Any:
         self._phase("forward")
         try:
-            with self.diagnostician.phase_guard("forward", ctx):
+            with self.diagnostician.phase_guard("forward", ctx), \
+                    ctx.sites.recording(ctx.user_file, in_forward=True):
                 if isinstance(inputs, dict):
                     output = model(**inputs)
                 elif isinstance(inputs, tuple):
@@ -262,7 +269,8 @@ class Session:
         self._phase("loss")
         surrogate = spec.loss is None
         try:
-            with self.diagnostician.phase_guard("loss", ctx):
+            with self.diagnostician.phase_guard("loss", ctx), \
+                    ctx.sites.recording(ctx.user_file, in_forward=True):
                 value = surrogate_loss(output) if surrogate else spec.loss(output)
                 synchronize(ctx.device)
         except (SessionStopped, KeyboardInterrupt):
@@ -317,6 +325,10 @@ class Session:
         failing = ctx.stack[-1] if ctx.stack and phase == "forward" else None
         diagnostic = self._oom_or(exc, phase, ctx) or self.diagnostician.explain_exception(
             exc, phase, ctx, failing)
+        if diagnostic.severity == "info":  # a dry run's limit (dry-run-incomplete), no failure
+            self.report(diagnostic)
+            ctx.stack.clear()
+            return
         for call in reversed(ctx.stack):
             self.emit(ev.ModuleFailed(call.path, call.call_index, call.depth, diagnostic.message))
         self.report(diagnostic)

@@ -1,0 +1,80 @@
+"""The real-world regression set (tests/realworld/): well-known architectures built from small
+configs run clean, full and dry; bugs as people post them are each named by code, module and
+the exact user line (the ``# <- code`` marker in the file)."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import pytest
+
+from case_tools import marker_line
+
+REALWORLD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "realworld")
+CLEAN = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REALWORLD, "clean",
+                                                                         "*.py")))
+# torch.compile pulls in TorchDynamo (seconds of import on the first use).
+SLOW = {"compiled_model", "compiled_helper"}
+
+
+def realworld_path(kind: str, name: str) -> str:
+    return os.path.join(REALWORLD, kind, name + ".py")
+
+
+def run_realworld(kind: str, name: str, **kwargs) -> dict:
+    from torchlens_gui.core.engine.session import Session
+    from torchlens_gui.core.recording.report import to_json
+
+    kwargs.setdefault("device", "cpu")
+    return to_json(Session(realworld_path(kind, name), **kwargs).run())
+
+
+def problems(report: dict) -> list[tuple]:
+    return [(d["code"], d["module"], d["line"], d["message"]) for d in report["diagnostics"]
+            if d["severity"] in ("error", "warning")]
+
+
+def test_the_clean_set_is_large_enough():
+    assert len(CLEAN) >= 15
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["full", "dry"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in CLEAN])
+def test_clean_architecture_raises_nothing(name, dry_run):
+    report = run_realworld("clean", name, dry_run=dry_run)
+    assert problems(report) == []
+    assert report["status"] == "ok"
+    ran = [m for m in report["modules"] if m["outputs"]]
+    if not dry_run:
+        assert report["modules"][0] in ran and report["loss"]["value"] is not None
+    else:  # a dry run may stop early at a data-dependent op: what ran has its shapes
+        stops = [d for d in report["diagnostics"] if d["code"] == "dry-run-incomplete"]
+        assert (ran or stops) and all(s["shape"] is not None for m in ran
+                                      for s in m["outputs"] if s["kind"] == "tensor")
+        for stop in stops:
+            assert stop["module"] is not None and stop["line"] and "stopped at " in stop["message"]
+
+
+# ---- forum-style bugs: (file, code, module, words the message or fix must hold) --------------
+
+BUGS = [
+    ("sigmoid_mlp", "vanishing-gradient", "0", ["per layer", "Sigmoid", "nn.ReLU"]),
+    ("layer_made_in_forward", "unregistered-module", "<unregistered Linear made at line 13 #1>",
+     ["constructed inside forward", "fresh random weights", "in __init__"]),
+]
+
+
+@pytest.mark.parametrize("name, code, module, words", BUGS, ids=[b[0] for b in BUGS])
+def test_bug_is_named_at_its_line(name, code, module, words):
+    report = run_realworld("bugs", name)
+    found = problems(report)
+    path = realworld_path("bugs", name)
+    assert [(c, m, line) for c, m, line, _ in found] == [(code, module, marker_line(path, code))], \
+        found
+    diagnostic = next(d for d in report["diagnostics"] if d["code"] == code)
+    assert diagnostic["file"] == path and diagnostic["fix"]
+    for word in words:
+        assert word in diagnostic["message"] + diagnostic["fix"], diagnostic
