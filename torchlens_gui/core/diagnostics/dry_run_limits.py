@@ -57,8 +57,10 @@ def explain_meta_limit(exc: BaseException, text: str, phase: str, ctx: SessionCo
                 + (f" ({at})" if at else "") + f": it {what}, which the meta device cannot "
                 "do (it holds shapes, no data). Everything before it ran, with the shapes "
                 f"shown; the rest was not checked. ({text.splitlines()[0][:160]})",
-        fix="Nothing to fix in the model. Run without --dry-run (on a smaller batch or config "
-            "if memory is short) to check past this point.", module=where.module,
+        fix=("build_model() does more than build here (it reads values, as a training step "
+             "does): move that work out of build_model(), or run" if phase == "build" else
+             "Nothing to fix in the model. Run") + " without --dry-run (on a smaller batch or "
+            "config if memory is short) to check past this point.", module=where.module,
         call_index=where.call_index, file=file, line=line,
         details=(("op", op),))
 
@@ -81,6 +83,9 @@ def _line_that_ran(exc: BaseException, ctx: SessionContext, where: Where
 
 def _op_from_text(text: str) -> str:
     """The op named in torch's message when the op watch did not see it raise."""
+    match = re.search(r"(Tensor\.\w+)\(\)", text)
+    if match:
+        return match.group(1)
     match = re.search(r"aten::(\w+)|torch\.(\w+)\(\)|(\w+) a meta tensor", text)
     if match:
         return "torch." + next(g for g in match.groups() if g)

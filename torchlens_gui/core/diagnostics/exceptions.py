@@ -14,6 +14,8 @@ import torch
 from ..usercode.context import ActiveCall, SessionContext
 from ..recording.events import Diagnostic
 from ..usercode.loader import format_exception_only
+from .backward_errors import explain_backward_failure
+from .batch_errors import explain_batch_errors
 from .dtypes import explain_dtype
 from .dry_run_limits import explain_meta_limit
 from .findings import DiagnosedError, listing
@@ -33,8 +35,8 @@ class ExceptionExplainer:
     def __init__(self, state: WatchState) -> None:
         self.state = state
         self.explainers: tuple[Explainer, ...] = (
-            explain_inplace, explain_device, explain_meta_limit, explain_dtype, explain_label, explain_shape,
-            explain_input_type)
+            explain_inplace, explain_backward_failure, explain_device, explain_meta_limit,
+            explain_dtype, explain_label, explain_batch_errors, explain_shape, explain_input_type)
 
     def explain(self, exc: BaseException, phase: str, ctx: SessionContext,
                 failing: Optional[ActiveCall]) -> Optional[Diagnostic]:

@@ -38,7 +38,9 @@ from ..recording.structures import tensors
 from ..usercode.tree import subtree_all
 from .backward_nonfinite import BackwardWatch, backward_nonfinite
 from .findings import count_text, listing, number
-from .sources import described
+from .graph_cuts import cut_text, cuts_after
+from .op_watch import WatchState
+from .sources import described, short_location
 
 EXPLODING_DEPTH_RATIO = 1e3
 VANISHING_DEPTH_RATIO = 1e-3
@@ -52,7 +54,8 @@ SATURATING = (nn.Sigmoid, nn.Tanh, nn.Softsign, nn.Hardtanh, nn.Hardsigmoid)
 class GradientChecks:
     """Owns the backward graph watch of one session and judges gradients after backward."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch_state: Optional[WatchState] = None) -> None:
+        self.watch_state = watch_state  # the op watch's records: where the graph was cut
         self.watch = BackwardWatch()
         self.forward_finite = True
         self.surrogate = False
@@ -110,13 +113,30 @@ class GradientChecks:
                 "; if it is meant to stay fixed, freeze it with requires_grad_(False) so the " \
                 "optimizer skips it."
             site = ctx.site_of(path)
+            file, line = (site.file, site.line) if site else (ctx.user_file, None)
+            cuts = self._cuts_after(ctx, path) if ran else []
+            if cuts:
+                why = (f"ran in forward, but the graph from its output to the loss is cut by "
+                       f"{cut_text(cuts)}: autograd cannot follow a Python number, a detached "
+                       "tensor or a NumPy array")
+                fix = (f"Keep the computation in torch tensors at "
+                       f"{short_location(cuts[0].file, cuts[0].line)}: no .item()/float(), "
+                       ".detach()/.data or NumPy round trip on the way to the loss (torch ops "
+                       "instead of NumPy ones); if the cut is meant, freeze the layers before it "
+                       "with requires_grad_(False).")
+                file, line = cuts[0].file, cuts[0].line
             found.append(Diagnostic(
                 code="no-gradient", severity="warning", phase="backward",
                 message=f"{described(ctx, path, module)} got no gradient for "
                         f"{count_text(len(names), 'parameter')} ({listing(names)}): it {why}.",
-                module=path, file=site.file if site else ctx.user_file,
-                line=site.line if site else None, fix=fix))
+                module=path, file=file, line=line, fix=fix))
         return sorted(found, key=lambda d: d.module or "")
+
+    def _cuts_after(self, ctx: SessionContext, path: str) -> list:
+        calls = ctx.record.calls_of(path)
+        if self.watch_state is None or not calls:
+            return []
+        return cuts_after(self.watch_state.cuts, calls[0].order)
 
     # ---- exploding / vanishing ----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from ..usercode.context import SessionContext
 from ..recording.events import Diagnostic
+from .batch_trace import batch_change_cause, class_count_mismatch, rnn_batch_first
 from .findings import DiagnosedError, shape_text
 from .op_watch import OpWatch, ProbabilityOrigin
 from .sources import change_fix, short_location
@@ -57,6 +58,7 @@ class LossChecks:
         self.ctx = ctx
         self.pending: list[Diagnostic] = []
         self.broadcast_reported = False
+        self.rnn_checked = False
 
     def take_pending(self) -> list[Diagnostic]:
         found, self.pending = self.pending, []
@@ -75,6 +77,9 @@ class LossChecks:
                 self._check_class_loss(CLASS_LOSSES[func], output, target, named, where, watch)
             else:
                 self._check_elementwise(ELEMENTWISE_LOSSES[func], output, target, where, watch)
+            if target.dim() and not self.rnn_checked:  # it ran: an RNN may still read it wrong
+                self.rnn_checked = True
+                self.pending += rnn_batch_first(self.ctx, int(target.shape[0]))
         except DiagnosedError:
             raise
         except Exception:
@@ -84,10 +89,19 @@ class LossChecks:
 
     def _check_class_loss(self, name: str, output: torch.Tensor, target: torch.Tensor,
                           named: dict, where: dict, watch: OpWatch) -> None:
+        if target.is_floating_point() and output.dim():  # class probabilities as target
+            wrong = class_count_mismatch(name, output, target, where)
+            if wrong is not None:
+                raise DiagnosedError(wrong)
         if target.is_floating_point() or output.dim() == 0:
-            return  # class probabilities as target: nothing to check here
+            return
         classes = int(output.shape[1] if output.dim() >= 2 else output.shape[0])
         if output.dim() >= 2 and target.dim() >= 1 and output.shape[0] != target.shape[0]:
+            cause = batch_change_cause(self.ctx, watch.state.reshapes, int(output.shape[0]),
+                                       int(target.shape[0]),
+                                       watch.state.maker_of(weakref.ref(output)), where)
+            if cause is not None:
+                raise DiagnosedError(cause)
             raise DiagnosedError(Diagnostic(
                 code="loss-shape-mismatch", severity="error",
                 message=f"{name} got output {shape_text(output.shape)} (batch "

@@ -31,7 +31,7 @@ class StandardDiagnostician(Diagnostician):
         self.watch_state = WatchState()
         self.explainer = ExceptionExplainer(self.watch_state)
         self.nonfinite = NonFiniteDetector()
-        self.gradients = GradientChecks()
+        self.gradients = GradientChecks(self.watch_state)
         self.structure = StructureChecks()
         self._loss_checks: Optional[LossChecks] = None
         self._loss_logic: Optional[LossLogicWatch] = None

@@ -192,6 +192,11 @@ class Session:
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:  # SystemExit in build_model included
+            stop = self.diagnostician.explain_exception(exc, "build", ctx, None) \
+                if self.dry_run else None
+            if stop is not None and stop.severity == "info":  # dry-run-incomplete: no bug
+                self.report(stop)
+                raise _Abort("ok") from None
             self.report(self._oom_or(exc, "build", ctx)
                         or self.diagnostician.creation_error(exc, ctx))
             raise _Abort("failed") from None
