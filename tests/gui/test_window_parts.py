@@ -99,9 +99,9 @@ def test_drop_a_py_file_opens_it(qtbot, window):
 def test_events_of_a_stale_session_are_dropped(qtbot, window):
     controller = window.controller
     controller._queue.put((controller.generation - 1, ev.PhaseChanged("backward")))
-    controller._queue.put((controller.generation, ev.PhaseChanged("building")))
+    controller._queue.put((controller.generation, ev.PhaseChanged(ev.Phase.BUILD)))
     controller.drain()
-    assert controller.record.phase == "building"
+    assert controller.record.phase == ev.Phase.BUILD
 
 
 def test_tree_cells_in_one_call_match_data(driver, window):
@@ -203,7 +203,7 @@ def test_histogram_range_is_set_before_the_paint(qtbot):
 
 def test_worker_is_let_go_once_the_drain_is_painted(qtbot, window):
     controller = window.controller
-    controller._queue.put((controller.generation, ev.PhaseChanged("building")))
+    controller._queue.put((controller.generation, ev.PhaseChanged(ev.Phase.BUILD)))
     controller.drain()
     assert not controller._gui_idle.is_set()  # held until the event loop has painted
     qtbot.waitUntil(controller._gui_idle.is_set, timeout=2000)

@@ -15,6 +15,7 @@ from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import CallRecord, RunRecord
 from .actions import Actions
 from .device_combo import make_device_combo
+from .first_problem import first_problem
 from .module_model import ModuleTreeModel
 from .module_tree import ModuleTree
 from .panels.activation_panel import ActivationPanel
@@ -27,6 +28,7 @@ from .panels.tensor_panel import TensorPanel
 from .recent_files import RecentFiles
 from .run_views import RunViews
 from .session_controller import Changes, SessionController
+from .session_state import ENABLED, STATEFUL
 from .status_bar import StatusBar
 from .window_layout import WindowLayout, is_shown
 
@@ -129,13 +131,13 @@ class MainWindow(QMainWindow):
     def _step(self, command: Command) -> None:
         if self.controller.paused:
             self.controller.command(command)
-        elif not self.controller.running and self.controller.source is not None:
+        elif self.controller.state.ended:
             self.restart()
 
     def _on_continue_triggered(self) -> None:
         if self.controller.paused:
             self.controller.command(Command.CONTINUE)
-        elif not self.controller.running and self.controller.source is not None:
+        elif self.controller.state.ended:
             self.restart(run=True)
 
     def _on_open_triggered(self) -> None:
@@ -220,15 +222,15 @@ class MainWindow(QMainWindow):
             self.tree.set_placeholder("<h3>Stopped before the model was built</h3>")
         self.log_panel.note(f"session ended: {ended.status} in {ended.elapsed_s:.2f} s")
         # The first error, else the first warning: its module and line are what to look at.
-        problems = [d for d in ended.diagnostics if d.severity == "error"] or \
-            [d for d in ended.diagnostics if d.severity == "warning"]
-        if problems:
-            if problems[0].module is None and self.selected is None and \
-                    "" in self.controller.record.nodes:
-                # A loss-phase problem names no module: show the root's call beside it.
+        problem = first_problem(ended.diagnostics)
+        if problem is not None:
+            nodes = self.controller.record.nodes
+            if (problem.module is None or problem.module not in nodes) and "" in nodes:
+                # A model-level problem (the loss, the build) names no module: the model.
                 self.tree.select_path("")
                 self.select_call("", None)
-            self.diagnostics_panel.select(self.diagnostics_panel.diagnostics.index(problems[0]))
+            # Selecting it puts the tree on its module and the source on its line.
+            self.diagnostics_panel.select(self.diagnostics_panel.diagnostics.index(problem))
         elif self.selected is None:
             self.tree.select_path("")
             self.select_call("", None)
@@ -241,18 +243,20 @@ class MainWindow(QMainWindow):
             self.docks["NaN / Inf"].raise_()
         elif location.reason == "exception":
             self.docks["Diagnostics"].raise_()
-        elif location.phase == "backward":
+        elif location.phase == ev.Phase.BACKWARD:
             self.docks["Gradients"].raise_()
 
     def _update_actions(self) -> None:
-        c, a = self.controller, self.debug_actions
-        loaded = c.source is not None
-        for action in a.stepping:
-            action.setEnabled(c.paused or (loaded and not c.running))
-        a.pause.setEnabled(c.running and not c.paused)
-        a.run_to.setEnabled(c.paused)
-        a.stop.setEnabled(c.running)
-        a.restart.setEnabled(loaded)
+        state = self.controller.state
+        enabled = ENABLED[state]
+        for name in STATEFUL:
+            getattr(self.debug_actions, name).setEnabled(name in enabled)
+        # After the end, Restart is the next step: it stands out in the toolbar and menu.
+        restart = self.debug_actions.restart
+        font = restart.font()
+        if font.bold() != state.ended:
+            font.setBold(state.ended)
+            restart.setFont(font)
 
     # ---- selection --------------------------------------------------------------------------
 

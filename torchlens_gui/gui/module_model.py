@@ -53,6 +53,14 @@ def nonfinite_parts(call) -> tuple[str, str]:
             style.nonfinite_text(sum(g.nan for g in grads), sum(g.inf for g in grads)))
 
 
+def output_line(index: int, summary: ev.TensorSummary) -> str:
+    """"[1] present: [2, 4, 16, 8] float32" (or the value's text for a non-tensor)."""
+    name = summary.name or f"[{index}]"
+    if not summary.is_tensor:
+        return f"{name}: {summary.text}"
+    return f"{name}: {summary.shape_text()} {summary.dtype or ''}".rstrip()
+
+
 def display_name(path: str) -> str:
     """The last component of a dotted path; the root shows as "(root)"."""
     return path.rsplit(".", 1)[-1] if path else "(root)"
@@ -316,8 +324,9 @@ class ModuleTreeModel(QAbstractItemModel):
             return ""
         first = call.outputs[0] if call.outputs else None
         if column == COL_SHAPE:
-            text = first.shape_text() if first is not None else ""
-            return text + (f" +{len(call.outputs) - 1}" if len(call.outputs) > 1 else "")
+            if len(call.outputs) > 1:  # the tooltip lists them
+                return f"{len(call.outputs)} outputs"
+            return first.shape_text() if first is not None else ""
         if column == COL_DTYPE:
             return (first.dtype or "") if first is not None else ""
         if column == COL_DEVICE:
@@ -358,6 +367,9 @@ class ModuleTreeModel(QAbstractItemModel):
             lines.append("not registered: the optimizer and .to(device) do not see it")
         calls = self.record.calls_of(path)
         lines.append(f"{len(calls)} call(s)" if calls else "not run yet")
+        if calls and len(calls[-1].outputs) > 1:
+            lines.append(f"{len(calls[-1].outputs)} outputs:")
+            lines.extend(f"  {output_line(i, s)}" for i, s in enumerate(calls[-1].outputs))
         if calls:
             out_text, grad_text = nonfinite_parts(calls[-1])
             if out_text:

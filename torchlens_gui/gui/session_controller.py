@@ -24,6 +24,7 @@ from ..core.engine.gate import Command, StepGate, interrupt_thread
 from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import RunRecord
 from ..core.engine.session import Session
+from .session_state import SessionState, session_state
 
 DRAIN_INTERVAL_MS = 33
 # Time spent applying events per tick, so a flood of events never freezes the window.
@@ -138,6 +139,14 @@ class SessionController(QObject):
     @property
     def ended(self) -> bool:
         return self.record.status is not None
+
+    @property
+    def state(self) -> SessionState:
+        """Idle, running, paused, finished or failed (what the window's controls follow)."""
+        thread = self._thread
+        # A thread not started yet (sig_session_started comes just before) counts as running.
+        alive = thread is not None and (thread.ident is None or thread.is_alive())
+        return session_state(self.source is not None, alive, self.paused, self.record.status)
 
     def thread_alive(self) -> bool:
         return self.running

@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 from ..core.recording import events as ev
 from ..core.recording.record import RunRecord
 
-PHASE_TEXT = {"loading": "Loading", "building": "Building", "forward": "Forward",
-              "loss": "Loss", "backward": "Backward", "done": "Done", "failed": "Failed",
-              "stopped": "Stopped"}
+PHASE_TEXT = {ev.Phase.LOAD: "Loading", ev.Phase.BUILD: "Building", ev.Phase.FORWARD: "Forward",
+              ev.Phase.LOSS: "Loss", ev.Phase.BACKWARD: "Backward", ev.Phase.DONE: "Done",
+              ev.Phase.FAILED: "Failed", ev.Phase.STOPPED: "Stopped"}
 KIND_TEXT = {"enter": "entering", "exit": "leaving", "grad": "gradient arrived at",
              "error": "raised in", "start": "starting"}
 REASON_TEXT = {"non-finite": "NaN/Inf born here", "exception": "exception raised here",

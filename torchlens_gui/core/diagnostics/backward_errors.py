@@ -11,7 +11,8 @@ import linecache
 import os
 from typing import Optional
 
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
+from . import codes
 from ..usercode.context import SessionContext
 from ..usercode.loader import format_exception_only
 from .sources import forward_line_with, short_location
@@ -43,7 +44,7 @@ def explain_backward_failure(exc: BaseException, text: str, phase: str, ctx: Ses
                     "dimension along with the size-1 one, so the node got a shape without it.")
         fix = (f"Squeeze only the dimension you mean at {at}: .squeeze(-1) (or .squeeze(1)) "
                "keeps the batch dimension when the batch has one sample.")
-    return Diagnostic(code="runtime-error", severity="error", phase=phase, message=message,
+    return Diagnostic(code=codes.RUNTIME_ERROR, severity="error", phase=phase, message=message,
                       module=module, file=file, line=line, fix=fix,
                       details=(("backward", short_location(*raised_at)),))
 

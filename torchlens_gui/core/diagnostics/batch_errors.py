@@ -14,7 +14,8 @@ from typing import Optional
 
 import torch.nn as nn
 
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
+from . import codes
 from ..usercode.context import SessionContext
 from .batch_trace import _batch_first_fix, _rnn_story, _site
 from .findings import shape_text
@@ -45,7 +46,7 @@ def _batchnorm_single(ctx: SessionContext, phase: str, where: Where, shape: str
     kind = type(module).__name__ if isinstance(module, nn.modules.batchnorm._NormBase) \
         else "BatchNorm"
     return Diagnostic(
-        code="shape-mismatch", severity="error", phase=phase,
+        code=codes.SHAPE_MISMATCH, severity="error", phase=phase,
         message=f"{described(ctx, path) if path is not None else kind} is in training mode and "
                 f"got {shape}: one value per channel, so there is no batch variance to "
                 "normalise with (a batch of 1, or a last batch of 1).",
@@ -66,7 +67,7 @@ def _rnn_hidden(ctx: SessionContext, phase: str, where: Where, hidden_batch: int
     if module.batch_first or len(shape) != 3 or shape[0] != hidden_batch:
         return None
     return Diagnostic(
-        code="shape-mismatch", severity="error", phase=phase,
+        code=codes.SHAPE_MISMATCH, severity="error", phase=phase,
         message=f"{_rnn_story(ctx, path, shape, 'the initial hidden state and the input')} "
                 f"The RNN expects a hidden state for a batch of {shape[1]}.",
         module=path, call_index=where.call_index, **_site(ctx, path),

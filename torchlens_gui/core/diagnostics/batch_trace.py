@@ -23,7 +23,8 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
+from . import codes
 from ..usercode.context import SessionContext
 from .findings import shape_text
 from .sources import _parsed_file, change_fix, described, short_location
@@ -60,7 +61,7 @@ def batch_change_cause(ctx: SessionContext, reshapes: list[ReshapeRecord], outpu
                     f"({' x '.join(map(str, record.before[1:]))} = {features} features per " \
                     "sample)"
         return Diagnostic(
-            code="loss-shape-mismatch", severity="error", phase=where["phase"],
+            code=codes.LOSS_SHAPE_MISMATCH, severity="error", phase=where["phase"],
             message=f"{record.op} at {at or 'a line in forward'} turned "
                     f"{shape_text(record.before)} (batch {target_batch}) into "
                     f"{shape_text(record.after)}: the -1 regrouped the values into "
@@ -75,7 +76,7 @@ def batch_change_cause(ctx: SessionContext, reshapes: list[ReshapeRecord], outpu
     if rnn is not None:
         path, shape = rnn
         return Diagnostic(
-            code="loss-shape-mismatch", severity="error", phase=where["phase"],
+            code=codes.LOSS_SHAPE_MISMATCH, severity="error", phase=where["phase"],
             message=f"The loss got {output_batch} outputs for {target_batch} labels: "
                     f"{_rnn_story(ctx, path, shape)}",
             module=path, **_site(ctx, path), fix=_batch_first_fix(ctx, path))
@@ -89,7 +90,7 @@ def rnn_batch_first(ctx: SessionContext, target_batch: int) -> list[Diagnostic]:
         return []
     path, shape = rnn
     return [Diagnostic(
-        code="rnn-batch-first", severity="warning", phase="loss",
+        code=codes.RNN_BATCH_FIRST, severity="warning", phase=Phase.LOSS,
         message=f"{_rnn_story(ctx, path, shape)} It runs without an error, but each step mixes "
                 "different samples and the result is meaningless.",
         module=path, **_site(ctx, path), fix=_batch_first_fix(ctx, path))]
@@ -141,7 +142,7 @@ def class_count_mismatch(name: str, output: torch.Tensor, target: torch.Tensor, 
                                                                         where.get("line"))
     at = short_location(file, line)
     return Diagnostic(
-        code="loss-shape-mismatch", severity="error", phase=where["phase"],
+        code=codes.LOSS_SHAPE_MISMATCH, severity="error", phase=where["phase"],
         message=f"{name} got class probabilities (one-hot) over {given} classes as target "
                 f"{shape_text(target.shape)}, but the output {shape_text(output.shape)} has "
                 f"{classes} classes" + (f"; the target is built at {at}" if at else "") + ".",

@@ -16,7 +16,8 @@ from typing import Optional
 
 import torch
 
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
+from . import codes
 from ..usercode.context import SessionContext
 from ..usercode.user_frames import innermost_user_frame
 from .sources import short_location
@@ -52,7 +53,7 @@ def explain_meta_limit(exc: BaseException, text: str, phase: str, ctx: SessionCo
     at = short_location(file, line)
     module = f" in {where.module or '(root)'}" if where.module is not None else ""
     return Diagnostic(
-        code="dry-run-incomplete", severity="info", phase=phase,
+        code=codes.DRY_RUN_INCOMPLETE, severity="info", phase=phase,
         message=f"The dry run stopped at {op}{module}"
                 + (f" ({at})" if at else "") + f": it {what}, which the meta device cannot "
                 "do (it holds shapes, no data). Everything before it ran, with the shapes "

@@ -14,7 +14,8 @@ import re
 
 import torch.nn as nn
 
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
+from . import codes
 from ..usercode.context import SessionContext
 from .findings import count_text, listing
 
@@ -71,6 +72,6 @@ def _finding(ctx: SessionContext, holder: str, paths: list[str]) -> Diagnostic:
         fix = (f"Wrap them{at}: self.{attr} = {container}"
                f"({'{...}' if plain == 'dict' else '[...]'}) instead of a plain {plain}.")
     return Diagnostic(
-        code="unregistered-module", severity="warning", phase="forward", message=message,
+        code=codes.UNREGISTERED_MODULE, severity="warning", phase=Phase.FORWARD, message=message,
         module=paths[0], file=site.file if site else ctx.user_file,
         line=site.line if site else None, fix=fix, details=(("modules", ", ".join(paths)),))

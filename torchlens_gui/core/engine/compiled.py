@@ -17,7 +17,8 @@ from typing import Iterator, Optional
 import torch
 import torch.nn as nn
 
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
+from ..diagnostics import codes
 
 
 @contextlib.contextmanager
@@ -54,7 +55,7 @@ def compiled_model_info(compiled: nn.Module, original: nn.Module, file: Optional
     """The info a session gives when build_model() returned torch.compile(net)."""
     name = type(original).__name__
     return Diagnostic(
-        code="compiled-model", severity="info", phase="build",
+        code=codes.COMPILED_MODEL, severity="info", phase=Phase.BUILD,
         message=f"build_model() returned torch.compile({name}): the debugger runs the original "
                 f"{name} eagerly (torch.compile'd functions too), so every module and op can be "
                 "watched; compiled code is numerically the same, but compile-only errors "

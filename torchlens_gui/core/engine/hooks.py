@@ -18,9 +18,11 @@ import torch.nn as nn
 from torch.nn.modules import module as nn_module
 
 from ..recording import events as ev
+from ..recording.events import Phase
 from ..usercode.context import ActiveCall, SessionContext
 from ..diagnostics import Diagnostician
 from .gate import StepGate
+from .histogram_keeper import HistogramKeeper, paired
 from ..statistics.stats import HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM, SummaryCache, summarize_many, \
     summarize_nested
 from ..recording.structures import tensors
@@ -53,6 +55,9 @@ class ModuleHooks:
         self.histograms = histograms
         self.zeros = zeros  # count non-zeros (zero_fraction): the costliest statistic
         self.cache = SummaryCache()
+        # "auto": tensors summarised without a histogram are held a while, so the calls around
+        # a problem (and the last calls of the run) can be given one after all.
+        self.keeper = HistogramKeeper(emit) if histograms == HISTOGRAMS_AUTO else None
         self.thread = threading.get_ident()
         self.call_counts: dict[str, int] = {}
         self._handles: list[Any] = []
@@ -70,6 +75,16 @@ class ModuleHooks:
             handle.remove()
         self._handles.clear()
         self.cache.clear()
+        if self.keeper is not None:
+            self.keeper.clear()
+
+    def keep_histograms(self, failing: Optional[ActiveCall] = None) -> None:
+        """Give the recently held tensors (and ``failing``'s inputs) their histograms: a
+        problem happened or the forward ended."""
+        if self.keeper is not None:
+            if failing is not None and failing.args is not None:
+                self.keeper.hold(paired(failing.args, failing.inputs))
+            self.keeper.keep()
 
     def histogram_wanted(self, phase: Optional[str] = None, kind: str = "", path: str = "",
                          depth: int = 0):
@@ -93,7 +108,7 @@ class ModuleHooks:
 
     def _on_enter(self, module: nn.Module, args: tuple) -> None:
         ctx = self.ctx
-        if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
+        if ctx.phase != Phase.FORWARD or ctx.hooks_suspended or _get_ident() != self.thread:
             return
         path = ctx.paths.get(id(module))
         if path is None:
@@ -101,26 +116,29 @@ class ModuleHooks:
         call_index = self.call_counts.get(path, 0)
         self.call_counts[path] = call_index + 1
         depth = len(ctx.stack)
+        histogram = self.histogram_wanted(Phase.FORWARD, "enter", path, depth)
         inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
-                                  histogram=self.histogram_wanted("forward", "enter", path, depth),
-                                  zeros=self.zeros)
+                                  histogram=histogram, zeros=self.zeros)
+        if depth == 0 and self.keeper is not None and histogram == HISTOGRAMS_ON_PROBLEM:
+            self.keeper.hold(paired(args, inputs))  # the model's input: no module produced it
         ctx.stack.append(ActiveCall(module, path, call_index, depth,
-                                     _perf_counter() - self.gate.paused_seconds, inputs))
+                                     _perf_counter() - self.gate.paused_seconds, inputs,
+                                     args=args if self.keeper is not None else None))
         self.emit(ev.ModuleEntered(path, call_index, depth, inputs))
         gate = self.gate
         if not gate.free_running:  # free-running: nothing but a problem pauses
-            gate.checkpoint("forward", "enter", path, call_index, depth)
+            gate.checkpoint(Phase.FORWARD, "enter", path, call_index, depth)
 
     def _on_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         ctx = self.ctx
-        if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
+        if ctx.phase != Phase.FORWARD or ctx.hooks_suspended or _get_ident() != self.thread:
             return
         call = self._pop(module)
         if call is None:
             return
         elapsed = _perf_counter() - self.gate.paused_seconds - call.started
         inputs = call.inputs
-        histogram = self.histogram_wanted("forward", "exit", call.path, call.depth)
+        histogram = self.histogram_wanted(Phase.FORWARD, "exit", call.path, call.depth)
         if kwargs:
             inputs = inputs + summarize_nested(kwargs, "", values=self.values,
                                                histogram=histogram, cache=self.cache,
@@ -130,6 +148,11 @@ class ModuleHooks:
         self.emit(ev.ModuleExited(call.path, call.call_index, call.depth, inputs, outputs, elapsed))
 
         born_here = self._track_nonfinite(call, inputs, outputs)
+        if self.keeper is not None and histogram == HISTOGRAMS_ON_PROBLEM:
+            self.keeper.hold(paired(output, outputs))
+            if born_here:  # the birth of a NaN/Inf: this call and its inputs' producers
+                self.keeper.hold(paired(args, call.inputs))
+                self.keeper.keep()
         for diagnostic in self.diagnostician.on_module_output(ctx, call, args, kwargs, output,
                                                               inputs, outputs):
             self.report(diagnostic)
@@ -137,10 +160,10 @@ class ModuleHooks:
             self._hook_gradients(call, output)
         gate = self.gate
         if born_here and gate.problem_pause_wanted("non-finite"):
-            gate.pause(ev.PauseLocation("forward", "exit", call.path, call.call_index,
+            gate.pause(ev.PauseLocation(Phase.FORWARD, "exit", call.path, call.call_index,
                                         call.depth, "non-finite"))
         elif not gate.free_running:
-            gate.checkpoint("forward", "exit", call.path, call.call_index, call.depth)
+            gate.checkpoint(Phase.FORWARD, "exit", call.path, call.call_index, call.depth)
 
     def _pop(self, module: nn.Module) -> Optional[ActiveCall]:
         stack = self.ctx.stack
@@ -174,18 +197,16 @@ class ModuleHooks:
         name = f"grad[{index}]"
 
         def on_grad(grad: torch.Tensor) -> None:
-            if self.ctx.phase != "backward" or _get_ident() != self.thread:
+            if self.ctx.phase != Phase.BACKWARD or _get_ident() != self.thread:
                 return
             # The same gradient often reaches a container and its last child: cached.
-            histogram = self.histogram_wanted("backward", "grad", path, depth)
+            histogram = self.histogram_wanted(Phase.BACKWARD, "grad", path, depth)
             summary = summarize_many(((name, grad),), values=self.values,
                                      histogram=histogram, cache=self.cache, zeros=self.zeros)[0]
             self.emit(ev.GradientArrived(path, call_index, depth, index, summary))
-            for diagnostic in self.diagnostician.on_gradient(self.ctx, path, call_index, summary):
-                self.report(diagnostic)
             gate = self.gate
             if not gate.free_running:
-                gate.checkpoint("backward", "grad", path, call_index, depth)
+                gate.checkpoint(Phase.BACKWARD, "grad", path, call_index, depth)
 
         return on_grad
 

@@ -6,23 +6,24 @@ import sys
 import threading
 from typing import Optional
 
-from ..recording.events import Diagnostic
-from .gate import Command, interrupt_thread
+from ..diagnostics import run_failures
 from ..recording.record import RunRecord
-from .session import Session
 from ..usercode.user_frames import is_user_file
+from .gate import interrupt_thread
+from .session import Session
 
 # How long a stopped session gets to unwind before we stop waiting for it.
 STOP_GRACE_S = 2.0
 
 
 def run_with_timeout(session: Session, timeout_s: Optional[float]) -> RunRecord:
-    """Run ``session`` on a worker thread; past ``timeout_s`` stop it and report a `timeout`.
+    """Run ``session`` on a worker thread; past ``timeout_s`` stop it with a `timeout`.
 
-    Stopping first asks the step gate (works at the next module event), then raises
+    The timeout reaches the record as the session's own events: the session reports it when
+    it unwinds. Stopping first asks the step gate (works at the next module event), then raises
     SessionStopped asynchronously in the thread (works in a Python loop between module calls).
-    A single C call that never returns cannot be interrupted; the record is returned anyway and
-    the daemon thread is abandoned.
+    A single C call that never returns cannot be interrupted: the session is abandoned (its
+    end reported from here), the record returned and the daemon thread left behind.
     """
     if timeout_s is None or timeout_s <= 0:
         return session.run()
@@ -31,30 +32,18 @@ def run_with_timeout(session: Session, timeout_s: Optional[float]) -> RunRecord:
     worker.join(timeout_s)
     if not worker.is_alive():
         return session.record
-    phase = session.record.phase
+    # Where it is, read from this thread: the stack is copied before anything else.
     stack = list(session.ctx.stack) if session.ctx is not None else []
-    module = stack[-1].path if stack else None
     where = _user_line_of_thread(worker.ident, record_file=session.record.file)
-    session.gate.command(Command.STOP)
+    session.stop(run_failures.timeout(session.record.phase, timeout_s,
+                                      stack[-1] if stack else None, where, session.record.file))
     worker.join(0.2)
     if worker.is_alive() and worker.ident is not None:
         interrupt_thread(worker.ident)
     worker.join(STOP_GRACE_S)
-    record = session.record
-    record.diagnostics.append(Diagnostic(
-        code="timeout", severity="error", phase=phase if phase in (
-            "load", "build", "forward", "loss", "backward") else "forward",
-        message=f"The {phase} did not finish within {timeout_s:g} s"
-                + (f"; it was inside {module or '(root)'}" if stack else "")
-                + " and was stopped",
-        module=module, file=where[0] if where else record.file, line=where[1] if where else None,
-        fix="Look for a loop that never ends in forward (or a very large input); raise the "
-            "limit with --timeout if the model is just slow."))
-    if record.nodes:
-        record.status = "problems"
-    else:
-        record.status = "failed"
-    return record
+    if worker.is_alive():
+        session.abandon()
+    return session.record
 
 
 def _user_line_of_thread(thread_id: Optional[int], record_file: Optional[str]):

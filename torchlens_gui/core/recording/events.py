@@ -8,10 +8,31 @@ them as long as it likes without pinning GPU memory or racing the session.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Optional
 
-# Phases in the order a session goes through them.
-PHASES = ("loading", "building", "forward", "loss", "backward", "done", "failed", "stopped")
+
+class Phase(str, Enum):
+    """A session's phases in the order it goes through them (the last three end it). A
+    Diagnostic names one of the first five. Members are strings: "forward" == Phase.FORWARD."""
+
+    LOAD = "load"
+    BUILD = "build"
+    FORWARD = "forward"
+    LOSS = "loss"
+    BACKWARD = "backward"
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:  # "forward", not "Phase.FORWARD", in messages
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+RUN_PHASES = (Phase.LOAD, Phase.BUILD, Phase.FORWARD, Phase.LOSS, Phase.BACKWARD)
 
 
 @dataclass(frozen=True)
@@ -126,7 +147,7 @@ class SessionStarted(Event):
 
 @dataclass(frozen=True)
 class PhaseChanged(Event):
-    phase: str
+    phase: Phase
 
 
 @dataclass(frozen=True)
@@ -172,6 +193,15 @@ class ModuleFailed(Event):
 
 
 @dataclass(frozen=True)
+class HistogramsKept(Event):
+    """Histograms made after the fact for tensors summarised without one (a free run that hit a
+    problem or ended): each summary as first reported, with its histogram. Calls whose inputs
+    or outputs carry an equal summary get the histogram."""
+
+    histograms: tuple[tuple[TensorSummary, Histogram], ...]
+
+
+@dataclass(frozen=True)
 class GradientArrived(Event):
     """Backward reached the output of a module call: the gradient with respect to that output."""
 
@@ -202,7 +232,7 @@ class Diagnostic:
 
     code: str
     severity: str  # "error" | "warning" | "info"
-    phase: str  # "load" | "build" | "forward" | "loss" | "backward"
+    phase: Phase  # one of RUN_PHASES
     message: str
     module: Optional[str] = None
     file: Optional[str] = None
@@ -221,7 +251,7 @@ class DiagnosticRaised(Event):
 class PauseLocation:
     """Where a session is paused: the module event it is about to pass."""
 
-    phase: str  # "forward" | "backward" | "loss"
+    phase: Phase  # forward, loss or backward
     kind: str  # "enter" | "exit" | "grad" | "error" | "start"
     path: str
     call_index: int

@@ -54,6 +54,27 @@ def _any_nonfinite(summaries) -> bool:
     return False
 
 
+HISTOGRAM_LOOKBACK_CALLS = 256
+
+
+def _same_tensor_key(s: ev.TensorSummary) -> tuple:
+    """What tells one tensor's summary from another's, whatever name it was reported under."""
+    return (s.shape, s.dtype, s.device, s.numel, s.min, s.max, s.mean, s.std, s.norm, s.nan,
+            s.inf)
+
+
+def _with_histograms(summaries: tuple[ev.TensorSummary, ...], hists: dict
+                     ) -> tuple[ev.TensorSummary, ...]:
+    out: Optional[list] = None
+    for index, s in enumerate(summaries):
+        if s.hist is None and s.min is not None:
+            hist = hists.get(_same_tensor_key(s))
+            if hist is not None:
+                out = out or list(summaries)
+                out[index] = replace(s, hist=hist)
+    return summaries if out is None else tuple(out)
+
+
 class RunRecord:
     """Accumulates events into a queryable picture of the run."""
 
@@ -63,7 +84,7 @@ class RunRecord:
         self.file: Optional[str] = None
         self.device: str = ""
         self.dry_run = False
-        self.phase = "loading"
+        self.phase = ev.Phase.LOAD
         self.status: Optional[str] = None
         self.nodes: dict[str, ev.ModuleNode] = {}
         self.calls: list[CallRecord] = []
@@ -138,6 +159,13 @@ class RunRecord:
                 call.grad_order = len(self.backward_order)
                 self.backward_order.append(call.key)
             call.grads[e.output_index] = e.grad
+
+    def _on_HistogramsKept(self, e: ev.HistogramsKept) -> None:
+        # The tensors were held for the last few calls only: look that far back.
+        hists = {_same_tensor_key(summary): hist for summary, hist in e.histograms}
+        for call in self.calls[-HISTOGRAM_LOOKBACK_CALLS:]:
+            call.inputs = _with_histograms(call.inputs, hists)
+            call.outputs = _with_histograms(call.outputs, hists)
 
     def _on_ParamsUpdated(self, e: ev.ParamsUpdated) -> None:
         for path, params in e.params:

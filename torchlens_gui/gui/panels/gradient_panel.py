@@ -73,7 +73,10 @@ class GradientPanel(QWidget):
             "<span style='color:#e68c28'>■</span> parameter gradient &nbsp; "
             "<span style='color:#4682c8'>■</span> gradient at output &nbsp; "
             "<span style='color:#dc3232'>×</span> zero or non-finite", self)
-        self.norms = LogBarChart("module (forward order)", "gradient L2 norm", self)
+        self.legend.hide()  # until there are bars to explain
+        self.norms = LogBarChart("module (forward order)", "gradient L2 norm", self,
+                                 "No gradients yet: they arrive in backward, after the forward "
+                                 "and the loss.")
         self.picker = HistogramPicker(
             "Parameter (or output) of the selected module whose gradient to plot",
             "No gradient yet: gradients appear during backward", self)
@@ -93,6 +96,7 @@ class GradientPanel(QWidget):
     def refresh_norms(self, record: RunRecord) -> None:
         paths, values, colors = depth_norms(record)
         self.norms.set_values(values, _ShortLabels(paths), colors)
+        self.legend.setVisible(bool(values))
 
     def show_module(self, record: RunRecord, path: Optional[str]) -> None:
         """List the gradients of the module's parameters (or, without parameters, of its

@@ -59,13 +59,15 @@ class NonFinitePanel(QWidget):
         self.list = QListWidget(self)
         self.list.itemActivated.connect(self._on_list_item)
         self.list.itemClicked.connect(self._on_list_item)
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter = self.chart_and_list = QSplitter(Qt.Orientation.Vertical, self)
         splitter.addWidget(self.plot)
         splitter.addWidget(self.list)
+        splitter.hide()  # nothing to chart until a NaN/Inf appears: the summary line says so
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
+        layout.addStretch(0)
         self._shown = -1
 
     def refresh(self, record: RunRecord) -> None:
@@ -75,6 +77,7 @@ class NonFinitePanel(QWidget):
         if key == self._shown:
             return
         self._shown = key
+        self.chart_and_list.setVisible(bool(bad))
         origin = find_origin(record.calls)
         xs = [c.order for c in bad if c.output_nonfinite]
         heights = [nonfinite_count(c) for c in bad if c.output_nonfinite]
