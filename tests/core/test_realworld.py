@@ -105,3 +105,65 @@ def test_bug_is_named_at_its_line(name, code, module, words):
         assert word in diagnostic["message"] + diagnostic["fix"], diagnostic
     assert "intended" not in diagnostic["message"] and "made inside forward" not in \
         diagnostic["message"]
+
+
+def test_a_tensor_made_without_device_is_a_device_mismatch_in_a_dry_run():
+    """Fine on CPU (no finding in a full run), fails on CUDA: the dry run on meta reports it."""
+    assert problems(run_realworld("bugs", "tensor_without_device")) == []
+    found = problems(run_realworld("bugs", "tensor_without_device", dry_run=True))
+    path = realworld_path("bugs", "tensor_without_device")
+    assert [(c, m, line) for c, m, line, _ in found] == [
+        ("device-mismatch", "", marker_line(path, "device-mismatch"))]
+    assert "cpu and meta" in found[0][3]
+
+
+def test_a_dry_run_stops_gracefully_where_values_are_needed():
+    report = run_realworld("clean", "torch_detector_nonzero", dry_run=True)
+    stop, = [d for d in report["diagnostics"] if d["code"] == "dry-run-incomplete"]
+    path = realworld_path("clean", "torch_detector_nonzero")
+    assert (stop["severity"], stop["module"], stop["file"], stop["line"]) == \
+        ("info", "", path, 20)
+    assert "Tensor.nonzero" in stop["message"] and "shape depends on the values" in \
+        stop["message"]
+    shapes = {m["path"]: m["outputs"][0]["shape"] for m in report["modules"] if m["outputs"]}
+    assert shapes["backbone"] == [2, 8, 8, 8] and shapes["box"] == [2, 4, 8, 8]
+    assert report["status"] == "ok"
+
+
+def test_values_read_in_build_model_stop_a_dry_run_with_an_info():
+    report = run_realworld("clean", "torch_trained_in_build", dry_run=True)
+    stop, = [d for d in report["diagnostics"] if d["code"] == "dry-run-incomplete"]
+    assert (stop["phase"], stop["line"]) == ("build", 16) and "Tensor.item" in stop["message"]
+    assert "move that work out of build_model()" in stop["fix"]
+    assert report["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_a_compiled_model_is_debugged_eagerly_through_its_original_module():
+    import torch
+
+    report = run_realworld("clean", "compiled_model")
+    info, = [d for d in report["diagnostics"] if d["code"] == "compiled-model"]
+    assert "torch.compile(Sequential)" in info["message"] and info["severity"] == "info"
+    assert [m["path"] for m in report["modules"]] == ["", "0", "1", "2"]  # no _orig_mod
+    assert all(m["params"][0]["grad"] for m in report["modules"] if m["params"])
+    # the session's eager stance ends with it
+    assert torch.compiler.is_compiling() is False
+    from torch._dynamo.eval_frame import _stance
+    assert _stance.stance == "default"
+
+
+def test_a_multi_line_message_keeps_its_error_statement():
+    from torchlens_gui.core.usercode.loader import format_exception_only
+
+    dynamo_like = RuntimeError("Dynamo failed to run FX node with fake tensors\n\nfrom user "
+                               "code:\n  File \"m.py\", line 3\n\nSet TORCHDYNAMO_VERBOSE=1 for "
+                               "the internal stack trace")
+    assert format_exception_only(dynamo_like) == \
+        "RuntimeError: Dynamo failed to run FX node with fake tensors"
+    hint_first = RuntimeError("\nSet TORCHDYNAMO_VERBOSE=1 for more\nshape [2, 3] is invalid")
+    assert format_exception_only(hint_first) == "RuntimeError: shape [2, 3] is invalid"
+    try:
+        compile("x = (", "f.py", "exec")
+    except SyntaxError as exc:
+        assert format_exception_only(exc).startswith("SyntaxError: ")
