@@ -62,7 +62,7 @@ def test_clean_architecture_raises_nothing(name, dry_run):
 
 BUGS = [
     ("sigmoid_mlp", "vanishing-gradient", "0", ["per layer", "Sigmoid", "nn.ReLU"]),
-    ("layer_made_in_forward", "unregistered-module", "<unregistered Linear made at line 13 #1>",
+    ("layer_made_in_forward", "unregistered-module", "<proj: Linear made at line 13>",
      ["constructed inside forward", "fresh random weights", "in __init__"]),
     ("view_regroups_batch", "loss-shape-mismatch", "",
      ["[16, 16, 5, 5] (batch 16) into [25, 256]", "x.flatten(1)",

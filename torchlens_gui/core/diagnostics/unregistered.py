@@ -33,8 +33,11 @@ def unregistered_modules(ctx: SessionContext) -> list[Diagnostic]:
         node = ctx.record.nodes.get(path)
         if node is None or node.parent in ctx.unregistered or not owns_state(module):
             continue  # a submodule of an unregistered module is covered by its top
-        made_here = ctx.sites.made_in_forward(module)
-        holder = path if made_here or path.endswith(">") else re.sub(r"\[[^\]]*\]$", "", path)
+        site = ctx.sites.get(module)
+        if ctx.sites.made_in_forward(module) and site is not None:
+            holder = f"<made at {site.short()}>"  # every call's new module: one finding
+        else:
+            holder = path if path.endswith(">") else re.sub(r"\[[^\]]*\]$", "", path)
         groups.setdefault(holder, []).append(path)
     return [_finding(ctx, holder, paths) for holder, paths in groups.items()]
 
@@ -52,6 +55,8 @@ def _finding(ctx: SessionContext, holder: str, paths: list[str]) -> Diagnostic:
     unseen = ("so model.parameters(), the optimizer, state_dict() and .to(device) never see "
               f"{'its' if one else 'their'} weights")
     if ctx.sites.made_in_forward(modules[0]):
+        if not one:
+            state = f"{state} in {len(paths)} modules so far"
         message = (f"nn.{kind}{at} is constructed inside forward ({state}): every call makes a "
                    f"new {kind} with fresh random weights that belongs to no registered module, "
                    f"{unseen}, and nothing it learns survives the call.")
