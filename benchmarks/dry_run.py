@@ -14,6 +14,9 @@ interleaved ``--runs`` times; the figures are the medians of their wall-clock ti
 It also times a small model (tests/cases/diag_clean_gpt2.py) checked with and without
 ``--dry-run``: a dry run should never take longer than the full run of the same file.
 
+Wall-clock time is the figure (what a user waits for); the CPU time of each process (user +
+system) is printed beside it, since on a shared machine the wall clock also counts waiting.
+
 The last line reads ``dry-run llama70b=T1 bare=T2 ratio=R`` (seconds; R = T1 / T2).
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,10 +46,19 @@ model(**inputs)
 """
 
 
-def timed(command: list[str], check_json: bool = False) -> float:
-    started = time.perf_counter()
+CPU: dict[str, list[float]] = {}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], check_json: bool = False, name: str = "") -> float:
+    started, cpu = time.perf_counter(), _children_cpu()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    CPU.setdefault(name, []).append(_children_cpu() - cpu)
     if check_json:
         report = json.loads(done.stdout)
         stops = [d["code"] for d in report["diagnostics"] if d["severity"] != "info"]
@@ -63,14 +76,17 @@ def main() -> None:
     check = [sys.executable, "-m", "torchlens_gui", "check"]
     times: dict[str, list[float]] = {"dry": [], "bare": [], "small full": [], "small dry": []}
     for _ in range(args.runs):
-        times["dry"].append(timed(check + [LLAMA, "--dry-run", "--json"], check_json=True))
-        times["bare"].append(timed([sys.executable, "-c", BARE]))
-        times["small full"].append(timed(check + [SMALL, "--device", "cpu", "--json"],
-                                         check_json=True))
-        times["small dry"].append(timed(check + [SMALL, "--dry-run", "--json"], check_json=True))
+        times["dry"].append(timed(check + [LLAMA, "--dry-run", "--json"], True, "dry"))
+        times["bare"].append(timed([sys.executable, "-c", BARE], name="bare"))
+        times["small full"].append(timed(check + [SMALL, "--device", "cpu", "--json"], True,
+                                         "small full"))
+        times["small dry"].append(timed(check + [SMALL, "--dry-run", "--json"], True,
+                                        "small dry"))
     median = {name: statistics.median(values) for name, values in times.items()}
     for name, values in times.items():
-        print(f"{name:>10}: median {median[name]:.2f} s  runs {', '.join(f'{v:.2f}' for v in values)}")
+        print(f"{name:>10}: median {median[name]:.2f} s wall, "
+              f"{statistics.median(CPU[name]):.2f} s CPU  (wall of each run: "
+              f"{', '.join(f'{v:.2f}' for v in values)})")
     print(f"small model: dry run {median['small dry']:.2f} s, full run {median['small full']:.2f} s")
     print(f"dry-run llama70b={median['dry']:.2f} bare={median['bare']:.2f} "
           f"ratio={median['dry'] / median['bare']:.2f}")

@@ -11,7 +11,7 @@ import linecache
 import os
 from typing import Optional
 
-from ..recording.events import Diagnostic, Phase
+from ..recording.events import Diagnostic
 from . import codes
 from ..usercode.context import SessionContext
 from ..usercode.loader import format_exception_only

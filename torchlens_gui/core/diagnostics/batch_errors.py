@@ -14,7 +14,7 @@ from typing import Optional
 
 import torch.nn as nn
 
-from ..recording.events import Diagnostic, Phase
+from ..recording.events import Diagnostic
 from . import codes
 from ..usercode.context import SessionContext
 from .batch_trace import _batch_first_fix, _rnn_story, _site
@@ -53,7 +53,7 @@ def _batchnorm_single(ctx: SessionContext, phase: str, where: Where, shape: str
         module=path, call_index=where.call_index, **_site(ctx, path) if path else {},
         fix="Use a batch of at least 2 in example_inputs() (DataLoader(..., drop_last=True) "
             "keeps a last batch of 1 out of training), or call model.eval() to run one sample "
-            f"with the running statistics.", details=(("input", shape),))
+            "with the running statistics.", details=(("input", shape),))
 
 
 def _rnn_hidden(ctx: SessionContext, phase: str, where: Where, hidden_batch: int

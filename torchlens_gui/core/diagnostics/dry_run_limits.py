@@ -16,7 +16,7 @@ from typing import Optional
 
 import torch
 
-from ..recording.events import Diagnostic, Phase
+from ..recording.events import Diagnostic
 from . import codes
 from ..usercode.context import SessionContext
 from ..usercode.user_frames import innermost_user_frame
