@@ -14,11 +14,11 @@ from typing import Optional
 
 import torch.nn as nn
 
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, shape_text
 from . import codes
 from ..usercode.context import SessionContext
 from .batch_trace import _batch_first_fix, _rnn_story, _site
-from .findings import shape_text
+
 from .sources import described
 from .where import Where
 

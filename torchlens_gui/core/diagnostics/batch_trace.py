@@ -23,10 +23,10 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from ..recording.events import Diagnostic, Phase
+from ..recording.events import Diagnostic, Phase, shape_text
 from . import codes
 from ..usercode.context import SessionContext
-from .findings import shape_text
+
 from .sources import _parsed_file, change_fix, described, short_location
 
 RESHAPES = frozenset({torch.Tensor.view, torch.Tensor.reshape, torch.reshape})

@@ -12,6 +12,7 @@ import torch
 from . import codes
 from ..usercode.context import SessionContext
 from ..recording.events import Diagnostic, Phase
+from ..statistics.stats import dtype_name
 from .sources import described, function_return_line, short_location
 from .where import Where, modules_running
 
@@ -57,7 +58,7 @@ def float_mix(ctx: SessionContext, phase: Phase, where: Where, model_dtype: torc
               other: torch.dtype) -> Diagnostic:
     """A module got floats of another dtype than its parameters: say where they come from (the
     model's inputs, or a tensor made inside forward) and convert that side."""
-    name, model_name = _dt(other), _dt(model_dtype)
+    name, model_name = dtype_name(other), dtype_name(model_dtype)
     weight = _loss_weight_of(where, other)
     if weight is not None:
         at = short_location(where.file, where.line)
@@ -117,10 +118,6 @@ def _loss_weight_of(where: Where, dtype: torch.dtype) -> Optional[str]:
         if key in _LOSS_TENSORS and fact.dtype == dtype:
             return _LOSS_TENSORS[key]
     return None
-
-
-def _dt(dtype: torch.dtype) -> str:
-    return str(dtype).replace("torch.", "")
 
 
 def _operand_dtypes(where: Where) -> list[torch.dtype]:

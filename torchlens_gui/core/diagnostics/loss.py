@@ -24,10 +24,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic, Phase
+from ..recording.events import Diagnostic, Phase, shape_text
 from . import codes
 from .batch_trace import batch_change_cause, class_count_mismatch, rnn_batch_first
-from .findings import DiagnosedError, shape_text
+from .findings import DiagnosedError
 from .op_watch import OpWatch, ProbabilityOrigin, WatchState
 from .rule import Rule
 from .sources import change_fix, short_location

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from ..usercode.context import SessionContext
+from ..recording.events import shape_text
 from .batch_trace import RESHAPES, ReshapeRecord
 from .graph_cuts import GRAPH_CUTS, MAX_CUTS, GraphCut, cut_made
 from ..recording.structures import iter_leaves, tensors
@@ -80,7 +81,7 @@ class TensorFacts:
     device: str
 
     def shape_text(self) -> str:
-        return "[" + ", ".join(str(d) for d in self.shape) + "]"
+        return shape_text(self.shape)
 
 
 def tensor_facts(args: tuple, kwargs: dict) -> tuple[TensorFacts, ...]:

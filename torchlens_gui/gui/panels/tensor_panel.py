@@ -121,8 +121,7 @@ class TensorPanel(QWidget):
             if param.stats is not None:
                 item = self._add_row(section, param.stats, param.name)
             else:
-                shape = "uninitialised" if param.shape is None else \
-                    "[" + ", ".join(map(str, param.shape)) + "]"
+                shape = "uninitialised" if param.shape is None else ev.shape_text(param.shape)
                 item = QTreeWidgetItem(section, [param.name, shape, param.dtype])
             if param.grad is not None:
                 self._add_row(item, param.grad, "grad")
@@ -130,8 +129,7 @@ class TensorPanel(QWidget):
         section.setExpanded(True)
 
     def _add_problems(self, record: RunRecord, path: str, call: Optional[CallRecord]) -> None:
-        diagnostics = [d for d in record.diagnostics if d.module == path and (
-            call is None or d.call_index is None or d.call_index == call.call_index)]
+        diagnostics = record.diagnostics_of(path, call.call_index if call is not None else None)
         if not diagnostics:
             return
         section = QTreeWidgetItem(self.tree, [f"Problems ({len(diagnostics)})"])
