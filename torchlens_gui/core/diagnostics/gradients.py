@@ -143,7 +143,8 @@ class GradientChecks(Rule):
         calls = ctx.record.calls_of(path)
         if not calls:
             return []
-        return cuts_after(self.state.cuts, calls[0].order)
+        params = {id(p) for p in ctx.modules[path].parameters()}
+        return cuts_after(self.state.cuts, calls[0].order, params)
 
     # ---- exploding / vanishing ----------------------------------------------------------------
 

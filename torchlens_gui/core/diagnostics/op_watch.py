@@ -26,7 +26,7 @@ from torch.overrides import TorchFunctionMode
 from ..usercode.context import SessionContext
 from ..recording.events import shape_text
 from .batch_trace import RESHAPES, ReshapeRecord
-from .graph_cuts import GRAPH_CUTS, MAX_CUTS, GraphCut, cut_made
+from .graph_cuts import GRAPH_CUTS, MAX_CUTS, GraphCut, cut_made, leaves_of
 from ..recording.structures import iter_leaves, tensors
 from ..usercode.user_frames import caller_user_frame
 
@@ -301,7 +301,7 @@ class OpWatch(TorchFunctionMode):
                 return
             module, _, file, line = self.where()
             self.state.cuts.append(GraphCut(cut_made(func, op_name(func)), module, file, line,
-                                            len(self.ctx.record.calls)))
+                                            len(self.ctx.record.calls), leaves_of(source)))
         except Exception:
             pass
 
