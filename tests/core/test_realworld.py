@@ -81,6 +81,7 @@ BUGS = [
       "squeeze_last_batch.py:24", "drops the batch dimension", ".squeeze(-1)"]),
     ("graph_cut_item", "no-gradient", "encoder",
      ["Tensor.item at graph_cut_item.py:15", "Tensor.detach at graph_cut_item.py:16"]),
+    ("unused_branch_with_logging", "no-gradient", "unused", ["never reached the loss"]),
     ("graph_cut_numpy", "no-gradient", "encoder",
      ["Tensor.detach at graph_cut_numpy.py:15", "NumPy"]),
     ("masked_fill_plus_inf", "non-finite", "",
