@@ -14,6 +14,7 @@ from typing import Any, Iterator, Optional
 import torch
 import torch.nn as nn
 
+from .compiled import compiled_code_eager
 from ..diagnostics import codes
 from ..recording import events as ev
 from ..recording.events import Phase
@@ -91,7 +92,9 @@ class TrainingSession(Session):
             for _ in range(self.steps):
                 index, (inputs, target) = next(batches)
                 tracker.next_batch_index = index
-                if not self._one_step(spec, model, inputs, target, optimizer, ctx):
+                with compiled_code_eager():  # torch.compile'd code runs eagerly (compiled.py)
+                    stepped = self._one_step(spec, model, inputs, target, optimizer, ctx)
+                if not stepped:
                     break
         finally:
             tracker.finish()
