@@ -14,6 +14,6 @@ PHASE_RANK = {phase: rank for rank, phase in enumerate(ev.RUN_PHASES)}
 
 def first_problem(diagnostics: Iterable[ev.Diagnostic]) -> Optional[ev.Diagnostic]:
     """The error (else warning) of the earliest phase, first raised among equals."""
-    ranked = [(SEVERITY_RANK[d.severity], PHASE_RANK.get(d.phase, len(PHASE_RANK)), order, d)
+    ranked = [(SEVERITY_RANK[d.severity], PHASE_RANK.get(str(d.phase), len(PHASE_RANK)), order, d)
               for order, d in enumerate(diagnostics) if d.severity in SEVERITY_RANK]
     return min(ranked, key=lambda r: r[:3])[3] if ranked else None

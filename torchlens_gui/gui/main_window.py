@@ -7,7 +7,8 @@ from typing import Optional
 
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, \
+    QStackedWidget, QWidget
 
 from ..core.recording import events as ev
 from ..core.engine.gate import Command
@@ -16,7 +17,9 @@ from ..core.recording.record import CallRecord, RunRecord
 from . import style
 from .actions import Actions
 from .device_combo import make_device_combo
+from .examples import bundled_examples
 from .first_problem import first_problem
+from .help_menu import SCRIPT_FILTER, build_help_menu, script_explanation
 from .module_model import ModuleTreeModel
 from .module_tree import ModuleTree
 from .panels.activation_panel import ActivationPanel
@@ -31,7 +34,9 @@ from .run_views import RunViews
 from .selection import Selection
 from .session_controller import Changes, SessionController
 from .session_state import ENABLED, STATEFUL
+from .sharing import OPEN_FILTER, Sharing, snapshot_title
 from .status_bar import StatusBar
+from .welcome import WelcomePage
 from .window_layout import Dock, WindowLayout, is_shown
 
 
@@ -50,7 +55,6 @@ class MainWindow(QMainWindow):
 
         self.model = ModuleTreeModel(breakpoints=lambda: self.controller.breakpoints)
         self.tree = ModuleTree(self.model, self)
-        self.setCentralWidget(self.tree)
         self.tensor_panel = TensorPanel()
         self.activation_panel = ActivationPanel()
         self.gradient_panel = GradientPanel()
@@ -66,6 +70,9 @@ class MainWindow(QMainWindow):
         self.toolbar.addSeparator()
         self.toolbar.addWidget(QLabel(" Device: ", self))
         self.toolbar.addWidget(self.device_combo)
+        self.examples = bundled_examples()
+        self._build_central()
+        build_help_menu(self, self.examples, self.open_file)
         self.layout_ = WindowLayout(self, view_menu)
         self.docks = self.layout_.dock_all({
             Dock.TENSORS: self.tensor_panel, Dock.ACTIVATIONS: self.activation_panel,
@@ -74,6 +81,7 @@ class MainWindow(QMainWindow):
             Dock.LOG: self.log_panel})
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
+        self.sharing = Sharing(self, self.debug_actions.file_menu, self.debug_actions.quit)
         self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu, self.open_file)
         self.layout_.restore(self.settings, saved=not default_layout)
         self.run_views = RunViews(self.model, self.tree, self.nonfinite_panel,
@@ -81,11 +89,25 @@ class MainWindow(QMainWindow):
         self._connect()
         self._update_actions()
 
+    def _build_central(self) -> None:
+        """The welcome page until a model is opened, then the module tree."""
+        a = self.debug_actions
+        self.welcome = WelcomePage((a.open,) + a.run_controls + (a.toggle_breakpoint,),
+                                   self.examples, self)
+        self.welcome.sig_open_requested.connect(a.open.trigger)
+        self.welcome.sig_script_requested.connect(a.run_script.trigger)
+        self.welcome.sig_example_chosen.connect(self.open_file)
+        self.central = QStackedWidget(self)
+        self.central.addWidget(self.welcome)
+        self.central.addWidget(self.tree)
+        self.setCentralWidget(self.central)
+
     # ---- wiring -----------------------------------------------------------------------------
 
     def _connect(self) -> None:
         a, c = self.debug_actions, self.controller
         a.open.triggered.connect(self._on_open_triggered)
+        a.run_script.triggered.connect(self._on_run_script_triggered)
         a.quit.triggered.connect(self.close)
         a.continue_.triggered.connect(self._on_continue_triggered)
         a.step.triggered.connect(lambda: self._step(Command.STEP))
@@ -115,8 +137,13 @@ class MainWindow(QMainWindow):
     # ---- opening and running ----------------------------------------------------------------
 
     def open_file(self, path: str, run: bool = False) -> None:
-        """Load ``path`` in a new session (paused before the first module unless ``run``)."""
+        """Load ``path`` in a new session (paused before the first module unless ``run``), or
+        show it read-only when its content is a snapshot."""
         path = os.path.abspath(path)
+        if Sharing.is_snapshot(path):
+            if self.sharing.open_snapshot(path):
+                self.recent.add(path)
+            return
         if self.controller.source != path:
             self.controller.set_breakpoints(())
         self.recent.add(path)
@@ -144,10 +171,26 @@ class MainWindow(QMainWindow):
 
     def _on_open_triggered(self) -> None:
         start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open model file", start,
-                                              "Python files (*.py);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open model file or snapshot", start,
+                                              OPEN_FILTER)
         if path:
             self.open_file(path)
+
+    def _on_run_script_triggered(self) -> None:
+        start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Run a training script", start,
+                                              SCRIPT_FILTER)
+        if path and self.run_script(path) is not None:
+            QMessageBox.information(self, "Run a training script",
+                                    script_explanation(path) or "")
+
+    def run_script(self, path: str) -> Optional[str]:
+        """Debug a training script. Until script mode exists, a script that is also a model
+        file is opened as one; otherwise the returned text says how scripts will run."""
+        explanation = script_explanation(path)
+        if explanation is None:
+            self.open_file(path)
+        return explanation
 
     def _on_device_combo_changed(self, _index: int) -> None:
         self.controller.device = self.device_combo.currentData()
@@ -174,14 +217,24 @@ class MainWindow(QMainWindow):
 
     def _on_controller_session_started(self, record: RunRecord) -> None:
         self.selection.clear()
+        self.central.setCurrentWidget(self.tree)
         self.run_views.set_record(record)
         self.diagnostics_panel.clear()
         source = self.controller.source
         file = source if isinstance(source, str) else getattr(source, "file", None)
+        snapshot = record.snapshot
+        self.source_panel.recorded = dict(snapshot.sources) if snapshot is not None else {}
+        if snapshot is not None:
+            file = record.file
         self.source_panel.load(file or getattr(source, "shown_file", None))
         name = os.path.basename(file) if file else "live model"
-        self.setWindowTitle(f"{name} — torchlens-gui")
-        self.log_panel.note(f"session started: {name} on {self.controller.device}")
+        if snapshot is not None:
+            self.setWindowTitle(f"{snapshot_title(record)} — torchlens-gui")
+            self.log_panel.note(f"snapshot opened: {snapshot.path} ({name} on {record.device}, "
+                                f"recorded on {snapshot.recorded_on} at {snapshot.saved_at})")
+        else:
+            self.setWindowTitle(f"{name} — torchlens-gui")
+            self.log_panel.note(f"session started: {name} on {self.controller.device}")
         self.tree.set_placeholder(f"<h3>Loading {name}…</h3>")
         self.status.session_started()
         self._show_selected()
@@ -214,7 +267,8 @@ class MainWindow(QMainWindow):
         if ended.status == "failed" and not self.controller.record.nodes:
             first = ended.diagnostics[0].message.splitlines()[0] if ended.diagnostics else ""
             self.tree.set_placeholder(
-                f"<h3 style='color:#b00000'>Could not load the model</h3>{style.html_text(first)}<br><br>"
+                f"<h3 style='color:#b00000'>Could not load the model</h3>"
+                f"{style.html_text(first)}<br><br>"
                 "The <b>Diagnostics</b> panel below has the line and a fix; the <b>Source</b> "
                 "panel marks the line.<br>Edit the file, then press <b>Ctrl+Shift+F5</b> to "
                 "restart.")
@@ -257,6 +311,7 @@ class MainWindow(QMainWindow):
         if font.bold() != state.ended:
             font.setBold(state.ended)
             restart.setFont(font)
+        self.sharing.update_actions()
 
     # ---- selection --------------------------------------------------------------------------
 
@@ -307,7 +362,8 @@ class MainWindow(QMainWindow):
             self.selection.set(diagnostic.module, diagnostic.call_index)
             self._show_selected()
         if diagnostic.line and diagnostic.file and diagnostic.file != self.source_panel.file \
-                and os.path.isfile(diagnostic.file):
+                and (os.path.isfile(diagnostic.file)
+                     or diagnostic.file in self.source_panel.recorded):
             self.source_panel.load(diagnostic.file)  # a live model's problem in another file
         if diagnostic.line and diagnostic.file == self.source_panel.file:
             self.source_panel.show_lines(self.source_panel.creation_line, diagnostic.line,
@@ -317,12 +373,12 @@ class MainWindow(QMainWindow):
     # ---- Qt overrides -----------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if any(url.toLocalFile().endswith(".py") for url in event.mimeData().urls()):
+        if any(_openable(url.toLocalFile()) for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
         for url in event.mimeData().urls():
-            if url.toLocalFile().endswith(".py"):
+            if _openable(url.toLocalFile()):
                 self.open_file(url.toLocalFile())
                 event.acceptProposedAction()
                 return
@@ -331,3 +387,9 @@ class MainWindow(QMainWindow):
         self.layout_.save(self.settings)
         self.controller.shutdown()
         super().closeEvent(event)
+
+
+def _openable(path: str) -> bool:
+    """A model file (by name) or a snapshot (by content, whatever its name)."""
+    return bool(path) and (path.endswith(".py") or Sharing.is_snapshot(path))
+

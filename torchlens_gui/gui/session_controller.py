@@ -24,12 +24,15 @@ from ..core.engine.gate import Command, StepGate, interrupt_thread
 from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import RunRecord
 from ..core.engine.session import Session
+from ..core.engine.tensor_keeper import TensorKeeper
 from .session_state import SessionState, session_state
 
 DRAIN_INTERVAL_MS = 33
 # Time spent applying events per tick, so a flood of events never freezes the window.
 DRAIN_BUDGET_S = 0.02
 STOP_GRACE_S = 1.0
+# What one session may copy out for the tensor viewer (and File > Save snapshot).
+KEPT_TENSOR_BYTES = 256 * 2**20
 GUI_BUSY_WAIT_S = 0.25
 THREAD_NAME = "torchlens-session"
 # While a session lives, the collector's full passes wait: each walks every object the session
@@ -107,6 +110,7 @@ class SessionController(QObject):
         self.generation = 0
         self.gate: Optional[StepGate] = None
         self._breakpoints: frozenset[str] = frozenset()  # the one owner: gate and tree ask here
+        self.keeper: Optional[TensorKeeper] = None
         self.break_on_nonfinite = True
         self.break_on_exception = True
         self.started_at: Optional[float] = None
@@ -143,7 +147,10 @@ class SessionController(QObject):
 
     @property
     def state(self) -> SessionState:
-        """Idle, running, paused, finished or failed (what the window's controls follow)."""
+        """Idle, running, paused, finished or failed (what the window's controls follow), or a
+        snapshot (an opened file: nothing runs)."""
+        if self.record.snapshot is not None:
+            return SessionState.SNAPSHOT
         thread = self._thread
         # A thread not started yet (sig_session_started comes just before) counts as running.
         alive = thread is not None and (thread.ident is None or thread.is_alive())
@@ -168,14 +175,35 @@ class SessionController(QObject):
         self.record = RunRecord()
         self.gate = StepGate(pause_at_start=not run, break_on_problems=True)
         self._apply_gate_options()
+        # Actual tensors for the viewer: where it pauses, at problems, at breakpoints.
+        keeper = self.keeper = TensorKeeper(at_pauses=True, pinned=self.breakpoints,
+                                            max_bytes=KEPT_TENSOR_BYTES)
         session = Session(source, device=self.device, gate=self.gate,
-                          histograms=self.histograms,
+                          histograms=self.histograms, tensor_keeper=keeper,
                           listener=lambda event: self._post(generation, event))
         self._thread = threading.Thread(target=session.run, name=THREAD_NAME, daemon=True)
         self.started_at = time.monotonic()
         self.sig_session_started.emit(self.record)
         self._thread.start()
         self._timer.start()
+
+    def show_record(self, record: RunRecord) -> None:
+        """Show a finished record (an opened snapshot) as a session paused at its end: every
+        view reads it as usual, nothing runs, and stepping stays off (no source)."""
+        self._hold_full_collections()
+        self.stop(wait=True)
+        self._release_full_collections()
+        self.source = None
+        self.gate = self.keeper = None
+        self.generation += 1
+        self.record = record
+        self.started_at = time.monotonic()
+        self.sig_session_started.emit(record)
+        self.sig_record_changed.emit(Changes(
+            started=True, tree_reset=True, phase=True, loss=record.loss is not None,
+            diagnostics=list(record.diagnostics), log=list(record.log),
+            ended=ev.SessionEnded(record.status or "ok", record.elapsed_s,
+                                  tuple(record.diagnostics))))
 
     def restart(self, run: bool = False) -> None:
         """Start again on the same source (re-reading the file)."""
@@ -208,6 +236,8 @@ class SessionController(QObject):
         self._apply_gate_options()
 
     def _apply_gate_options(self) -> None:
+        if self.keeper is not None:
+            self.keeper.pinned = set(self.breakpoints)  # one assignment: the worker reads it
         if self.gate is not None:
             self.gate.set_breakpoints(self.breakpoints)
             self.gate.break_on_nonfinite = self.break_on_nonfinite

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 from . import events as ev
+from .steps import KeptStep, StepHistory
 
 
 @dataclass
@@ -87,6 +88,28 @@ def _with_histograms(summaries: tuple[ev.TensorSummary, ...], hists: dict
     return summaries if out is None else tuple(out)
 
 
+def nonfinite_count(call: CallRecord) -> int:
+    return sum(s.nan + s.inf for s in call.outputs)
+
+
+def find_origin(calls: list[CallRecord]) -> Optional[CallRecord]:
+    """The first call whose inputs were finite and outputs were not, and inside which no call
+    did the same: where the first NaN/Inf was born."""
+    candidates = [c for c in calls if c.output_nonfinite and not c.input_nonfinite]
+    orders = {c.order for c in candidates}
+    for candidate in candidates:
+        inner = False
+        for later in calls[candidate.order + 1:]:
+            if later.depth <= candidate.depth:
+                break
+            if later.order in orders:
+                inner = True
+                break
+        if not inner:
+            return candidate
+    return None
+
+
 class RunRecord:
     """Accumulates events into a queryable picture of the run."""
 
@@ -109,9 +132,19 @@ class RunRecord:
         self.log: list[tuple[str, str]] = []
         self._log_chars = 0
         self.elapsed_s = 0.0
+        # CPU copies the session kept for the tensor viewer and snapshots:
+        # (path, call_index, role "input"|"output"|"grad", summary name) -> tensor
+        self.tensors: dict[tuple[str, int, str, str], Any] = {}
+        # Set on a record read from a snapshot file (None for a live run).
+        self.snapshot: Optional[Any] = None
         self._handlers: dict[type, Optional[Callable[[Any], None]]] = {}
         # calls_by_key without building a CallKey per lookup (the hot path of every event)
         self._calls_by_pair: dict[tuple[str, int], CallRecord] = {}
+        # Training runs: figures of every step, full records of a bounded few. The calls above
+        # are always the current step's.
+        self.steps = StepHistory()
+        self.step: Optional[int] = None
+        self._step_diagnostics = 0  # len(diagnostics) when the current step started
 
     # ---- feeding ---------------------------------------------------------------------------
 
@@ -137,13 +170,16 @@ class RunRecord:
         self.nodes[e.node.path] = e.node
 
     def _on_ModuleEntered(self, e: ev.ModuleEntered) -> None:
-        call = CallRecord(e.path, e.call_index, e.depth, len(self.calls), inputs=e.inputs)
+        self.add_call(CallRecord(e.path, e.call_index, e.depth, len(self.calls), inputs=e.inputs))
+
+    def add_call(self, call: CallRecord) -> None:
+        """Append a call in execution order and index it (events, or a snapshot being read)."""
         self.calls.append(call)
-        self.calls_by_key[ev.CallKey(e.path, e.call_index)] = call
-        self._calls_by_pair[(e.path, e.call_index)] = call
-        calls = self.calls_by_path.get(e.path)
+        self.calls_by_key[ev.CallKey(call.path, call.call_index)] = call
+        self._calls_by_pair[(call.path, call.call_index)] = call
+        calls = self.calls_by_path.get(call.path)
         if calls is None:
-            self.calls_by_path[e.path] = [call]
+            self.calls_by_path[call.path] = [call]
         else:
             calls.append(call)
 
@@ -186,6 +222,9 @@ class RunRecord:
                 self.nodes[path] = _replaced(node, params=params,
                                              param_count=sum(p.numel for p in params))
 
+    def _on_TensorKept(self, e: ev.TensorKept) -> None:
+        self.tensors[(e.path, e.call_index, e.role, e.name)] = e.tensor
+
     def _on_LossComputed(self, e: ev.LossComputed) -> None:
         self.loss = e
 
@@ -203,7 +242,38 @@ class RunRecord:
             self.log.append((e.stream, e.text))
             self._log_chars += len(e.text)
 
+    def _on_StepStarted(self, e: ev.StepStarted) -> None:
+        if self.step is not None:  # the previous step's calls stay with its KeptStep
+            self.calls, self.calls_by_key, self.calls_by_path = [], {}, {}
+            self._calls_by_pair, self.backward_order, self.loss = {}, [], None
+        self.step = e.step
+        self._step_diagnostics = len(self.diagnostics)
+
+    def _on_StepEnded(self, e: ev.StepEnded) -> None:
+        figures = e.figures
+        problem = bool(figures.nonfinite) or any(
+            d.severity in ("error", "warning") for d in self.diagnostics[self._step_diagnostics:])
+        kept = KeptStep(figures.step, self.calls, self.backward_order, self.loss, problem) \
+            if self.calls else None
+        self.steps.add(figures, e.modules, kept)
+
+    def show_step(self, step: int) -> bool:
+        """Make a kept step's module calls the current ones (the report and the tree show
+        them); False when that step's full record was not kept."""
+        kept = self.steps.kept.get(step)
+        if kept is None:
+            return False
+        self.calls, self.backward_order, self.loss = kept.calls, kept.backward_order, kept.loss
+        self.calls_by_path, self.calls_by_key, self._calls_by_pair = {}, {}, {}
+        for call in kept.calls:
+            self.calls_by_path.setdefault(call.path, []).append(call)
+            self.calls_by_key[call.key] = call
+            self._calls_by_pair[(call.path, call.call_index)] = call
+        return True
+
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
+        if not self.calls and self.steps.kept:  # a light last step: show the last full one
+            self.show_step(max(self.steps.kept))
         self.status, self.elapsed_s = e.status, e.elapsed_s
         self.paused_at = None
 
