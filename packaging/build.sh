@@ -136,19 +136,23 @@ install -m 755 packaging/install.sh "$STAGE/install.sh"
 cp resources/torchlens-gui.desktop "$STAGE/share/applications/"
 cp -R "$ICONS/hicolor/." "$STAGE/share/icons/hicolor/"
 cp "$ICONS/torchlens-gui.svg" "$STAGE/share/icons/hicolor/scalable/apps/"
-# Hard links: the bundle is not copied (falls back to a copy across file systems).
-cp -al "$BUNDLE" "$STAGE/torchlens-gui" 2>/dev/null || cp -a "$BUNDLE" "$STAGE/torchlens-gui"
+# Hard links: the bundle is not copied (falls back to a copy across file systems). The .deb's
+# links are made here too, before tar starts: a new link changes a file's ctime, and tar fails
+# on a file that changes while it reads it.
+DEBROOT=$WORK/deb
+rm -rf "$DEBROOT" && mkdir -p "$DEBROOT/DEBIAN" "$DEBROOT/opt" "$DEBROOT/usr/bin" \
+    "$DEBROOT/usr/share/applications" "$DEBROOT/usr/share/icons/hicolor/scalable/apps"
+for stage in "$STAGE/torchlens-gui" "$DEBROOT/opt/torchlens-gui"; do
+    cp -al "$BUNDLE" "$stage" 2>/dev/null || cp -a "$BUNDLE" "$stage"
+done
 TARBALL=$DIST/torchlens-gui-$VERSION-linux-$ARCH-$FLAVOUR.tar.gz
 GZIP_CMD=$(command -v pigz || echo gzip)
-# Compressed in the background while the .deb is made and the bundle tested (two cores).
+# Compressed in the background while the .deb is made and the bundle tested (two cores; the
+# tests only add files to the bundle, __pycache__, never change the ones tar reads).
 tar --owner=0 --group=0 -I "$GZIP_CMD" -cf "$TARBALL" -C "$WORK/tar" "$TOP" &
 TAR_PID=$!
 
 step ".deb (/opt/torchlens-gui, /usr/bin/torchlens-gui)"
-DEBROOT=$WORK/deb
-rm -rf "$DEBROOT" && mkdir -p "$DEBROOT/DEBIAN" "$DEBROOT/opt" "$DEBROOT/usr/bin" \
-    "$DEBROOT/usr/share/applications" "$DEBROOT/usr/share/icons/hicolor/scalable/apps"
-cp -al "$BUNDLE" "$DEBROOT/opt/torchlens-gui" 2>/dev/null || cp -a "$BUNDLE" "$DEBROOT/opt/torchlens-gui"
 install -m 755 packaging/deb-launcher.sh "$DEBROOT/usr/bin/torchlens-gui"
 install -m 644 resources/torchlens-gui.desktop "$DEBROOT/usr/share/applications/"
 cp -R "$ICONS/hicolor/." "$DEBROOT/usr/share/icons/hicolor/"

@@ -20,7 +20,7 @@ EXCLUDED_MODULES = [
     "PySide6.QtNetworkAuth", "PySide6.QtPdf", "PySide6.QtPdfWidgets", "PySide6.QtStateMachine",
     "PySide6.scripts",
     "pyqtgraph.opengl", "pyqtgraph.examples", "pyqtgraph.canvas", "pyqtgraph.jupyter",
-    "pyqtgraph.console", "pyqtgraph.flowchart", "pyqtgraph.multiprocess",
+    "pyqtgraph.console", "pyqtgraph.flowchart",  # not .multiprocess: pyqtgraph imports it
     "OpenGL", "matplotlib", "IPython", "jupyter_rfb", "h5py", "cupy",
     # torch's tooling for other jobs (tensorboard, ONNX export, profiling scripts). Its
     # testing._internal stays: torch._refs imports a helper from it, and torch.profiler
