@@ -34,7 +34,13 @@ T0=$SECONDS
 
 step() { printf '\n== %s   [%dm%02ds]\n' "$*" $(((SECONDS - T0) / 60)) $(((SECONDS - T0) % 60)); }
 size() { du -sh "$1" | cut -f1; }
-pip_quiet() { "$@" 2>&1 | grep -v "is ignored: it is neither" || true; }
+# pip, without the warnings of this machine's local package mirror; its exit status counts.
+pip_quiet() {
+    local rc=0
+    "$@" > "$WORK/pip.log" 2>&1 || rc=$?
+    grep -v "is ignored: it is neither" "$WORK/pip.log" || true
+    return "$rc"
+}
 # What the issue calls a clean environment: nothing of ours leaks in (no PYTHONPATH, no venv).
 clean_run() {
     env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$TEST_HOME" LANG=C.UTF-8 \
@@ -81,7 +87,7 @@ mkdir -p "$WORK" "$DIST"
 VPY=$BUILD_VENV/bin/python
 if ! "$VPY" -c "import torch" 2>/dev/null; then
     # shellcheck disable=SC2086  # TORCH_PIP_ARGS is a list of words
-    pip_quiet "$VPY" -m pip install -q $TORCH_PIP_ARGS "$TORCH_SPEC"
+    pip_quiet "$VPY" -m pip install -q --no-compile $TORCH_PIP_ARGS "$TORCH_SPEC"
 fi
 TORCH_VERSION=$("$VPY" -c "import torch; print(torch.__version__)" 2>/dev/null)
 FLAVOUR=$("$VPY" -c "import torch; print('cu' + torch.version.cuda.replace('.', '') if torch.version.cuda else 'cpu')" 2>/dev/null)
@@ -116,6 +122,9 @@ if command -v strip >/dev/null; then
     strip --strip-unneeded "$BUNDLE"/_internal/torch/lib/lib*.so*
     echo "bundle after stripping torch's libraries: $(size "$BUNDLE")"
 fi
+# Modes for the packages, set once here: the .tar.gz and .deb stages hard-link these files, and a
+# chmod there (even to the same mode) would change them under the tar running beside it.
+chmod -R u+rwX,go+rX,go-w "$BUNDLE"
 EXAMPLE=$BUNDLE/_internal/torchlens_gui/_resources/examples/mlp_nan.py
 ICONS=$ROOT/resources/icons
 
@@ -127,24 +136,29 @@ install -m 755 packaging/install.sh "$STAGE/install.sh"
 cp resources/torchlens-gui.desktop "$STAGE/share/applications/"
 cp -R "$ICONS/hicolor/." "$STAGE/share/icons/hicolor/"
 cp "$ICONS/torchlens-gui.svg" "$STAGE/share/icons/hicolor/scalable/apps/"
-# Hard links: the bundle is not copied (falls back to a copy across file systems).
-cp -al "$BUNDLE" "$STAGE/torchlens-gui" 2>/dev/null || cp -a "$BUNDLE" "$STAGE/torchlens-gui"
+# Hard links: the bundle is not copied (falls back to a copy across file systems). The .deb's
+# links are made here too, before tar starts: a new link changes a file's ctime, and tar fails
+# on a file that changes while it reads it.
+DEBROOT=$WORK/deb
+rm -rf "$DEBROOT" && mkdir -p "$DEBROOT/DEBIAN" "$DEBROOT/opt" "$DEBROOT/usr/bin" \
+    "$DEBROOT/usr/share/applications" "$DEBROOT/usr/share/icons/hicolor/scalable/apps"
+for stage in "$STAGE/torchlens-gui" "$DEBROOT/opt/torchlens-gui"; do
+    cp -al "$BUNDLE" "$stage" 2>/dev/null || cp -a "$BUNDLE" "$stage"
+done
 TARBALL=$DIST/torchlens-gui-$VERSION-linux-$ARCH-$FLAVOUR.tar.gz
 GZIP_CMD=$(command -v pigz || echo gzip)
-# Compressed in the background while the .deb is made and the bundle tested (two cores).
+# Compressed in the background while the .deb is made and the bundle tested (two cores; the
+# tests only add files to the bundle, __pycache__, never change the ones tar reads).
 tar --owner=0 --group=0 -I "$GZIP_CMD" -cf "$TARBALL" -C "$WORK/tar" "$TOP" &
 TAR_PID=$!
 
 step ".deb (/opt/torchlens-gui, /usr/bin/torchlens-gui)"
-DEBROOT=$WORK/deb
-rm -rf "$DEBROOT" && mkdir -p "$DEBROOT/DEBIAN" "$DEBROOT/opt" "$DEBROOT/usr/bin" \
-    "$DEBROOT/usr/share/applications" "$DEBROOT/usr/share/icons/hicolor/scalable/apps"
-cp -al "$BUNDLE" "$DEBROOT/opt/torchlens-gui" 2>/dev/null || cp -a "$BUNDLE" "$DEBROOT/opt/torchlens-gui"
 install -m 755 packaging/deb-launcher.sh "$DEBROOT/usr/bin/torchlens-gui"
 install -m 644 resources/torchlens-gui.desktop "$DEBROOT/usr/share/applications/"
 cp -R "$ICONS/hicolor/." "$DEBROOT/usr/share/icons/hicolor/"
 cp "$ICONS/torchlens-gui.svg" "$DEBROOT/usr/share/icons/hicolor/scalable/apps/"
-chmod -R u+rwX,go+rX,go-w "$DEBROOT"
+chmod -R u+rwX,go+rX,go-w "$DEBROOT/DEBIAN" "$DEBROOT/usr"
+chmod 755 "$DEBROOT" "$DEBROOT/opt"
 # The system libraries Qt's window needs: the same table the app's start-up check reads.
 DEPENDS=$("$VPY" -c "from torchlens_gui.gui.display_check import GUI_LIBRARIES, XCB_LIBRARIES as X
 print(', '.join(sorted({package for _, package in GUI_LIBRARIES + X})))")
@@ -213,10 +227,13 @@ step "test: the wheel in a fresh virtual environment"
 WHEELTEST=$WORK/wheel-venv
 rm -rf "$WHEELTEST" && "$PYTHON" -m venv "$WHEELTEST"
 # shellcheck disable=SC2086
-pip_quiet "$WHEELTEST/bin/python" -m pip install -q $TORCH_PIP_ARGS -c "$WORK/constraints.txt" \
+# --no-compile: byte-compiling torch's thousands of files is most of its install time.
+pip_quiet "$WHEELTEST/bin/python" -m pip install -q --no-compile $TORCH_PIP_ARGS \
+    -c "$WORK/constraints.txt" \
     "torch==$TORCH_VERSION"
 pip_quiet "$WHEELTEST/bin/python" -m pip install -q -c "$WORK/constraints.txt" "$WHEEL"
-WHEEL_EXAMPLE=$("$WHEELTEST/bin/python" -c "from torchlens_gui.bundled import example_path, icon_path
+# From the work folder: the checkout's own package must not shadow the installed one.
+WHEEL_EXAMPLE=$(cd "$WORK" && "$WHEELTEST/bin/python" -c "from torchlens_gui.bundled import example_path, icon_path
 import os
 assert os.path.isfile(icon_path(48)) and os.path.isfile(icon_path()), 'icons missing'
 print(example_path('mlp_nan.py'))")

@@ -11,16 +11,16 @@ import fnmatch
 import os
 
 EXCLUDED_MODULES = [
-    # Qt modules the window never imports (pyqtgraph tries QtTest and QtOpenGLWidgets and
-    # carries on without them). QtOpenGL stays: pyqtgraph's curves import it.
+    # Qt modules the window never imports (pyqtgraph tries QtTest and carries on without it).
+    # QtOpenGL and QtOpenGLWidgets stay: pyqtgraph's curves import both.
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuickControls2",
     "PySide6.QtNetwork", "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtDesigner",
     "PySide6.QtUiTools", "PySide6.QtXml", "PySide6.QtHelp", "PySide6.QtPrintSupport",
-    "PySide6.QtOpenGLWidgets", "PySide6.QtDBus", "PySide6.QtConcurrent",
+    "PySide6.QtDBus", "PySide6.QtConcurrent",
     "PySide6.QtNetworkAuth", "PySide6.QtPdf", "PySide6.QtPdfWidgets", "PySide6.QtStateMachine",
     "PySide6.scripts",
     "pyqtgraph.opengl", "pyqtgraph.examples", "pyqtgraph.canvas", "pyqtgraph.jupyter",
-    "pyqtgraph.console", "pyqtgraph.flowchart", "pyqtgraph.multiprocess",
+    "pyqtgraph.console", "pyqtgraph.flowchart",  # not .multiprocess: pyqtgraph imports it
     "OpenGL", "matplotlib", "IPython", "jupyter_rfb", "h5py", "cupy",
     # torch's tooling for other jobs (tensorboard, ONNX export, profiling scripts). Its
     # testing._internal stays: torch._refs imports a helper from it, and torch.profiler
