@@ -6,7 +6,7 @@ import os
 import shlex
 from typing import Optional, Sequence
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMainWindow, \
     QStackedWidget, QWidget
@@ -15,6 +15,7 @@ from ..core.recording import events as ev
 from ..core.engine.gate import Command
 from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import CallRecord, RunRecord
+from . import style
 from .actions import Actions
 from .device_combo import make_device_combo
 from .examples import bundled_examples
@@ -291,7 +292,8 @@ class MainWindow(QMainWindow):
         if ended.status == "failed" and not self.controller.record.nodes:
             first = ended.diagnostics[0].message.splitlines()[0] if ended.diagnostics else ""
             self.tree.set_placeholder(
-                f"<h3 style='color:#b00000'>Could not load the model</h3>{_html(first)}<br><br>"
+                f"<h3 style='color:#b00000'>Could not load the model</h3>"
+                f"{style.html_text(first)}<br><br>"
                 "The <b>Diagnostics</b> panel below has the line and a fix; the <b>Source</b> "
                 "panel marks the line.<br>Edit the file, then press <b>Ctrl+Shift+F5</b> to "
                 "restart.")
@@ -418,6 +420,3 @@ def _openable(path: str) -> bool:
     """A model file (by name) or a snapshot (by content, whatever its name)."""
     return bool(path) and (path.endswith(".py") or Sharing.is_snapshot(path))
 
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
