@@ -95,3 +95,9 @@ def test_history_keeps_figures_of_every_step_and_bounded_full_records():
     assert not record.show_step(50)
     names, rows = record.steps.module_matrix("update_ratio")
     assert names == modules and len(rows) == 200
+
+
+def test_steps_with_dry_run_is_the_one_pass_dry_run(capsys):
+    code, report = check_json(capsys, "--steps", "3", "--dry-run", case_path("train_contract"))
+    assert code == 0 and report["dry_run"] and report["steps"] == []
+    assert [d["code"] for d in report["diagnostics"]] == ["dry-run"]

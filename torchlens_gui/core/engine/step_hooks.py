@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any, Optional
 
+import torch
 import torch.nn as nn
 
 from ..diagnostics import codes
@@ -27,6 +28,7 @@ from .hooks import ModuleHooks
 from .steps import StepTracker
 
 _get_ident = threading.get_ident
+_Tensor = torch.Tensor
 _perf_counter = time.perf_counter
 
 
@@ -43,6 +45,10 @@ class StepHooks(ModuleHooks):
         self.tracker = tracker
         self.roots = roots
         self._counted_step = 0
+        # The last single output tested (held, so its identity cannot be reused) and its
+        # version counter then.
+        self._last_tested: Optional[torch.Tensor] = None
+        self._last_version = -1
 
     def _on_enter(self, module: nn.Module, args: tuple) -> None:
         ctx = self.ctx
@@ -81,6 +87,12 @@ class StepHooks(ModuleHooks):
         call = self._pop(module)
         if call is None:
             return
+        if isinstance(output, _Tensor):
+            # A container returns its last child's output: already tested, unless changed
+            # in place since (its version counter moved).
+            if output is self._last_tested and output._version == self._last_version:
+                return
+            self._last_tested, self._last_version = output, output._version
         outs = tensors(output)
         if all(all_finite(outs)):
             return

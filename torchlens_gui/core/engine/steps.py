@@ -265,7 +265,7 @@ class StepTracker:
             self.kind = "backward"
         self._pending = ""
         root = tensors if isinstance(tensors, torch.Tensor) else None
-        if root is not None and root.numel() == 1:
+        if root is not None and root.numel() == 1 and root.device.type != "meta":
             value = float(root.detach().float().item())
             self.loss = value
             if not math.isfinite(value) and not self.nonfinite:

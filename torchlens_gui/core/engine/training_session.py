@@ -83,6 +83,8 @@ class TrainingSession(Session):
     # ---- the steps ---------------------------------------------------------------------------
 
     def _run_phases(self) -> str:
+        if self.dry_run:  # meta tensors have no values to train on: the one-pass dry run
+            return super()._run_phases()
         spec, ctx, model, example = self._load_and_build()
         device = ctx.device
         optimizer = self._make_optimizer(spec, model)

@@ -73,6 +73,7 @@ class StepsPanel(QWidget):
         grid = self.graphics.ci.layout
         for column in (0, 1):
             grid.setColumnStretchFactor(column, 1)
+            grid.setColumnPreferredWidth(column, 300)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -167,9 +168,10 @@ class StepsPanel(QWidget):
                             for i, name in enumerate(modules)]])
         else:
             axis.setTicks(None)
-        self.image_plot.setTitle(f"{self.image_choice.currentText()} per module: "
-                                 f"{levels[0]:.2g} (dark) to {levels[1]:.2g} (yellow), "
-                                 "NaN/Inf red", size="9pt")
+        self.image_plot.setTitle(f"{self.image_choice.currentText()}: {levels[0]:.2g} (dark) "
+                                 f"to {levels[1]:.2g} (yellow)", size="9pt")
+        self.image_plot.setToolTip("Rows: modules with parameters; columns: steps. Red: "
+                                   "NaN/Inf; the colour runs over log10 of the figure.")
 
     # ---- clicks -----------------------------------------------------------------------------
 
