@@ -55,6 +55,23 @@ def test_codes_are_named_only_through_the_table():
     assert offenders == []
 
 
+def test_phases_are_named_only_through_the_phase_enum():
+    """``phase="..."`` literals would bring back a second spelling of a phase."""
+    offenders = []
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            with open(path, encoding="utf-8") as fh:
+                tree = ast.parse(fh.read(), path)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.keyword) and node.arg == "phase" and \
+                        isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                    offenders.append(f"{os.path.relpath(path, PACKAGE)}:{node.value.lineno}")
+    assert offenders == []
+
+
 def test_every_rule_reports_codes_of_the_table_and_takes_part_in_some_event():
     for rule in RULES:
         assert set(rule.reports) <= set(CODES), rule.__name__

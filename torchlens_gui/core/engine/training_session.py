@@ -158,7 +158,7 @@ class TrainingSession(Session):
 
         file, line = user_location(exc, self.ctx) if exc is not None else (self.ctx.user_file,
                                                                              None)
-        return ev.Diagnostic(code=codes.LOAD_ERROR, severity="error", phase="build", message=message,
+        return ev.Diagnostic(code=codes.LOAD_ERROR, severity="error", phase=Phase.BUILD, message=message,
                              file=file, line=line,
                              fix="Return an optimizer over the model's parameters, for example "
                                  "torch.optim.SGD(model.parameters(), lr=0.01).")
