@@ -116,6 +116,7 @@ def test_a_tensor_made_without_device_is_a_device_mismatch_in_a_dry_run():
     assert [(c, m, line) for c, m, line, _ in found] == [
         ("device-mismatch", "", marker_line(path, "device-mismatch"))]
     assert "cpu and meta" in found[0][3]
+    assert "torch.ones at tensor_without_device.py:13, called without device=" in found[0][3]
 
 
 def test_a_dry_run_stops_gracefully_where_values_are_needed():

@@ -16,6 +16,7 @@ from ..recording.events import Diagnostic, Phase
 from ..usercode.loader import format_exception_only
 from .backward_errors import explain_backward_failure
 from .batch_errors import explain_batch_errors
+from .device_factories import stray_for, stray_text
 from .dtypes import explain_dtype
 from .dry_run_limits import explain_meta_limit
 from . import codes
@@ -143,13 +144,16 @@ def explain_device(exc, text: str, phase: Phase, ctx: SessionContext, where: Whe
                         f"self.register_buffer('{attr}', ...) instead of self.{attr} = ..., so "
                         "model.to(device) moves it.",
                     details=(("tensor", f"{path}.{attr}"), ("device", str(value.device))))
+    stray = stray_for(where.state.strays, devices)
+    made, fix = stray_text(stray) if stray is not None else (
+        "", "Create tensors inside forward on the input's device (torch.zeros(..., "
+            "device=x.device)), and register constant tensors as buffers so model.to() moves "
+            "them.")
     return Diagnostic(
         code=codes.DEVICE_MISMATCH, severity="error", phase=phase,
         message=f"An op mixes tensors on different devices ({listing(devices) or '?'})"
-                + (f" in {where.module}" if where.module else "") + f": {text.splitlines()[0]}",
-        fix="Create tensors inside forward on the input's device (torch.zeros(..., "
-            "device=x.device)), and register constant tensors as buffers so model.to() moves "
-            "them.", **where.fields())
+                + (f" in {where.module}" if where.module else "") + f": {text.splitlines()[0]}"
+                + made, fix=fix, **where.fields())
 
 
 def _same_device(a: torch.device, b: torch.device) -> bool:

@@ -26,6 +26,7 @@ from torch.overrides import TorchFunctionMode
 from ..usercode.context import SessionContext
 from ..recording.events import shape_text
 from .batch_trace import RESHAPES, ReshapeRecord
+from .device_factories import FACTORIES, MAX_KEPT as STRAYS_KEPT, StrayTensor, is_stray
 from .graph_cuts import GRAPH_CUTS, MAX_CUTS, GraphCut, cut_made, leaves_of
 from ..recording.structures import iter_leaves, tensors
 from ..usercode.user_frames import caller_user_frame
@@ -138,6 +139,7 @@ class WatchState:
     inplace: list[InplaceOp] = field(default_factory=list)
     reshapes: list[ReshapeRecord] = field(default_factory=list)  # views that changed the batch
     cuts: list[GraphCut] = field(default_factory=list)  # .item()/.detach()... in the graph
+    strays: list[StrayTensor] = field(default_factory=list)  # made without device=
     probabilities: dict[int, tuple[Any, ProbabilityOrigin]] = field(default_factory=dict)
     # id(tensor) -> (weak ref, module path) for module outputs: who made an operand
     made_by: dict[int, tuple[Any, str]] = field(default_factory=dict)
@@ -214,6 +216,8 @@ class OpWatch(TorchFunctionMode):
             self._note_reshape(func, args, result)
         elif func in GRAPH_CUTS:
             self._note_cut(func, args)
+        elif func in FACTORIES and is_stray(kwargs, result, self.ctx.device):
+            self._note_stray(func, result)
         if inplace and args:
             self._note_inplace(func, args[0], before)
         elif func in PROBABILITY_MAKERS and isinstance(result, torch.Tensor):
@@ -302,6 +306,17 @@ class OpWatch(TorchFunctionMode):
             module, _, file, line = self.where()
             self.state.cuts.append(GraphCut(cut_made(func, op_name(func)), module, file, line,
                                             len(self.ctx.record.calls), leaves_of(source)))
+        except Exception:
+            pass
+
+    def _note_stray(self, func, result: torch.Tensor) -> None:
+        """A tensor made without device= on another device than the model's."""
+        try:
+            if len(self.state.strays) >= STRAYS_KEPT or self.ctx.hooks_suspended:
+                return
+            module, _, file, line = self.where()
+            self.state.strays.append(StrayTensor(op_name(func), result.device.type, module,
+                                                 file, line))
         except Exception:
             pass
 
