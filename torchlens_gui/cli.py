@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
-from typing import Optional, Sequence
+from typing import Optional, Sequence, TextIO
 
 from . import __version__
 
@@ -44,10 +44,13 @@ def _app_parser() -> argparse.ArgumentParser:
 
 def run_check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
-    from .core.recording.report import exit_code, to_json, to_text
+    from .core.recording.report import exit_code, to_json_text, to_text
     from .core.engine.session import Session
     from .core.engine.watchdog import run_with_timeout
 
+    # --json owns file descriptor 1: from here on, whatever else writes to stdout (the model's
+    # other threads, C code, subprocesses it starts) lands on stderr.
+    out = claim_stdout() if args.json else sys.stdout
     err = sys.stderr  # the real stream: the session redirects sys.stderr while it runs
 
     def listener(event) -> None:
@@ -60,11 +63,23 @@ def run_check(argv: Sequence[str]) -> int:
                       histograms=True, dry_run=args.dry_run)
     record = run_with_timeout(session, args.timeout)
     if args.json:
-        sys.stdout.write(json.dumps(to_json(record), allow_nan=False) + "\n")
+        out.write(to_json_text(record) + "\n")
     else:
-        sys.stdout.write(to_text(record) + "\n")
-    sys.stdout.flush()
+        out.write(to_text(record) + "\n")
+    out.flush()
+    if out is not sys.stdout and out is not sys.__stdout__:
+        out.close()
     return exit_code(record)
+
+
+def claim_stdout() -> TextIO:
+    """Keep file descriptor 1 for the caller alone: return a stream on a duplicate of it and
+    point fd 1 (and sys.stdout) at stderr, so no other writer can reach the real stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(saved, "w", encoding="utf-8")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -68,6 +68,8 @@ class ModuleHooks:
     def remove(self) -> None:
         for handle in self._handles:
             handle.remove()
+            # handle.remove() leaves the id in this table (torch 2.x): one entry per run.
+            nn_module._global_forward_hooks_with_kwargs.pop(handle.id, None)
         self._handles.clear()
         self.cache.clear()
 

@@ -21,6 +21,8 @@ from ..usercode.creation_sites import CreationSites
 from .devices import DeviceUnavailable, is_out_of_memory, resolve_device, synchronize
 from ..diagnostics import Diagnostician, default_diagnostician, load_error
 from .gate import SessionStopped, StepGate
+from .isolation import ProcessState
+from .outcomes import internal_error, interrupted
 from .hooks import ModuleHooks
 from ..usercode.loader import LoadError, ModelSpec, load_model_file
 from ..recording.record import RunRecord
@@ -73,6 +75,7 @@ class Session:
         self._hooks: Optional[ModuleHooks] = None
         self._params: Optional[tuple] = None  # ParamsUpdated's content, once computed
         self._started = 0.0
+        self._spec: Optional[ModelSpec] = None  # a loaded file's, unloaded when the run ends
 
     # ---- events ---------------------------------------------------------------------------
 
@@ -92,35 +95,72 @@ class Session:
     # ---- the run ----------------------------------------------------------------------------
 
     def run(self) -> RunRecord:
-        """Run to the end (or to a stop) and return the record. Never raises for user errors."""
+        """Run to the end (or to a stop) and return the record. Never raises: whatever ends the
+        run (a user error, a stop, KeyboardInterrupt, a bug of ours) ends it with a diagnostic,
+        a SessionEnded event and the process state as it was before."""
         self._started = time.perf_counter()
+        file = self.source if isinstance(self.source, str) else self.source.file
+        state = ProcessState(os.path.dirname(file) if file else None)
+        status = "failed"
+        try:
+            try:
+                self._start_events(file)
+                with capture_output(self._on_output, self._on_warning, echo=self.echo_output):
+                    status = self._run_phases()
+            except SessionStopped:
+                status = "stopped"
+            except _Abort as abort:
+                status = abort.status
+            except KeyboardInterrupt as exc:
+                self.report(interrupted(exc, self.record.phase, self.ctx))
+                status = "stopped"
+            except BaseException as exc:  # a bug of ours (RecursionError, MemoryError included)
+                self.report(internal_error(exc, self.record.phase))
+                status = "failed"
+        except BaseException:  # a second stop arriving while the first was being handled
+            status = "stopped" if status == "failed" else status
+        self._finish(status, state)
+        return self.record
+
+    def _start_events(self, file: Optional[str]) -> None:
         self.gate.on_pause = lambda loc: self.emit(ev.Paused(loc))
         self.gate.on_resume = lambda: self.emit(ev.Resumed())
-        file = self.source if isinstance(self.source, str) else self.source.file
         try:
             shown_device = str(resolve_device(self.device_name))
         except DeviceUnavailable:
             shown_device = self.device_name
         self.emit(ev.SessionStarted(file, shown_device, self.dry_run))
-        status = "failed"
-        try:
-            with capture_output(self._on_output, self._on_warning, echo=self.echo_output):
-                status = self._run_phases()
-        except SessionStopped:
-            status = "stopped"
-        except _Abort as abort:
-            status = abort.status
-        finally:
-            if self._hooks is not None:
-                self._hooks.remove()
-            if self.ctx is not None:
-                self.ctx.stack.clear()
-                self.ctx.output = None
-        final_phase = {"ok": "done", "problems": "done"}.get(status, status)
-        self._phase(final_phase)
-        elapsed = time.perf_counter() - self._started
-        self.emit(ev.SessionEnded(status, elapsed, tuple(self.record.diagnostics)))
-        return self.record
+
+    def _finish(self, status: str, state: ProcessState) -> None:
+        """Remove hooks, restore the process state, then say the session ended. Retried if a
+        late stop (an asynchronous SessionStopped) lands in the middle: every step is safe to
+        run twice, and the end must be told whatever happens."""
+        for _attempt in range(5):
+            try:
+                if self._hooks is not None:
+                    self._hooks.remove()
+                state.restore()
+                if self.record.status is None:
+                    final_phase = {"ok": "done", "problems": "done"}.get(status, status)
+                    if self.record.phase != final_phase:
+                        self._phase(final_phase)
+                    elapsed = time.perf_counter() - self._started
+                    self.emit(ev.SessionEnded(status, elapsed, tuple(self.record.diagnostics)))
+                break
+            except BaseException:
+                continue
+        # Let go of the model, its inputs and outputs now: the gate outlives the session (the
+        # GUI keeps it until the next start) and its callbacks would keep all of it alive.
+        self.gate.on_pause = self.gate.on_resume = None
+        self._hooks = None
+        if self.ctx is not None:
+            # Output tensors carry our gradient hooks, which point back at the context: a
+            # cycle through autograd's C++ graph that no garbage collection can break.
+            self.ctx.release()
+        self.ctx = None
+        if isinstance(self.source, str) and self._spec is not None:
+            self._spec.unload()
+        self._spec = None
 
     def _run_phases(self) -> str:
         self._params = None
@@ -167,7 +207,8 @@ class Session:
         if isinstance(self.source, ModelSpec):
             return self.source
         try:
-            return load_model_file(self.source)
+            self._spec = load_model_file(self.source)
+            return self._spec
         except LoadError as exc:
             self.report(load_error(exc))
             raise _Abort("failed") from None

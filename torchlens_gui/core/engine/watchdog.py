@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import threading
-from typing import Optional
+import time
+from typing import Iterator, Optional
 
 from ..recording.events import Diagnostic
 from .gate import Command, interrupt_thread
 from ..recording.record import RunRecord
 from .session import Session
 from ..usercode.user_frames import is_user_file
+from .outcomes import diagnostic_phase
 
 # How long a stopped session gets to unwind before we stop waiting for it.
 STOP_GRACE_S = 2.0
+POLL_S = 0.1  # how often the waiting thread looks for Ctrl+C
 
 
 def run_with_timeout(session: Session, timeout_s: Optional[float]) -> RunRecord:
@@ -25,14 +30,41 @@ def run_with_timeout(session: Session, timeout_s: Optional[float]) -> RunRecord:
     the daemon thread is abandoned.
     """
     if timeout_s is None or timeout_s <= 0:
-        return session.run()
+        return session.run()  # Ctrl+C raises KeyboardInterrupt in it: reported as interrupted
     worker = threading.Thread(target=session.run, name="torchlens-session", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
+    with _ctrl_c_noted() as ctrl_c:
+        worker.start()
+        deadline = time.monotonic() + timeout_s
+        while worker.is_alive() and not ctrl_c and time.monotonic() < deadline:
+            worker.join(min(POLL_S, max(0.0, deadline - time.monotonic())))
+        if ctrl_c:
+            return _stop(session, worker, None)
     if not worker.is_alive():
         return session.record
+    return _stop(session, worker, timeout_s)
+
+
+@contextlib.contextmanager
+def _ctrl_c_noted() -> Iterator[list]:
+    """While the session runs on its worker, Ctrl+C only notes itself (the list becomes true):
+    a KeyboardInterrupt in the waiting main thread would leave the run without a report."""
+    noted: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop(session: Session, worker: threading.Thread, timeout_s: Optional[float]) -> RunRecord:
+    """Stop a running session (past its time limit, or on Ctrl+C: ``timeout_s`` None) and add
+    the diagnostic that says so."""
     phase = session.record.phase
-    stack = list(session.ctx.stack) if session.ctx is not None else []
+    ctx = session.ctx  # read once: the worker drops it when it ends
+    stack = list(ctx.stack) if ctx is not None else []
     module = stack[-1].path if stack else None
     where = _user_line_of_thread(worker.ident, record_file=session.record.file)
     session.gate.command(Command.STOP)
@@ -41,6 +73,17 @@ def run_with_timeout(session: Session, timeout_s: Optional[float]) -> RunRecord:
         interrupt_thread(worker.ident)
     worker.join(STOP_GRACE_S)
     record = session.record
+    if timeout_s is None:
+        record.diagnostics[:] = [d for d in record.diagnostics if d.code != "interrupted"]
+        record.diagnostics.append(Diagnostic(
+            code="interrupted", severity="error", phase=diagnostic_phase(phase),
+            message=f"Interrupted (Ctrl+C) during {diagnostic_phase(phase)}"
+                    + (f" inside {module or '(root)'}" if stack else ""),
+            module=module, file=where[0] if where else record.file,
+            line=where[1] if where else None, fix="Run again and let it finish; --timeout "
+            "limits how long a run may take."))
+        record.status = "stopped"
+        return record
     record.diagnostics.append(Diagnostic(
         code="timeout", severity="error", phase=phase if phase in (
             "load", "build", "forward", "loss", "backward") else "forward",

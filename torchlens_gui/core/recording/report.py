@@ -156,3 +156,64 @@ def to_text(record: RunRecord) -> str:
     lines.append("")
     lines.append(f"status: {record.status}")
     return "\n".join(lines)
+
+
+# ---- JSON text that cannot fail ---------------------------------------------------------
+
+def json_safe(value: Any, _depth: int = 0) -> Any:
+    """``value`` with only JSON types left: symbolic sizes (SymInt of nested/jagged tensors)
+    become ints where they have a value and text otherwise, NaN/Infinity become null, anything
+    else unknown becomes its text."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if _depth > 64:
+        return str(value)
+    if isinstance(value, dict):
+        return {str(key): json_safe(item, _depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item, _depth + 1) for item in value]
+    return _scalar_or_text(value)
+
+
+def _scalar_or_text(value: Any) -> Any:
+    """A number-like object (SymInt, SymFloat, numpy scalar, 0-d tensor) as its number."""
+    for convert in (int, float):
+        try:
+            number = convert(value)
+        except Exception:
+            continue
+        if convert is int and not isinstance(value, float) and number == value:
+            return number
+        if convert is float:
+            return number if math.isfinite(number) else None
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+def to_json_text(record: RunRecord, **options: Any) -> str:
+    """The `check --json` object as one line of text. Never raises: if the report cannot be
+    built, the object still comes out, with what is known and an `internal-error` diagnostic."""
+    import json
+
+    try:
+        return json.dumps(json_safe(to_json(record, **options)), allow_nan=False)
+    except BaseException as exc:  # a bug of ours must still leave one JSON object
+        from .internal_error import internal_error
+
+        diagnostics = []
+        for d in list(record.diagnostics) + [internal_error(exc, record.phase)]:
+            try:
+                diagnostics.append(diagnostic_json(d))
+            except Exception:
+                continue
+        fallback = {"schema": SCHEMA_VERSION, "file": record.file, "device": record.device,
+                    "status": "failed", "dry_run": bool(record.dry_run),
+                    "loss": {"value": None, "surrogate": False}, "modules": [],
+                    "diagnostics": diagnostics}
+        return json.dumps(json_safe(fallback), allow_nan=False)

@@ -77,6 +77,15 @@ class SessionContext:
         info = self.param_infos.get(path, {}).get(name)
         return info.stats if info is not None and _has_values(info.stats) else None
 
+    def release(self) -> None:
+        """Drop every reference to the user's objects (the session has ended)."""
+        self.stack.clear()
+        self.output = None
+        self.model = None
+        self.paths.clear()
+        self.modules.clear()
+        self.unregistered.clear()
+
     @property
     def current(self) -> Optional[ActiveCall]:
         return self.stack[-1] if self.stack else None
