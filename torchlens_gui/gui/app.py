@@ -56,7 +56,14 @@ def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool 
         window.open_file(file, run=run or bool(screenshot))
     elif screenshot:
         QTimer.singleShot(300, lambda: _shoot_and_quit(window, screenshot))
-    return int(app.exec())
+    code = int(app.exec())
+    if window.controller.abandoned_threads:
+        # A run stuck in a C call would make the interpreter's shutdown wait on it or abort
+        # mid-call: leave at once (settings are already saved by the window's close).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _arm_screenshot(window, path: str) -> None:

@@ -343,6 +343,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.layout_.save(self.settings)
+        self.settings.sync()  # the app may leave with os._exit (a run stuck in a C call)
         self.controller.shutdown()
         super().closeEvent(event)
 

@@ -66,7 +66,7 @@ def _stop(session: Session, worker: threading.Thread, timeout_s: Optional[float]
     ctx = session.ctx  # read once: the worker drops it when it ends
     stack = list(ctx.stack) if ctx is not None else []
     module = stack[-1].path if stack else None
-    where = _user_line_of_thread(worker.ident, record_file=session.record.file)
+    where = user_line_of_thread(worker.ident, record_file=session.record.file)
     session.gate.command(Command.STOP)
     worker.join(0.2)
     if worker.is_alive() and worker.ident is not None:
@@ -100,7 +100,7 @@ def _stop(session: Session, worker: threading.Thread, timeout_s: Optional[float]
     return record
 
 
-def _user_line_of_thread(thread_id: Optional[int], record_file: Optional[str]):
+def user_line_of_thread(thread_id: Optional[int], record_file: Optional[str]):
     """(file, line) the stuck thread is executing in the user's code, if any."""
     frame = sys._current_frames().get(thread_id) if thread_id is not None else None
     while frame is not None:
