@@ -327,7 +327,7 @@ def _grad_kind(ctx: SessionContext, name: str) -> str:
 
 def _module_level(ctx: SessionContext, bad_params: list[str]) -> Diagnostic:
     first = bad_params[0]
-    path = first.rsplit(".", 1)[0] if "." in first else ""
+    path = parent_path(first) or ""
     site = ctx.site_of(path)
     return Diagnostic(
         code="non-finite", severity="error", phase="backward",

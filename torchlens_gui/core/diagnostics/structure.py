@@ -70,7 +70,29 @@ class StructureChecks:
         return found
 
     def after_forward(self, ctx: SessionContext) -> list[Diagnostic]:
-        return self.unregistered(ctx) + self.lazy(ctx)
+        return self.unregistered(ctx) + self.added_in_forward(ctx) + self.lazy(ctx)
+
+    def added_in_forward(self, ctx: SessionContext) -> list[Diagnostic]:
+        """One warning per module forward() registered with add_module (or by assigning an
+        attribute) instead of __init__."""
+        found = []
+        for path, (module, called_at) in ctx.added_in_forward.items():
+            node = ctx.record.nodes.get(path)
+            if node is None or node.parent in ctx.added_in_forward:
+                continue  # a submodule of a module added in forward: covered by its top
+            file, line = called_at or (ctx.user_file, None)
+            params = sum(p.numel() for p in module.parameters())
+            found.append(Diagnostic(
+                code="module-added-in-forward", severity="warning", phase="forward",
+                message=f"{path} ({type(module).__name__}, {count_text(params, 'parameter')}) "
+                        "was registered during forward (add_module or an attribute assigned "
+                        "in forward()), not in __init__: it is made again with fresh weights "
+                        "on every call, and an optimizer created before the first forward "
+                        "never sees its parameters.",
+                module=path, file=file, line=line,
+                fix="Create the module once in __init__ (self.name = ...) and only call it in "
+                    "forward()."))
+        return found
 
     def unregistered(self, ctx: SessionContext) -> list[Diagnostic]:
         """One warning per attribute holding unregistered modules that ran ("layers[0..2]")."""

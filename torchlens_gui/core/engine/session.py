@@ -22,7 +22,7 @@ from .devices import DeviceUnavailable, is_out_of_memory, resolve_device, synchr
 from ..diagnostics import Diagnostician, default_diagnostician, load_error
 from .gate import SessionStopped, StepGate
 from .isolation import ProcessState
-from .outcomes import internal_error, interrupted
+from .outcomes import internal_error, interrupted, no_parameters, nothing_to_backward
 from .hooks import ModuleHooks
 from ..usercode.loader import LoadError, ModelSpec, load_model_file
 from ..recording.record import RunRecord
@@ -33,6 +33,7 @@ from ..usercode.tree import all_param_infos, describe_module_tree
 Listener = Callable[[ev.Event], None]
 
 SURROGATE_LOSS_TEXT = "sum of every floating-point output (no loss() in the file)"
+_FAILED = object()  # what _forward returns when forward raised (None is a valid output)
 
 
 class _Abort(Exception):
@@ -180,7 +181,7 @@ class Session:
                                   zeros=self.zero_counts)
         self._hooks.install()
         output = self._forward(model, inputs, ctx)
-        if output is not None and not self.dry_run:
+        if output is not _FAILED and not self.dry_run:
             loss_value = self._loss(spec, output, ctx)
             if loss_value is not None:
                 self._backward(loss_value, ctx)
@@ -240,6 +241,16 @@ class Session:
                 message=f"build_model() returned a {type(model).__name__}, not an nn.Module",
                 file=spec.file, fix="Return the model instance from build_model()."))
             raise _Abort("failed")
+        if not self.dry_run and _on_meta(model):
+            self.report(ev.Diagnostic(
+                code="meta-model", severity="error", phase="build",
+                message="The model was built on the meta device (device='meta', "
+                        "torch.device('meta') or torch.set_default_device('meta')): its "
+                        "parameters hold no data, so it cannot run for real",
+                file=spec.file, fix="Build it on a real device (remove the meta device from "
+                "the file), or check shapes and dtypes only: torchlens-gui check FILE "
+                "--dry-run."))
+            raise _Abort("failed")
         try:
             if not _all_on(model, ctx.device):  # a live model run again is already there
                 model.to(ctx.device)
@@ -293,7 +304,7 @@ class Session:
             raise
         except BaseException as exc:
             self._fail_in_phase(exc, "forward", ctx)
-            return None
+            return _FAILED
         ctx.output = output
         for diagnostic in self.diagnostician.after_forward(ctx):
             self.report(diagnostic)
@@ -302,6 +313,11 @@ class Session:
     def _loss(self, spec: ModelSpec, output: Any, ctx: SessionContext) -> Optional[torch.Tensor]:
         self._phase("loss")
         surrogate = spec.loss is None
+        if surrogate and not backward_starts(output):
+            self.report(no_parameters(spec.file) if not _trainable(ctx)
+                        else nothing_to_backward(output, spec.file))
+            self.emit(ev.LossComputed(None, surrogate))
+            return None
         try:
             with self.diagnostician.phase_guard("loss", ctx):
                 value = surrogate_loss(output) if surrogate else spec.loss(output)
@@ -325,6 +341,9 @@ class Session:
                                   surrogate, summary))
         for diagnostic in self.diagnostician.on_loss(ctx, output, value, surrogate):
             self.report(diagnostic)
+        if not value.requires_grad and not _trainable(ctx):
+            self.report(no_parameters(spec.file))
+            return None
         if not value.requires_grad:
             self.report(ev.Diagnostic(
                 code="no-gradient", severity="warning", phase="loss",
@@ -409,11 +428,34 @@ def _all_on(model: nn.Module, device: torch.device) -> bool:
 
 def surrogate_loss(output: Any) -> torch.Tensor:
     """Backward's starting point when the file has no loss(): the sum of every floating-point
-    output tensor (accumulated in float32), so every output element gets gradient 1."""
-    parts = [t.float().sum() for t in tensors(output) if t.is_floating_point() and t.requires_grad]
+    output tensor (accumulated in float32), so every output element gets gradient 1; a
+    complex output adds its real and imaginary parts."""
+    parts = [_as_real(t).float().sum() for t in tensors(output) if _differentiable(t)]
     if not parts:
         return torch.zeros(())
     return torch.stack(parts).sum()
+
+
+def backward_starts(output: Any) -> bool:
+    """Whether the output holds a tensor the surrogate loss can start backward from."""
+    return any(_differentiable(t) for t in tensors(output))
+
+
+def _differentiable(t: torch.Tensor) -> bool:
+    return (t.is_floating_point() or t.is_complex()) and t.requires_grad and \
+        t.layout == torch.strided and not t.is_nested
+
+
+def _as_real(t: torch.Tensor) -> torch.Tensor:
+    return torch.view_as_real(t) if t.is_complex() else t
+
+
+def _on_meta(model: nn.Module) -> bool:
+    return any(t.is_meta for t in model.parameters()) or any(t.is_meta for t in model.buffers())
+
+
+def _trainable(ctx: SessionContext) -> bool:
+    return ctx.model is not None and any(p.requires_grad for p in ctx.model.parameters())
 
 
 def _non_tensor_array(inputs: Any) -> Optional[str]:

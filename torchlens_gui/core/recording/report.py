@@ -7,6 +7,7 @@ import os
 from typing import Any, Optional
 
 from .events import Diagnostic, ParamInfo, TensorSummary
+from .paths import last_segment
 from .record import RunRecord
 
 SCHEMA_VERSION = 1
@@ -124,7 +125,7 @@ def to_text(record: RunRecord) -> str:
         calls = record.calls_of(path)
         first = calls[0] if calls else None
         out = first.outputs[0] if first and first.outputs else None
-        label = ("  " * node.depth) + (path.rsplit(".", 1)[-1] if path else "(root)")
+        label = ("  " * node.depth) + (last_segment(path) if path else "(root)")
         flags = _flags([s for c in calls for s in c.outputs])
         if not node.registered:
             flags = (flags + " unregistered").strip()

@@ -12,6 +12,7 @@ MAX_LEAVES = 64
 # Nesting map_tensors follows (inputs moved to the device): far beyond any real model's inputs,
 # well within the interpreter's recursion limit (inputs nested 5,000 deep must not crash us).
 MAX_MAP_DEPTH = 100
+MAX_LOOK_DEPTH = 6  # how deep iter_leaves looks into nested values
 
 
 def iter_leaves(value: Any, name: str = "", _depth: int = 0) -> Iterator[tuple[str, Any]]:
@@ -21,7 +22,7 @@ def iter_leaves(value: Any, name: str = "", _depth: int = 0) -> Iterator[tuple[s
     transformers' ModelOutput is an OrderedDict, so dict handling covers it (keys that are None
     are skipped by ModelOutput itself).
     """
-    if isinstance(value, torch.Tensor) or _depth > 6:
+    if isinstance(value, torch.Tensor) or _depth > MAX_LOOK_DEPTH:
         yield name, value
     elif isinstance(value, dict):
         for key, item in value.items():

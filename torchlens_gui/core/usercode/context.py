@@ -42,6 +42,10 @@ class SessionContext:
     output: Any = None  # the model's forward output, once there is one
     # Modules that ran in forward without being registered under the root.
     unregistered: dict[str, nn.Module] = field(default_factory=dict)
+    # Modules registered under a parent during forward (add_module in forward()): path ->
+    # (module, (file, line) of the user's line that first called it, if found).
+    added_in_forward: dict[str, tuple[nn.Module, Optional[tuple[str, int]]]] = field(
+        default_factory=dict)
     hooks_suspended: int = 0  # >0 while a detector re-runs a module (its calls are not events)
     # path -> name -> ParamInfo, filled once backward is done: detectors after backward read
     # the parameter and gradient statistics from here instead of reducing the tensors again.
@@ -85,6 +89,7 @@ class SessionContext:
         self.paths.clear()
         self.modules.clear()
         self.unregistered.clear()
+        self.added_in_forward.clear()
 
     @property
     def current(self) -> Optional[ActiveCall]:
