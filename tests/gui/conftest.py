@@ -39,7 +39,12 @@ def no_session_thread_left():
 def settings(tmp_path):
     from PySide6.QtCore import QSettings
 
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    from torchlens_gui.gui.safety_notice import SAFETY_NOTICE_KEY
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    # The "opening runs the file's code" dialog is modal: tests about it clear this key.
+    settings.setValue(SAFETY_NOTICE_KEY, True)
+    return settings
 
 
 @pytest.fixture

@@ -85,3 +85,41 @@ def test_restart_clears_the_gradient_chart_when_the_model_now_fails(driver, wind
     driver.wait_stop(lambda: window.restart(run=True))
     assert driver.record.status == "failed"
     assert window.gradient_panel.norms.values == []
+
+
+def _answer_notice(qtbot, accept: bool, dont_show: bool = False):
+    """Answer the modal safety notice once it is up (it blocks the caller until then)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    seen = []
+
+    def answer():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        seen.append(box.text())
+        box.checkBox().setChecked(dont_show)
+        (box.open_button if accept else box.button(QMessageBox.StandardButton.Cancel)).click()
+
+    QTimer.singleShot(0, answer)
+    return seen
+
+
+def test_opening_a_chosen_file_says_it_runs_the_files_code(driver, window, settings, qtbot):
+    """Failure 8: the notice before a file chosen in the window runs, with don't show again."""
+    from torchlens_gui.gui.safety_notice import SAFETY_NOTICE_KEY
+
+    settings.setValue(SAFETY_NOTICE_KEY, False)
+    seen = _answer_notice(qtbot, accept=False)
+    window.open_chosen_file(case("gui_tiny.py"))
+    assert seen and "runs its code" in seen[0] and "gui_tiny.py" in seen[0]
+    assert window.controller.source is None  # cancelled: nothing ran
+    seen = _answer_notice(qtbot, accept=True, dont_show=True)
+    driver.wait_stop(lambda: window.open_chosen_file(case("gui_tiny.py")))
+    assert seen and window.controller.source == case("gui_tiny.py")
+    assert settings.value(SAFETY_NOTICE_KEY, type=bool) is True
+    window._notice_shown = False  # a new window: the ticked box still keeps it away
+    driver.wait_stop(lambda: window.open_chosen_file(case("gui_tiny.py")))
+    assert window.recent.files()[0] == case("gui_tiny.py")

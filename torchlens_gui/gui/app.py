@@ -53,7 +53,7 @@ def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool 
     if spec is not None:
         window.open_spec(spec, run=run or bool(screenshot))
     elif file is not None:
-        window.open_file(file, run=run or bool(screenshot))
+        window.open_file(file, run=run or bool(screenshot), remember=not screenshot)
     elif screenshot:
         QTimer.singleShot(300, lambda: _shoot_and_quit(window, screenshot))
     code = int(app.exec())

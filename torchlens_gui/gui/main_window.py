@@ -26,6 +26,7 @@ from .panels.source_panel import SourcePanel
 from .panels.tensor_panel import TensorPanel
 from .recent_files import RecentFiles
 from .run_views import RunViews
+from .safety_notice import SAFETY_NOTICE_KEY, safety_notice
 from .session_controller import Changes, SessionController
 from .status_bar import StatusBar
 from .window_layout import WindowLayout, is_shown
@@ -70,7 +71,9 @@ class MainWindow(QMainWindow):
             "Log": self.log_panel})
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
-        self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu, self.open_file)
+        self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu,
+                                  self.open_chosen_file)
+        self._notice_shown = False
         self.layout_.restore(self.settings, saved=not default_layout)
         self.run_views = RunViews(self.model, self.tree, self.nonfinite_panel,
                                   self.gradient_panel, self.docks)
@@ -109,14 +112,36 @@ class MainWindow(QMainWindow):
 
     # ---- opening and running ----------------------------------------------------------------
 
-    def open_file(self, path: str, run: bool = False) -> None:
-        """Load ``path`` in a new session (paused before the first module unless ``run``)."""
+    def open_file(self, path: str, run: bool = False, remember: bool = True) -> None:
+        """Load ``path`` in a new session (paused before the first module unless ``run``);
+        ``remember=False`` leaves the recent files alone (a --screenshot run)."""
         path = os.path.abspath(path)
         if self.controller.source != path:
             self.controller.set_breakpoints(set())
             self.model.set_breakpoints(set())
-        self.recent.add(path)
+        if remember:
+            self.recent.add(path)
         self.controller.start(path, run=run)
+
+    def open_chosen_file(self, path: str) -> None:
+        """A file the user chose in the window (Open, a drop, the recent-files menu): say once
+        that opening it runs its code, then open it."""
+        if self.confirm_runs_code(path):
+            self.open_file(path)
+
+    def confirm_runs_code(self, path: str) -> bool:
+        """The safety notice: loading a model file executes it with the user's rights. Shown
+        once per window unless "Don't show this again" was ticked; False when cancelled."""
+        if self._notice_shown or self.settings.value(SAFETY_NOTICE_KEY, False, type=bool):
+            return True
+        box = safety_notice(self, os.path.basename(path))
+        box.exec()
+        if box.clickedButton() is not box.open_button:
+            return False
+        self._notice_shown = True
+        if box.checkBox().isChecked():
+            self.settings.setValue(SAFETY_NOTICE_KEY, True)
+        return True
 
     def open_spec(self, spec: ModelSpec, run: bool = False) -> None:
         """Debug a live model (``torchlens_gui.debug``)."""
@@ -143,7 +168,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open model file", start,
                                               "Python files (*.py);;All files (*)")
         if path:
-            self.open_file(path)
+            self.open_chosen_file(path)
 
     def _on_device_combo_changed(self, _index: int) -> None:
         self.controller.device = self.device_combo.currentData()
@@ -337,7 +362,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event: QDropEvent) -> None:
         for url in event.mimeData().urls():
             if url.toLocalFile().endswith(".py"):
-                self.open_file(url.toLocalFile())
+                self.open_chosen_file(url.toLocalFile())
                 event.acceptProposedAction()
                 return
 
