@@ -30,9 +30,14 @@ def run_case(name: str, **session_kwargs: Any) -> dict:
     from torchlens_gui.core.recording.report import to_json
     from torchlens_gui.core.engine.session import Session
 
+    from torchlens_gui.core.diagnostics.codes import CODES
+
     session_kwargs.setdefault("device", "cpu")
     session_kwargs.setdefault("histograms", True)
-    return to_json(Session(case_path(name), **session_kwargs).run())
+    report = to_json(Session(case_path(name), **session_kwargs).run())
+    for d in report["diagnostics"]:  # every finding of every case keeps to the codes table
+        assert d["severity"] in CODES[d["code"]].severities, (d["code"], d["severity"])
+    return report
 
 
 def module_entry(report: dict, path: str) -> dict:

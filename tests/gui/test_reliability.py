@@ -9,6 +9,7 @@ import time
 from PySide6.QtCore import Qt
 
 from conftest import case
+from torchlens_gui.gui.window_layout import Dock
 
 
 def _forward_started(window) -> bool:
@@ -71,7 +72,7 @@ def test_restart_clears_the_gradient_chart_when_the_model_now_fails(driver, wind
     model = tmp_path / "edited.py"
     good = (case("gui_tiny.py"))
     model.write_text(open(good, encoding="utf-8").read())
-    window.docks["Gradients"].raise_()  # charts are drawn while on screen
+    window.docks[Dock.GRADIENTS].raise_()  # charts are drawn while on screen
     driver.open(str(model), run=True)
     assert driver.record.status == "ok"
     assert window.gradient_panel.norms.values  # bars of this run

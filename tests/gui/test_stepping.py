@@ -56,7 +56,7 @@ def test_step_keys_walk_the_forward(driver, window):
     assert outputs.text(0) == "Outputs (1)"
     assert outputs.child(0).text(1) == "[3, 8]"
     assert window.activation_panel.shown.shape == (3, 8)
-    assert window.activation_panel.histogram.message.toPlainText() == ""  # a real histogram
+    assert window.activation_panel.histogram.message.text() == ""  # a real histogram
 
     where = driver.key(Qt.Key.Key_F11, SHIFT)  # step out: the end of body
     assert (where.path, where.kind) == ("body", "exit")
@@ -92,6 +92,11 @@ def test_backward_is_stepped_module_by_module(driver, window):
     assert window.gradient_panel.norms.values  # bars drawn along depth
     driver.key(Qt.Key.Key_F5)
     assert driver.record.status == "ok"
+    window.tree.select_path("head", notify=True)
+    QTest.keyClick(window, Qt.Key.Key_F9)  # off again: one owner, the tree asks it
+    assert window.controller.breakpoints == frozenset()
+    assert window.model.data(window.model.index_of("head"),
+                             Qt.ItemDataRole.DecorationRole) is None
 
 
 def test_break_on_nan_stops_at_origin(driver, window):
@@ -103,6 +108,10 @@ def test_break_on_nan_stops_at_origin(driver, window):
     assert window.model.data(window.model.index_of("norm"),
                              Qt.ItemDataRole.BackgroundRole) is not None
     assert "born in <b>norm</b>" in window.nonfinite_panel.summary.text()
+    # The all-NaN output has nothing to plot: the input that went in is shown first.
+    picker = window.activation_panel.picker
+    assert picker.combo.currentText().startswith("norm input")
+    picker.combo.setCurrentIndex(picker.combo.findText("norm output 0"))
     assert "NaN 48" in window.activation_panel.histogram.caption.text()
     assert "NaN/Inf born here" in window.status.where_label.text()
     assert window.source_panel.creation_line == 28  # self.norm = SumNorm()

@@ -7,7 +7,7 @@ demand, and a drain's changes become dataChanged for the changed rows only.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QFont
@@ -54,6 +54,14 @@ def nonfinite_parts(call) -> tuple[str, str]:
             style.nonfinite_text(sum(g.nan for g in grads), sum(g.inf for g in grads)))
 
 
+def output_line(index: int, summary: ev.TensorSummary) -> str:
+    """"[1] present: [2, 4, 16, 8] float32" (or the value's text for a non-tensor)."""
+    name = summary.name or f"[{index}]"
+    if not summary.is_tensor:
+        return f"{name}: {summary.text}"
+    return f"{name}: {summary.shape_text()} {summary.dtype or ''}".rstrip()
+
+
 def display_name(path: str) -> str:
     """The last component of a dotted path; the root shows as "(root)"."""
     return last_segment(path) if path else "(root)"
@@ -76,10 +84,11 @@ class ModuleTreeModel(QAbstractItemModel):
     # a dataChanged per row.
     sig_rows_changed = Signal(object)
 
-    def __init__(self, record: Optional[RunRecord] = None, parent=None) -> None:
+    def __init__(self, record: Optional[RunRecord] = None, parent=None,
+                 breakpoints: Callable[[], frozenset[str]] = frozenset) -> None:
         super().__init__(parent)
         self.record = record or RunRecord()
-        self.breakpoints: set[str] = set()
+        self.breakpoints = breakpoints  # asked of their owner (the session controller)
         self.current: Optional[str] = None
         self._ids: dict[str, int] = {}
         self._paths: list[str] = []
@@ -109,7 +118,7 @@ class ModuleTreeModel(QAbstractItemModel):
         self._row.clear()
         self._parent.clear()
         self._cells.clear()
-        self._problem_paths = {d.module for d in self.record.diagnostics if d.module is not None}
+        self._problem_paths = self.record.problem_paths()
         self._index_nodes(self.record.nodes.values())
         self.endResetModel()
 
@@ -179,11 +188,6 @@ class ModuleTreeModel(QAbstractItemModel):
         """Mark the module the session is paused in."""
         old, self.current = self.current, path
         self.refresh_paths({p for p in (old, path) if p is not None})
-
-    def set_breakpoints(self, paths: set[str]) -> None:
-        changed = self.breakpoints ^ paths
-        self.breakpoints = set(paths)
-        self.refresh_paths(changed)
 
     # ---- lookup -----------------------------------------------------------------------------
 
@@ -294,7 +298,7 @@ class ModuleTreeModel(QAbstractItemModel):
         return None
 
     def _decoration(self, path: str):
-        if path in self.breakpoints:
+        if path in self.breakpoints():
             return style.breakpoint_icon()
         if path in self._problem_paths:
             return style.problem_icon()
@@ -317,8 +321,9 @@ class ModuleTreeModel(QAbstractItemModel):
             return ""
         first = call.outputs[0] if call.outputs else None
         if column == COL_SHAPE:
-            text = first.shape_text() if first is not None else ""
-            return text + (f" +{len(call.outputs) - 1}" if len(call.outputs) > 1 else "")
+            if len(call.outputs) > 1:  # the tooltip lists them
+                return f"{len(call.outputs)} outputs"
+            return first.shape_text() if first is not None else ""
         if column == COL_DTYPE:
             return (first.dtype or "") if first is not None else ""
         if column == COL_DEVICE:
@@ -329,16 +334,10 @@ class ModuleTreeModel(QAbstractItemModel):
                 return out_text + " +grad"
             return out_text or (grad_text and "grad " + grad_text)
         if column == COL_GRAD:
-            return style.format_number(self._grad_norm(path, call))
+            return style.format_number(self.record.module_grad_norm(path, call)[0])
         if column == COL_TIME:
             return style.format_seconds(call.elapsed_s)
         return ""
-
-    def _grad_norm(self, path: str, call) -> Optional[float]:
-        norm = self.record.grad_norm(path)
-        if norm is None and call.grads:
-            norm = call.grads[min(call.grads)].norm
-        return norm
 
     def _background(self, path: str) -> Optional[QBrush]:
         if path == self.current:
@@ -359,12 +358,15 @@ class ModuleTreeModel(QAbstractItemModel):
             lines.append("not registered: the optimizer and .to(device) do not see it")
         calls = self.record.calls_of(path)
         lines.append(f"{len(calls)} call(s)" if calls else "not run yet")
+        if calls and len(calls[-1].outputs) > 1:
+            lines.append(f"{len(calls[-1].outputs)} outputs:")
+            lines.extend(f"  {output_line(i, s)}" for i, s in enumerate(calls[-1].outputs))
         if calls:
             out_text, grad_text = nonfinite_parts(calls[-1])
             if out_text:
                 lines.append(f"output: {out_text}")
             if grad_text:
                 lines.append(f"gradient at output: {grad_text}")
-        if path in self.breakpoints:
+        if path in self.breakpoints():
             lines.append("breakpoint (F9 to remove)")
         return "\n".join(lines)

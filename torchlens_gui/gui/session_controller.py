@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Optional
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 
@@ -25,8 +25,11 @@ from ..core.engine.gate import Command, StepGate, interrupt_thread
 from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import RunRecord
 from ..core.engine.session import Session
+from ..core.engine.tensor_keeper import TensorKeeper
 from ..core.engine.watchdog import user_line_of_thread
+from ..core.diagnostics import codes
 from ..core.recording.internal_error import diagnostic_phase
+from .session_state import SessionState, session_state
 
 DRAIN_INTERVAL_MS = 33
 # Time spent applying events per tick, so a flood of events never freezes the window.
@@ -36,6 +39,8 @@ DRAIN_BUDGET_S = 0.02
 # long native op) is abandoned: the window is usable again and the thread finishes on its own.
 STOP_INTERRUPT_S = 0.3
 ABANDON_S = 0.7
+# What one session may copy out for the tensor viewer (and File > Save snapshot).
+KEPT_TENSOR_BYTES = 256 * 2**20
 GUI_BUSY_WAIT_S = 0.25
 THREAD_NAME = "torchlens-session"
 # While a session lives, the collector's full passes wait: each walks every object the session
@@ -101,6 +106,7 @@ class SessionController(QObject):
 
     sig_session_started = Signal(object)  # the new RunRecord
     sig_record_changed = Signal(object)  # Changes
+    sig_breakpoints_changed = Signal(object)  # the paths whose breakpoint was set or cleared
     # Emitted on the worker thread when it queues a pause or the end; queued to the GUI thread.
     sig_stop_queued = Signal(int)  # the session's generation
 
@@ -111,7 +117,8 @@ class SessionController(QObject):
         self.device = "cpu"
         self.generation = 0
         self.gate: Optional[StepGate] = None
-        self.breakpoints: set[str] = set()
+        self._breakpoints: frozenset[str] = frozenset()  # the one owner: gate and tree ask here
+        self.keeper: Optional[TensorKeeper] = None
         self.break_on_nonfinite = True
         self.break_on_exception = True
         self.started_at: Optional[float] = None
@@ -148,6 +155,17 @@ class SessionController(QObject):
     def ended(self) -> bool:
         return self.record.status is not None
 
+    @property
+    def state(self) -> SessionState:
+        """Idle, running, paused, finished or failed (what the window's controls follow), or a
+        snapshot (an opened file: nothing runs)."""
+        if self.record.snapshot is not None:
+            return SessionState.SNAPSHOT
+        thread = self._thread
+        # A thread not started yet (sig_session_started comes just before) counts as running.
+        alive = thread is not None and (thread.ident is None or thread.is_alive())
+        return session_state(self.source is not None, alive, self.paused, self.record.status)
+
     def thread_alive(self) -> bool:
         return self.running
 
@@ -173,14 +191,35 @@ class SessionController(QObject):
         self.record = RunRecord()
         self.gate = StepGate(pause_at_start=not run, break_on_problems=True)
         self._apply_gate_options()
+        # Actual tensors for the viewer: where it pauses, at problems, at breakpoints.
+        keeper = self.keeper = TensorKeeper(at_pauses=True, pinned=self.breakpoints,
+                                            max_bytes=KEPT_TENSOR_BYTES)
         session = Session(source, device=self.device, gate=self.gate,
-                          histograms=self.histograms,
+                          histograms=self.histograms, tensor_keeper=keeper,
                           listener=lambda event: self._post(generation, event))
         self._thread = threading.Thread(target=session.run, name=THREAD_NAME, daemon=True)
         self.started_at = time.monotonic()
         self.sig_session_started.emit(self.record)
         self._thread.start()
         self._timer.start()
+
+    def show_record(self, record: RunRecord) -> None:
+        """Show a finished record (an opened snapshot) as a session paused at its end: every
+        view reads it as usual, nothing runs, and stepping stays off (no source)."""
+        self._hold_full_collections()
+        self.stop(wait=True)
+        self._release_full_collections()
+        self.source = None
+        self.gate = self.keeper = None
+        self.generation += 1
+        self.record = record
+        self.started_at = time.monotonic()
+        self.sig_session_started.emit(record)
+        self.sig_record_changed.emit(Changes(
+            started=True, tree_reset=True, phase=True, loss=record.loss is not None,
+            diagnostics=list(record.diagnostics), log=list(record.log),
+            ended=ev.SessionEnded(record.status or "ok", record.elapsed_s,
+                                  tuple(record.diagnostics))))
 
     def restart(self, run: bool = False) -> None:
         """Start again on the same source (re-reading the file)."""
@@ -194,15 +233,27 @@ class SessionController(QObject):
         if self.gate is not None and self.running:
             self.gate.command(command, target)
 
-    def set_breakpoints(self, paths: set[str]) -> None:
-        self.breakpoints = set(paths)
+    @property
+    def breakpoints(self) -> frozenset[str]:
+        return self._breakpoints
+
+    def set_breakpoints(self, paths: Iterable[str]) -> None:
+        new = frozenset(paths)
+        changed, self._breakpoints = self._breakpoints ^ new, new
         self._apply_gate_options()
+        if changed:
+            self.sig_breakpoints_changed.emit(set(changed))
+
+    def toggle_breakpoint(self, path: str) -> None:
+        self.set_breakpoints(self._breakpoints ^ {path})
 
     def set_break_options(self, nonfinite: bool, exception: bool) -> None:
         self.break_on_nonfinite, self.break_on_exception = nonfinite, exception
         self._apply_gate_options()
 
     def _apply_gate_options(self) -> None:
+        if self.keeper is not None:
+            self.keeper.pinned = set(self.breakpoints)  # one assignment: the worker reads it
         if self.gate is not None:
             self.gate.set_breakpoints(self.breakpoints)
             self.gate.break_on_nonfinite = self.break_on_nonfinite
@@ -246,7 +297,7 @@ class SessionController(QObject):
             count = self.abandoned_threads
             at = f" at {os.path.basename(where[0])}:{where[1]}" if where else ""
             self._end_record(ev.Diagnostic(
-                code="run-abandoned", severity="warning", phase=diagnostic_phase(
+                code=codes.RUN_ABANDONED, severity="warning", phase=diagnostic_phase(
                     self.record.phase),
                 message=f"Stopped: the run was stuck in a C call{at} (time.sleep, I/O or one "
                         f"long native op) and is left to finish in the background "
@@ -260,7 +311,7 @@ class SessionController(QObject):
         """End the current record from the GUI side (the worker cannot say it any more)."""
         generation = self.generation
         elapsed = time.monotonic() - self.started_at if self.started_at else 0.0
-        for event in (ev.DiagnosticRaised(diagnostic), ev.PhaseChanged(status),
+        for event in (ev.DiagnosticRaised(diagnostic), ev.PhaseChanged(ev.Phase(status)),
                       ev.SessionEnded(status, elapsed,
                                       tuple(self.record.diagnostics) + (diagnostic,))):
             self._queue.put((generation, event))
@@ -351,7 +402,7 @@ class SessionController(QObject):
                 # the window never stays "Running…".
                 self._thread = None
                 self._end_record(ev.Diagnostic(
-                    code="internal-error", severity="error",
+                    code=codes.INTERNAL_ERROR, severity="error",
                     phase=diagnostic_phase(self.record.phase),
                     message="torchlens-gui failed: the session thread ended without reporting "
                             "how", fix="This is a bug in torchlens-gui; please report it."),

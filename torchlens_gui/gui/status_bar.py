@@ -8,12 +8,13 @@ from typing import Optional
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
+from ..core.diagnostics import codes
 from ..core.recording import events as ev
 from ..core.recording.record import RunRecord
 
-PHASE_TEXT = {"loading": "Loading", "building": "Building", "forward": "Forward",
-              "loss": "Loss", "backward": "Backward", "done": "Done", "failed": "Failed",
-              "stopped": "Stopped"}
+PHASE_TEXT = {ev.Phase.LOAD: "Loading", ev.Phase.BUILD: "Building", ev.Phase.FORWARD: "Forward",
+              ev.Phase.LOSS: "Loss", ev.Phase.BACKWARD: "Backward", ev.Phase.DONE: "Done",
+              ev.Phase.FAILED: "Failed", ev.Phase.STOPPED: "Stopped"}
 KIND_TEXT = {"enter": "entering", "exit": "leaving", "grad": "gradient arrived at",
              "error": "raised in", "start": "starting"}
 REASON_TEXT = {"non-finite": "NaN/Inf born here", "exception": "exception raised here",
@@ -60,13 +61,16 @@ class StatusBar(QStatusBar):
         phase = PHASE_TEXT.get(record.phase, record.phase)
         self.phase_label.setText(f"<b>{phase}</b> on {record.device}" if record.device
                                  else f"<b>{phase}</b>")
+        if record.snapshot is not None:
+            self.phase_label.setText(f"<b>Snapshot</b> (read-only) of a run on "
+                                     f"{record.snapshot.recorded_on} · {phase}")
         if record.status is not None:
             self._timer.stop()
             text = ENDED_TEXT.get(record.status, record.status)
             errors = [d for d in record.diagnostics if d.severity == "error"] or \
-                [d for d in record.diagnostics if d.code == "run-abandoned"]
+                [d for d in record.diagnostics if d.code == codes.RUN_ABANDONED]
             if errors:
-                text = errors[0].message.splitlines()[0] if errors[0].code == "run-abandoned" \
+                text = errors[0].message.splitlines()[0] if errors[0].code == codes.RUN_ABANDONED \
                     else f"{text} — {errors[0].message.splitlines()[0]}"
             self.where_label.setText(text)
             self.elapsed_label.setText(f"{record.elapsed_s:.2f} s")

@@ -56,7 +56,9 @@ def severity_icon(severity: str) -> QIcon:
 
 
 def format_number(value: Optional[float]) -> str:
-    """Compact, readable float: 3 significant digits, scientific when tiny or huge."""
+    """One format for every number the window shows: 4 significant digits, plain between 0.001
+    and 10,000, else scientific with a short exponent ("-2.800e-5"), so values compare by eye
+    and fit a 10-character cell."""
     if value is None:
         return ""
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
@@ -64,9 +66,12 @@ def format_number(value: Optional[float]) -> str:
     if value == 0:
         return "0"
     magnitude = abs(value)
-    if magnitude >= 1e4 or magnitude < 1e-3:
-        return f"{value:.2e}"
-    return f"{value:.4g}"
+    if 1e-3 <= magnitude < 1e4:
+        text = f"{value:.4g}"
+        if "e" not in text:  # 9999.95 rounds up to "1e+04": scientific below
+            return text
+    mantissa, exponent = f"{value:.3e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def format_seconds(seconds: Optional[float]) -> str:

@@ -1,13 +1,14 @@
 """Diagnostics: stable codes explaining where a problem was born and how to fix it."""
 
-from .base import Diagnostician, load_error
+from .base import Diagnostician
+from .op_watch import WatchState
+from .rules import RULES
 
 
 def default_diagnostician() -> Diagnostician:
-    """The diagnostician every front door uses: every detector, each one crash-proof."""
-    from .standard import StandardDiagnostician  # late: the detectors import the session context
+    """The diagnostician every front door uses: every registered rule, each one crash-proof."""
+    state = WatchState()
+    return Diagnostician([rule(state) for rule in RULES])
 
-    return StandardDiagnostician()
 
-
-__all__ = ["Diagnostician", "default_diagnostician", "load_error"]
+__all__ = ["Diagnostician", "default_diagnostician"]

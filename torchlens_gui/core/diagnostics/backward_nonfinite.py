@@ -20,8 +20,9 @@ from typing import Any, Optional
 
 import torch
 
+from . import codes
 from ..usercode.context import ActiveCall, SessionContext
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
 from ..statistics.stats import all_finite
 from ..recording.structures import tensors
 from ..usercode.tree import join_path, own_parameters, parent_path
@@ -287,7 +288,7 @@ def backward_nonfinite(ctx: SessionContext, watch: BackwardWatch) -> list[Diagno
               ": the gradient flowing into it was finite, the gradient flowing out is not." + \
               (f" It reaches {listing(reached)}." if reached else "")
     return [Diagnostic(
-        code="non-finite", severity="error", phase="backward", message=message, module=owner,
+        code=codes.NON_FINITE, severity="error", phase=Phase.BACKWARD, message=message, module=owner,
         file=file, line=line,
         fix=(f"At {at}: " if at else "") + _OP_FIXES.get(
             key, "keep the op away from the point where its derivative is infinite (add an "
@@ -330,7 +331,7 @@ def _module_level(ctx: SessionContext, bad_params: list[str]) -> Diagnostic:
     path = parent_path(first) or ""
     site = ctx.site_of(path)
     return Diagnostic(
-        code="non-finite", severity="error", phase="backward",
+        code=codes.NON_FINITE, severity="error", phase=Phase.BACKWARD,
         message=f"Gradients turn non-finite in backward although forward and loss were finite; "
                 f"the first parameter reached is {first} ({len(bad_params)} parameters have "
                 "NaN/Inf gradients).", module=path,

@@ -9,8 +9,9 @@ from typing import Optional
 
 import torch
 
+from . import codes
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
 from .sources import described, function_return_line, short_location
 from .where import Where, modules_running
 
@@ -22,18 +23,18 @@ _TARGET_DTYPE = re.compile(r"expected target dtype to be Long|Expected dtype int
                            r"index")
 
 
-def explain_dtype(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_dtype(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                   ) -> Optional[Diagnostic]:
     if _INDEX_DTYPE.search(text):
         return Diagnostic(
-            code="dtype-mismatch", severity="error", phase=phase,
+            code=codes.DTYPE_MISMATCH, severity="error", phase=phase,
             message=f"{described(ctx, where.module)} looks up rows by integer ids, but got a "
                     "floating-point tensor.",
             fix="Pass token ids as integers: ids.long() (or build them with torch.randint / "
                 "dtype=torch.long).", **where.fields())
     if _TARGET_DTYPE.search(text):
         return Diagnostic(
-            code="dtype-mismatch", severity="error", phase=phase,
+            code=codes.DTYPE_MISMATCH, severity="error", phase=phase,
             message="The loss got floating-point class labels; cross_entropy / nll_loss take "
                     "class indices as int64 (or class probabilities of the output's shape).",
             fix="Convert the labels: target.long().", **where.fields())
@@ -46,13 +47,13 @@ def explain_dtype(exc, text: str, phase: str, ctx: SessionContext, where: Where
         other = next(iter(_integer_dtypes(where)), None)
     if model_dtype is None or other is None:
         return Diagnostic(
-            code="dtype-mismatch", severity="error", phase=phase,
+            code=codes.DTYPE_MISMATCH, severity="error", phase=phase,
             message=f"An op mixes floating-point dtypes: {text.splitlines()[0]}",
             fix="Convert one side so both match (x.to(weight.dtype)).", **where.fields())
     return float_mix(ctx, phase, where, model_dtype, other)
 
 
-def float_mix(ctx: SessionContext, phase: str, where: Where, model_dtype: torch.dtype,
+def float_mix(ctx: SessionContext, phase: Phase, where: Where, model_dtype: torch.dtype,
               other: torch.dtype) -> Diagnostic:
     """A module got floats of another dtype than its parameters: say where they come from (the
     model's inputs, or a tensor made inside forward) and convert that side."""
@@ -85,7 +86,7 @@ def float_mix(ctx: SessionContext, phase: str, where: Where, model_dtype: torch.
         message += " It was made inside forward" + (f" before {at}" if at else "") + "."
         fix = f"Create that tensor with dtype=x.dtype (or .to(torch.{model_name})) where it " \
               "is made."
-    return Diagnostic(code="dtype-mismatch", severity="error", phase=phase, message=message,
+    return Diagnostic(code=codes.DTYPE_MISMATCH, severity="error", phase=phase, message=message,
                       fix=fix, details=(("expected", model_name), ("got", name)),
                       **where.fields())
 

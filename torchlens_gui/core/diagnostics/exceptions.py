@@ -12,13 +12,15 @@ from typing import Callable, Optional
 import torch
 
 from ..usercode.context import ActiveCall, SessionContext
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
 from ..usercode.loader import format_exception_only
 from .dtypes import explain_dtype
+from . import codes
 from .findings import DiagnosedError, listing
 from .module_shapes import explain_layer_shape
 from .op_shapes import explain_op_shape
 from .op_watch import InplaceOp, WatchState
+from .rule import Rule
 from .sources import assignment_line, short_location
 from .where import Where, locate, modules_running
 
@@ -26,16 +28,20 @@ from .where import Where, locate, modules_running
 Explainer = Callable[[BaseException, str, str, SessionContext, Where], Optional[Diagnostic]]
 
 
-class ExceptionExplainer:
+class ExceptionExplainer(Rule):
     """Tries each explainer in turn; the first that recognises the exception wins."""
 
+    name = "exception"
+    reports = (codes.INPLACE_MODIFICATION, codes.DEVICE_MISMATCH, codes.DTYPE_MISMATCH,
+               codes.LABEL_OUT_OF_RANGE, codes.SHAPE_MISMATCH, codes.RUNTIME_ERROR)
+
     def __init__(self, state: WatchState) -> None:
-        self.state = state
+        super().__init__(state)
         self.explainers: tuple[Explainer, ...] = (
             explain_inplace, explain_device, explain_dtype, explain_label, explain_shape,
             explain_input_type)
 
-    def explain(self, exc: BaseException, phase: str, ctx: SessionContext,
+    def explain(self, exc: BaseException, phase: Phase, ctx: SessionContext,
                 failing: Optional[ActiveCall]) -> Optional[Diagnostic]:
         if isinstance(exc, DiagnosedError):
             return exc.diagnostic
@@ -54,11 +60,11 @@ _MODIFIED = re.compile(r"modified by an inplace operation: \[[\w.]+ \[([\d, ]*)\
                        r"output (\d+) of (\w+), is at version (\d+); expected version (\d+)")
 
 
-def explain_inplace(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_inplace(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                     ) -> Optional[Diagnostic]:
     if "leaf Variable that requires grad is being used in an in-place operation" in text:
         return Diagnostic(
-            code="inplace-modification", severity="error", phase=phase,
+            code=codes.INPLACE_MODIFICATION, severity="error", phase=phase,
             message="An in-place op changes a tensor that requires grad and is a leaf (a "
                     f"parameter or an input with requires_grad=True): {format_exception_only(exc)}",
             fix="Do the change out of place (x = x + 1), or under torch.no_grad() when it is "
@@ -74,14 +80,14 @@ def explain_inplace(exc, text: str, phase: str, ctx: SessionContext, where: Wher
     what = f"the output of {producer} [{', '.join(map(str, shape))}]"
     if op is None:
         return Diagnostic(
-            code="inplace-modification", severity="error", phase=phase,
+            code=codes.INPLACE_MODIFICATION, severity="error", phase=phase,
             message=f"Backward needs {what} as it was in forward, but an in-place op changed it "
                     f"(version {expected} -> {version}).",
             fix="Replace in-place ops on that tensor (x += y, x.relu_(), nn.ReLU(inplace=True), "
                 "x[...] = v) with their out-of-place forms.", **where.fields())
     at = short_location(op.file, op.line)
     return Diagnostic(
-        code="inplace-modification", severity="error", phase=phase,
+        code=codes.INPLACE_MODIFICATION, severity="error", phase=phase,
         message=f"Backward needs {what} as it was in forward, but {op.op}"
                 + (f" at {at}" if at else "") + (f" in {op.module}" if op.module else "")
                 + f" changed it in place (version {expected} -> {version}).",
@@ -112,7 +118,7 @@ _DEVICE = re.compile(r"Expected all tensors to be on the same device|is not on t
 _DEVICES_NAMED = re.compile(r"\b(cuda:\d+|cuda|cpu|meta|mps|xpu)\b")
 
 
-def explain_device(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_device(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                    ) -> Optional[Diagnostic]:
     if not _DEVICE.search(text):
         return None
@@ -123,7 +129,7 @@ def explain_device(exc, text: str, phase: str, ctx: SessionContext, where: Where
                 found = assignment_line(type(module), attr)
                 file, line = found if found else (where.file, where.line)
                 return Diagnostic(
-                    code="device-mismatch", severity="error", phase=phase,
+                    code=codes.DEVICE_MISMATCH, severity="error", phase=phase,
                     message=f"{path or '(root)'}.{attr} is a plain tensor attribute on "
                             f"{value.device}, not a registered buffer, so moving the model to "
                             f"{ctx.device} left it behind; the op then mixed "
@@ -134,7 +140,7 @@ def explain_device(exc, text: str, phase: str, ctx: SessionContext, where: Where
                         "model.to(device) moves it.",
                     details=(("tensor", f"{path}.{attr}"), ("device", str(value.device))))
     return Diagnostic(
-        code="device-mismatch", severity="error", phase=phase,
+        code=codes.DEVICE_MISMATCH, severity="error", phase=phase,
         message=f"An op mixes tensors on different devices ({listing(devices) or '?'})"
                 + (f" in {where.module}" if where.module else "") + f": {text.splitlines()[0]}",
         fix="Create tensors inside forward on the input's device (torch.zeros(..., "
@@ -152,7 +158,7 @@ def _same_device(a: torch.device, b: torch.device) -> bool:
 _TARGET_BOUNDS = re.compile(r"Target (-?\d+) is out of bounds")
 
 
-def explain_label(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_label(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                   ) -> Optional[Diagnostic]:
     match = _TARGET_BOUNDS.search(text)
     device_assert = "t >= 0 && t < n_classes" in text
@@ -160,7 +166,7 @@ def explain_label(exc, text: str, phase: str, ctx: SessionContext, where: Where
         return None
     label = match.group(1) if match else "?"
     return Diagnostic(
-        code="label-out-of-range", severity="error", phase=phase,
+        code=codes.LABEL_OUT_OF_RANGE, severity="error", phase=phase,
         message=f"The loss got class label {label}, outside [0, number of classes).",
         fix="Make the output layer produce as many classes as the labels use, or map the "
             "labels into range.", **where.fields())
@@ -168,7 +174,7 @@ def explain_label(exc, text: str, phase: str, ctx: SessionContext, where: Where
 
 # ---- shapes -----------------------------------------------------------------------------------
 
-def explain_shape(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_shape(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                   ) -> Optional[Diagnostic]:
     failing = where.failing
     if failing is not None and failing.inputs and failing.inputs[0].is_tensor and (
@@ -187,7 +193,7 @@ def explain_shape(exc, text: str, phase: str, ctx: SessionContext, where: Where
 _NOT_A_TENSOR = re.compile(r"must be Tensor, not (\w+)")
 
 
-def explain_input_type(exc, text: str, phase: str, ctx: SessionContext, where: Where
+def explain_input_type(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                        ) -> Optional[Diagnostic]:
     """A torch op got a list, a string or a number where it needs a tensor. At the root that is
     what example_inputs() returned, so the fix is the model-file contract."""
@@ -196,7 +202,7 @@ def explain_input_type(exc, text: str, phase: str, ctx: SessionContext, where: W
         return None
     got = match.group(1)
     message = f"{format_exception_only(exc)}: a {got} reached an op that needs a Tensor"
-    if phase == "forward" and _inputs_hold(ctx, got):
+    if phase == Phase.FORWARD and _inputs_hold(ctx, got):
         message += f"; the model's inputs (example_inputs()) hold a {got}."
         fix = ("Return a Tensor (called as model(x)), a tuple of arguments (model(*args)) or a "
                "dict of keyword arguments (model(**kwargs)) from example_inputs(); any other "
@@ -206,7 +212,7 @@ def explain_input_type(exc, text: str, phase: str, ctx: SessionContext, where: W
         message += "."
         fix = f"Convert the {got} with torch.as_tensor(...) (or torch.stack for a list of " \
               "tensors) before the marked line."
-    return Diagnostic(code="runtime-error", severity="error", phase=phase, message=message,
+    return Diagnostic(code=codes.RUNTIME_ERROR, severity="error", phase=phase, message=message,
                       fix=fix, **where.fields())
 
 

@@ -27,12 +27,15 @@ import torch
 import torch.nn as nn
 
 from ..usercode.context import ActiveCall, SessionContext
-from ..recording.events import Diagnostic, TensorSummary
+from ..recording.events import Diagnostic, Phase, TensorSummary
 from ..statistics.stats import all_finite
 from ..recording.structures import tensors
 from ..usercode.tree import subtree_all
 from .backward_nonfinite import BackwardWatch, backward_nonfinite
+from . import codes
 from .findings import count_text, listing, number
+from .op_watch import WatchState
+from .rule import Rule
 from .sources import described
 
 EXPLODING_DEPTH_RATIO = 1e3
@@ -42,16 +45,22 @@ MIN_LAYERS_FOR_DEPTH = 3
 SATURATING = (nn.Sigmoid, nn.Tanh, nn.Softsign, nn.Hardtanh, nn.Hardsigmoid)
 
 
-class GradientChecks:
+class GradientChecks(Rule):
     """Owns the backward graph watch of one session and judges gradients after backward."""
 
-    def __init__(self) -> None:
+    name = "gradients"
+    reports = (codes.NON_FINITE, codes.NO_GRADIENT, codes.EXPLODING_GRADIENT,
+               codes.VANISHING_GRADIENT)
+
+    def __init__(self, state: WatchState) -> None:
+        super().__init__(state)
         self.watch = BackwardWatch()
         self.forward_finite = True
         self.surrogate = False
 
-    def on_module_output(self, ctx: SessionContext, call: ActiveCall, args: tuple, output: Any
-                         ) -> Iterable[Diagnostic]:
+    def on_module_output(self, ctx: SessionContext, call: ActiveCall, args: tuple, kwargs: dict,
+                         output: Any, inputs: tuple[TensorSummary, ...],
+                         outputs: tuple[TensorSummary, ...]) -> Iterable[Diagnostic]:
         if not ctx.dry_run and torch.is_grad_enabled():
             self.watch.on_module_output(call, args, output)
         return ()
@@ -78,7 +87,7 @@ class GradientChecks:
         finally:
             self.watch.remove()
         found += self.no_gradient(ctx)
-        if not any(d.code == "non-finite" for d in found) and not self.surrogate:
+        if not any(d.code == codes.NON_FINITE for d in found) and not self.surrogate:
             found += self.depth(ctx)
         return found
 
@@ -104,7 +113,7 @@ class GradientChecks:
                 "optimizer skips it."
             site = ctx.site_of(path)
             found.append(Diagnostic(
-                code="no-gradient", severity="warning", phase="backward",
+                code=codes.NO_GRADIENT, severity="warning", phase=Phase.BACKWARD,
                 message=f"{described(ctx, path, module)} got no gradient for "
                         f"{count_text(len(names), 'parameter')} ({listing(names)}): it {why}.",
                 module=path, file=site.file if site else ctx.user_file,
@@ -130,7 +139,7 @@ class GradientChecks:
     def _exploding(self, ctx, path: str, story: str, layers) -> Diagnostic:
         site = ctx.site_of(path)
         return Diagnostic(
-            code="exploding-gradient", severity="warning", phase="backward",
+            code=codes.EXPLODING_GRADIENT, severity="warning", phase=Phase.BACKWARD,
             message=f"Gradients explode: {story}. Look at {described(ctx, path)}.",
             module=path,
             file=site.file if site else ctx.user_file, line=site.line if site else None,
@@ -148,7 +157,7 @@ class GradientChecks:
                 f"{'shrinks' if len(saturating) == 1 else 'shrink'} the gradient on the way." \
             if saturating else ""
         return Diagnostic(
-            code="vanishing-gradient", severity="warning", phase="backward",
+            code=codes.VANISHING_GRADIENT, severity="warning", phase=Phase.BACKWARD,
             message=f"Gradients vanish toward the input: {story}; {described(ctx, path)} "
                     f"barely learns.{cause}", module=path,
             file=site.file if site else ctx.user_file, line=site.line if site else None,

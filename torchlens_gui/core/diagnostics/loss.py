@@ -17,16 +17,18 @@ import math
 import re
 import warnings
 import weakref
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ContextManager, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
+from . import codes
 from .findings import DiagnosedError, shape_text
-from .op_watch import OpWatch, ProbabilityOrigin
+from .op_watch import OpWatch, ProbabilityOrigin, WatchState
+from .rule import Rule
 from .sources import change_fix, short_location
 
 CLASS_LOSSES = {F.cross_entropy: "cross_entropy", F.nll_loss: "nll_loss"}
@@ -50,17 +52,53 @@ def _bind(func: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
     return dict(bound.arguments)
 
 
-class LossChecks:
-    """Checks loss calls; keeps silent findings until the session's next call point."""
+class LossChecks(Rule):
+    """Checks loss calls; keeps silent findings until the session's next call point.
 
-    def __init__(self, ctx: SessionContext) -> None:
-        self.ctx = ctx
+    It owns the op watch of forward and loss (the exception explainer reads the failures the
+    watch records in the shared state)."""
+
+    name = "loss"
+    reports = (codes.LOSS_SHAPE_MISMATCH, codes.LABEL_OUT_OF_RANGE,
+             codes.SOFTMAX_BEFORE_CROSS_ENTROPY)
+
+    def __init__(self, state: WatchState) -> None:
+        super().__init__(state)
+        self.ctx: Optional[SessionContext] = None
         self.pending: list[Diagnostic] = []
         self.broadcast_reported = False
+
+    def _bind(self, ctx: SessionContext) -> None:
+        """Findings belong to one session's context; a new context starts afresh."""
+        if self.ctx is not ctx:
+            self.ctx, self.pending, self.broadcast_reported = ctx, [], False
 
     def take_pending(self) -> list[Diagnostic]:
         found, self.pending = self.pending, []
         return found
+
+    # ---- events -------------------------------------------------------------------------------
+
+    def phase_guard(self, phase: Phase, ctx: SessionContext) -> Optional[ContextManager[Any]]:
+        if phase not in (Phase.FORWARD, Phase.LOSS):
+            return None
+        self._bind(ctx)
+        return OpWatch(ctx, self.state, self.before_loss, WATCHED_LOSSES)
+
+    def on_warning(self, ctx: SessionContext, warning: warnings.WarningMessage
+                   ) -> list[Diagnostic]:
+        self._bind(ctx)
+        found = self.from_warning(str(warning.message), warning.filename, warning.lineno)
+        return [found] if found is not None else []
+
+    def after_forward(self, ctx: SessionContext) -> list[Diagnostic]:
+        self._bind(ctx)
+        return self.take_pending()
+
+    def on_loss(self, ctx: SessionContext, output: Any, loss_value: Any, surrogate: bool
+                ) -> list[Diagnostic]:
+        self._bind(ctx)
+        return self.take_pending()
 
     def before_loss(self, func: Callable, args: tuple, kwargs: dict, watch: OpWatch) -> None:
         try:
@@ -89,7 +127,7 @@ class LossChecks:
         classes = int(output.shape[1] if output.dim() >= 2 else output.shape[0])
         if output.dim() >= 2 and target.dim() >= 1 and output.shape[0] != target.shape[0]:
             raise DiagnosedError(Diagnostic(
-                code="loss-shape-mismatch", severity="error",
+                code=codes.LOSS_SHAPE_MISMATCH, severity="error",
                 message=f"{name} got output {shape_text(output.shape)} (batch "
                         f"{output.shape[0]}) but target {shape_text(target.shape)} (batch "
                         f"{target.shape[0]}): the model's batch and the labels' batch differ",
@@ -119,7 +157,7 @@ class LossChecks:
         else:
             widen = f"make the output layer produce {hi + 1} classes"
         raise DiagnosedError(Diagnostic(
-            code="label-out-of-range", severity="error",
+            code=codes.LABEL_OUT_OF_RANGE, severity="error",
             message=f"{name} got label {bad} but the output has {classes} classes, so labels "
                     f"must lie in [0, {classes - 1}] ({count} of {valid.numel()} labels are "
                     f"outside; on CUDA this shows up as a device-side assert at a later line)",
@@ -169,7 +207,7 @@ class LossChecks:
                          module=origin.module if origin.module is not None
                          else where.get("module"))
         self.pending.append(Diagnostic(
-            code="softmax-before-cross-entropy", severity=severity,
+            code=codes.SOFTMAX_BEFORE_CROSS_ENTROPY, severity=severity,
             message=f"{name} got the output of {made}" + (f" at {at}" if at else "")
                     + f" instead of logits: {why}",
             fix=(f"At {at}: " if at else "") + fix + ".", **where))
@@ -191,7 +229,7 @@ class LossChecks:
             broadcast = torch.broadcast_shapes(output.shape, target.shape)
         except RuntimeError:
             raise DiagnosedError(Diagnostic(
-                code="loss-shape-mismatch", severity="error",
+                code=codes.LOSS_SHAPE_MISMATCH, severity="error",
                 message=f"{name} got output {shape_text(output.shape)} and target "
                         f"{shape_text(target.shape)}: they cannot be compared element by "
                         "element" + _batch_note(output, target),
@@ -204,7 +242,7 @@ class LossChecks:
         for d in broadcast:
             pairs *= int(d)
         self.pending.append(Diagnostic(
-            code="loss-shape-mismatch", severity="warning",
+            code=codes.LOSS_SHAPE_MISMATCH, severity="warning",
             message=f"{name} compares output {shape_text(output.shape)} with target "
                     f"{shape_text(target.shape)}: torch broadcasts them to "
                     f"{shape_text(broadcast)}, so every output is compared with every target "
@@ -223,7 +261,7 @@ class LossChecks:
         self.broadcast_reported = True
         target, output = match.group(1), match.group(2)
         return Diagnostic(
-            code="loss-shape-mismatch", severity="warning", phase=self.ctx.phase,
+            code=codes.LOSS_SHAPE_MISMATCH, severity="warning", phase=self.ctx.phase,
             message=f"The loss compares output {output} with target {target}: torch "
                     "broadcasts them, so every output is compared with every target and the "
                     "loss is silently wrong",

@@ -15,19 +15,19 @@ is reported.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import torch
 from torch.overrides import TorchFunctionMode
 
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
 from ..usercode.user_frames import caller_user_frame
+from . import codes
 from .findings import shape_text
 from .op_watch import WatchState
+from .rule import Rule
 from .sources import short_location
-
-CODE = "hand-written-cross-entropy"
 
 _MUL = {torch.mul, torch.Tensor.mul, torch.Tensor.__mul__, torch.Tensor.__rmul__}
 _SOFTMAX_NODE = "SoftmaxBackward0"
@@ -85,7 +85,7 @@ class LossLogicWatch(TorchFunctionMode):
         at = short_location(file, line)
         classes = int(log_probs.shape[-1])
         return Diagnostic(
-            code=CODE, severity="warning", phase="loss", file=file, line=line,
+            code=codes.HAND_WRITTEN_CROSS_ENTROPY, severity="warning", phase=Phase.LOSS, file=file, line=line,
             message=(f"The loss multiplies log-probabilities {shape_text(log_probs.shape)} "
                      f"({kind}) by class indices {shape_text(labels.shape)} ({_dtype(labels)})"
                      + (f" at {at}" if at else "") + ": broadcasting scales log-probabilities by "
@@ -98,6 +98,27 @@ class LossLogicWatch(TorchFunctionMode):
                     "to -inf." if kind == "log of a softmax" else ".")),
             details=(("log-probabilities", shape_text(log_probs.shape)),
                      ("labels", shape_text(labels.shape))))
+
+
+class HandWrittenCrossEntropy(Rule):
+    """The rule: a :class:`LossLogicWatch` around the loss, its finding reported with it."""
+
+    name = "loss logic"
+    reports = (codes.HAND_WRITTEN_CROSS_ENTROPY,)
+
+    def __init__(self, state: WatchState) -> None:
+        super().__init__(state)
+        self.watch: Optional[LossLogicWatch] = None
+
+    def phase_guard(self, phase: Phase, ctx: SessionContext) -> Optional[LossLogicWatch]:
+        if phase != Phase.LOSS or ctx.dry_run:
+            return None
+        self.watch = LossLogicWatch(ctx, self.state)
+        return self.watch
+
+    def on_loss(self, ctx: SessionContext, output: Any, loss_value: Any, surrogate: bool
+                ) -> Iterable[Diagnostic]:
+        return self.watch.found if self.watch is not None else ()
 
 
 def _looks_like_class_indices(t: Any, log_probs: torch.Tensor) -> bool:

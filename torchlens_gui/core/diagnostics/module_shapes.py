@@ -13,6 +13,7 @@ from typing import Optional
 
 import torch.nn as nn
 
+from . import codes
 from ..usercode.context import SessionContext
 from ..recording.events import Diagnostic, TensorSummary
 from ..recording.record import CallRecord
@@ -93,7 +94,7 @@ def explain_layer_shape(ctx: SessionContext, path: str, index: int, module: nn.M
     site = ctx.site_of(path)
     if not isinstance(module, nn.Embedding):
         message += producer_text(ctx, path, index, x.shape, maker)
-    return Diagnostic(code="shape-mismatch", severity="error", phase=ctx.phase, message=message,
+    return Diagnostic(code=codes.SHAPE_MISMATCH, severity="error", phase=ctx.phase, message=message,
                       module=path, call_index=index, file=site.file if site else ctx.user_file,
                       line=site.line if site else None, fix=fix,
                       details=(("expected", expected), ("got", shape_text(x.shape)),

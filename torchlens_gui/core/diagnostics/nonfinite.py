@@ -16,10 +16,13 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 
 from ..usercode.context import ActiveCall, SessionContext
-from ..recording.events import Diagnostic, TensorSummary
+from ..recording.events import Diagnostic, Phase, TensorSummary
 from ..recording.structures import tensors
+from . import codes
 from .findings import count_text, listing, number
 from .op_trace import NonFiniteTracer, OpEvent, TraceResult, rerun_traced
+from .op_watch import WatchState
+from .rule import Rule
 from .sources import described, function_return_line, short_location
 
 _DIVISIONS = {"__truediv__", "__rtruediv__", "div", "true_divide", "__itruediv__", "div_",
@@ -107,10 +110,15 @@ def _fix_for(event: OpEvent) -> str:
            "NaN/Inf panel)."
 
 
-class NonFiniteDetector:
-    """Per-session state: which calls already contain a reported (or passed-along) birth."""
+class NonFiniteDetector(Rule):
+    """Where NaN/Inf is born in forward and in the loss. Per-session state: which calls already
+    contain a reported (or passed-along) birth."""
 
-    def __init__(self) -> None:
+    name = "non-finite"
+    reports = (codes.NON_FINITE,)
+
+    def __init__(self, state: WatchState) -> None:
+        super().__init__(state)
         self._inside_birth: set[int] = set()  # id(ActiveCall) of calls a birth happened inside
         self.reported_forward = False
         self.unintended_inf_reported = False
@@ -122,8 +130,8 @@ class NonFiniteDetector:
             self._inside_birth.add(id(ctx.stack[-1]))
 
     def on_module_output(self, ctx: SessionContext, call: ActiveCall, args: tuple, kwargs: dict,
-                         inputs: tuple[TensorSummary, ...], outputs: tuple[TensorSummary, ...]
-                         ) -> Iterable[Diagnostic]:
+                         output: Any, inputs: tuple[TensorSummary, ...],
+                         outputs: tuple[TensorSummary, ...]) -> Iterable[Diagnostic]:
         child_birth = id(call) in self._inside_birth
         self._inside_birth.discard(id(call))  # ids of finished calls may be reused
         out_nan = any(s.nan for s in outputs)
@@ -180,7 +188,7 @@ class NonFiniteDetector:
         site = ctx.site_of(call.path)
         file = event.file or (site.file if site else None)
         line = event.line or (site.line if site else None)
-        return Diagnostic(code="non-finite", severity="error", phase="forward", message=message,
+        return Diagnostic(code=codes.NON_FINITE, severity="error", phase=Phase.FORWARD, message=message,
                           module=call.path, call_index=call.call_index, file=file, line=line,
                           fix=_fix_for(event), details=(("op", event.op), ("kind", what)))
 
@@ -203,14 +211,14 @@ class NonFiniteDetector:
             message = f"NaN/Inf is born in {who}: its inputs were finite and its output has " \
                       f"{counts} of {total} values."
             fix = "Step into the module (F11) and watch the NaN/Inf panel op by op."
-        return Diagnostic(code="non-finite", severity="error", phase="forward", message=message,
+        return Diagnostic(code=codes.NON_FINITE, severity="error", phase=Phase.FORWARD, message=message,
                           module=call.path, call_index=call.call_index,
                           file=site.file if site else ctx.user_file,
                           line=site.line if site else None, fix=fix)
 
     # ---- inputs and loss ---------------------------------------------------------------------
 
-    def check_model_inputs(self, ctx: SessionContext) -> Iterable[Diagnostic]:
+    def after_forward(self, ctx: SessionContext) -> Iterable[Diagnostic]:
         """NaN/Inf already in the model's inputs (example_inputs), before any module."""
         calls = ctx.record.calls_of("")
         if self.reported_forward or not calls or not calls[0].input_nonfinite:
@@ -218,17 +226,21 @@ class NonFiniteDetector:
         bad = [f"input {s.name}".strip() + f" ({s.nan} NaN, {s.inf} Inf)"
                for s in calls[0].inputs if not s.finite]
         return (Diagnostic(
-            code="non-finite", severity="error", phase="forward",
+            code=codes.NON_FINITE, severity="error", phase=Phase.FORWARD,
             message=f"The model's inputs already contain NaN/Inf: {listing(bad)}. Nothing in "
                     "the model made them.", module="", file=ctx.user_file,
             line=function_return_line(ctx.user_file, "example_inputs"),
             fix="Clean the data in example_inputs() (torch.nan_to_num, or drop the bad rows)."),)
 
-    def loss_tracer_for(self, ctx: SessionContext) -> NonFiniteTracer:
+    def phase_guard(self, phase: Phase, ctx: SessionContext) -> Optional[NonFiniteTracer]:
+        """The loss's ops are traced, so a non-finite loss from finite outputs names its op."""
+        if phase != Phase.LOSS or ctx.dry_run:
+            return None
         self.loss_tracer = NonFiniteTracer(ctx, op_hint)
         return self.loss_tracer
 
-    def on_loss(self, ctx: SessionContext, output: Any, loss_value: Any) -> Iterable[Diagnostic]:
+    def on_loss(self, ctx: SessionContext, output: Any, loss_value: Any, surrogate: bool
+                ) -> Iterable[Diagnostic]:
         if ctx.dry_run or not isinstance(loss_value, torch.Tensor):
             return ()
         if bool(torch.isfinite(loss_value.detach()).all()):
@@ -240,12 +252,12 @@ class NonFiniteDetector:
         value = number(float(loss_value.detach().float().reshape(-1)[0]))
         if event is None:
             return (Diagnostic(
-                code="non-finite", severity="error", phase="loss",
+                code=codes.NON_FINITE, severity="error", phase=Phase.LOSS,
                 message=f"The loss is {value} although the model's output is finite.",
                 file=ctx.user_file, fix="Check loss(output) step by step."),)
         at = short_location(event.file, event.line)
         return (Diagnostic(
-            code="non-finite", severity="error", phase="loss",
+            code=codes.NON_FINITE, severity="error", phase=Phase.LOSS,
             message=f"The loss is {value} although the model's output is finite: {event.op}"
                     + (f" at {at}" if at else "") + " makes it non-finite"
                     + (f": {event.hint}" if event.hint else "") + ".",

@@ -9,8 +9,9 @@ import math
 import re
 from typing import TYPE_CHECKING, Optional
 
+from . import codes
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
 from .findings import listing, shape_text
 from .sources import described, short_location
 
@@ -45,7 +46,7 @@ def _origin_notes(ctx: SessionContext, where: "Where") -> str:
     return (" " + "; ".join(notes) + ".") if notes else ""
 
 
-def explain_op_shape(exc, text: str, phase: str, ctx: SessionContext, where: "Where"
+def explain_op_shape(exc, text: str, phase: Phase, ctx: SessionContext, where: "Where"
                      ) -> Optional[Diagnostic]:
     op = where.failure.op if where.failure else "an op"
     shapes = [shape_text(s) for s in _operands(where)]
@@ -58,7 +59,7 @@ def explain_op_shape(exc, text: str, phase: str, ctx: SessionContext, where: "Wh
         return None
     message, fix = found
     message += _origin_notes(ctx, where)
-    return Diagnostic(code="shape-mismatch", severity="error", phase=phase, message=message,
+    return Diagnostic(code=codes.SHAPE_MISMATCH, severity="error", phase=phase, message=message,
                       fix=fix, details=(("op", op), ("operands", ", ".join(shapes)),
                                         ("torch", text.splitlines()[0][:300])),
                       **where.fields())

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 import torch.nn as nn
 
 from ..usercode.context import ActiveCall, SessionContext
-from ..recording.events import Diagnostic, TensorSummary
+from ..recording.events import Diagnostic, Phase, TensorSummary
 from ..usercode.tree import subtree_all
+from . import codes
 from .findings import count_text, listing, shape_text
 from .dtypes import float_mix
 from .op_watch import WatchState
+from .rule import Rule
 from .sources import described
 from .where import Where
 
@@ -32,8 +34,15 @@ def _top_level(paths: Iterable[str], parent_of) -> list[str]:
     return [p for p in chosen if parent_of(p) not in chosen]
 
 
-class StructureChecks:
-    def __init__(self) -> None:
+class StructureChecks(Rule):
+    """How the model is put together: unregistered, lazy and frozen modules, dry-run limits."""
+
+    name = "structure"
+    reports = (codes.UNREGISTERED_MODULE, codes.LAZY_MODULE, codes.FROZEN_PARAMETERS,
+               codes.DRY_RUN, codes.DTYPE_MISMATCH, codes.MODULE_ADDED_IN_FORWARD)
+
+    def __init__(self, state: WatchState) -> None:
+        super().__init__(state)
         self.lazy_at_build: set[str] = set()
         self.dtype_reported = False
 
@@ -42,7 +51,7 @@ class StructureChecks:
         found = self.frozen(ctx)
         if ctx.dry_run:  # said up front: a failing forward must not hide it
             found.append(Diagnostic(
-                code="dry-run", severity="info", phase="build",
+                code=codes.DRY_RUN, severity="info", phase=Phase.BUILD,
                 message="Dry run on the meta device: module shapes and dtypes are checked "
                         f"without memory or compute. Not seen: {DRY_RUN_BLIND_SPOTS}.",
                 file=ctx.user_file, fix="Run without --dry-run (on a smaller batch if memory "
@@ -59,7 +68,7 @@ class StructureChecks:
             count = sum(p.numel() for p in module.parameters())
             site = ctx.site_of(path)
             found.append(Diagnostic(
-                code="frozen-parameters", severity="info", phase="build",
+                code=codes.FROZEN_PARAMETERS, severity="info", phase=Phase.BUILD,
                 message=f"{described(ctx, path, module)} is frozen: "
                         f"{count_text(len(names), 'parameter')} ({listing(names)}, {count:,} "
                         "values) have requires_grad=False, so they get no gradient and the "
@@ -83,7 +92,7 @@ class StructureChecks:
             file, line = called_at or (ctx.user_file, None)
             params = sum(p.numel() for p in module.parameters())
             found.append(Diagnostic(
-                code="module-added-in-forward", severity="warning", phase="forward",
+                code=codes.MODULE_ADDED_IN_FORWARD, severity="warning", phase="forward",
                 message=f"{path} ({type(module).__name__}, {count_text(params, 'parameter')}) "
                         "was registered during forward (add_module or an attribute assigned "
                         "in forward()), not in __init__: it is made again with fresh weights "
@@ -113,7 +122,7 @@ class StructureChecks:
             attr = holder.rsplit(".", 1)[-1]
             at = f" at {site.short()}" if site else ""
             found.append(Diagnostic(
-                code="unregistered-module", severity="warning", phase="forward",
+                code=codes.UNREGISTERED_MODULE, severity="warning", phase=Phase.FORWARD,
                 message=f"{listing(paths)} ({type(modules[0]).__name__}, "
                         f"{count_text(params, 'parameter')} in all) ran in forward but "
                         f"{'is' if len(paths) == 1 else 'are'} not registered under the model: "
@@ -140,7 +149,7 @@ class StructureChecks:
             given = calls[0].inputs[0].shape if calls and calls[0].inputs else None
             site = ctx.site_of(path)
             found.append(Diagnostic(
-                code="lazy-module", severity="info", phase="forward",
+                code=codes.LAZY_MODULE, severity="info", phase=Phase.FORWARD,
                 message=f"{described(ctx, path, module)} is lazy: its parameters had no shape "
                         f"until the first forward, which gave it "
                         f"{shape_text(given) if given else 'its input'} and made "
@@ -150,10 +159,13 @@ class StructureChecks:
                     f"{type(module).__name__.replace('Lazy', '')}(...) using these sizes."))
         return found
 
-    def dry_run_dtypes(self, ctx: SessionContext, call: ActiveCall,
-                       inputs: tuple[TensorSummary, ...]) -> list[Diagnostic]:
-        """Meta tensors skip dtype checks: compare a layer's input with its own weight, and
-        report the first layer where they differ (later ones follow from it)."""
+    def on_module_output(self, ctx: SessionContext, call: ActiveCall, args: tuple, kwargs: dict,
+                         output: Any, inputs: tuple[TensorSummary, ...],
+                         outputs: tuple[TensorSummary, ...]) -> list[Diagnostic]:
+        """In a dry run, meta tensors skip dtype checks: compare a layer's input with its own
+        weight, and report the first layer where they differ (later ones follow from it)."""
+        if not ctx.dry_run:
+            return []
         weight = getattr(call.module, "weight", None)
         if self.dtype_reported or not isinstance(weight, nn.Parameter) or \
                 not weight.is_floating_point() or isinstance(call.module, nn.Embedding) or \
@@ -167,5 +179,5 @@ class StructureChecks:
         site = ctx.site_of(call.path)
         where = Where(call.path, call.call_index, site.file if site else ctx.user_file,
                       site.line if site else None, call, None, WatchState())
-        found = float_mix(ctx, "forward", where, weight.dtype, getattr(torch, x.dtype))
+        found = float_mix(ctx, Phase.FORWARD, where, weight.dtype, getattr(torch, x.dtype))
         return [replace(found, message=found.message + " A real run fails here.")]

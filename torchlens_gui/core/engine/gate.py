@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Callable, Iterable, Optional
 
-from ..recording.events import PauseLocation
+from ..recording.events import PauseLocation, Phase
 
 
 class SessionStopped(BaseException):
@@ -41,9 +41,6 @@ class Command(enum.Enum):
     STOP = "stop"
 
 
-_HOLD = "hold"
-
-
 class StepGate:
     """Decides at each module event whether the session pauses, and blocks it while paused."""
 
@@ -51,7 +48,10 @@ class StepGate:
                  on_pause: Optional[Callable[[PauseLocation], None]] = None,
                  on_resume: Optional[Callable[[], None]] = None) -> None:
         self._cond = threading.Condition()
-        self._mode = Command.STEP_INTO.value if pause_at_start else Command.CONTINUE.value
+        # the command the session follows (CONTINUE, STEP, STEP_INTO, STEP_OUT or RUN_TO);
+        # while paused, _held is True until the next command
+        self._mode = Command.STEP_INTO if pause_at_start else Command.CONTINUE
+        self._held = False
         self._anchor: Optional[PauseLocation] = None
         self._run_to: Optional[str] = None
         self._stopping = False
@@ -85,9 +85,9 @@ class StepGate:
             if command is Command.STOP:
                 self._stopping = True
             elif command is Command.PAUSE:
-                self._mode = Command.STEP_INTO.value
+                self._mode, self._held = Command.STEP_INTO, False
             else:
-                self._mode = command.value
+                self._mode, self._held = command, False
                 self._run_to = target if command is Command.RUN_TO else None
                 self._anchor = self._paused_at
             self._cond.notify_all()
@@ -97,30 +97,30 @@ class StepGate:
     @property
     def free_running(self) -> bool:
         """True when no event can pause except a problem: hooks may skip building locations."""
-        return self._mode == "continue" and not self.breakpoints and not self._stopping
+        return self._mode is Command.CONTINUE and not self.breakpoints and not self._stopping
 
-    def should_pause(self, phase: str, kind: str, path: str, depth: int) -> Optional[str]:
+    def should_pause(self, phase: Phase, kind: str, path: str, depth: int) -> Optional[str]:
         """The reason to pause at this event, or None. Called on the session thread."""
         if self._stopping:
             raise SessionStopped()
         mode = self._mode
         if kind in ("enter", "grad") and path in self.breakpoints:
             return "breakpoint"
-        if mode == "continue":
+        if mode is Command.CONTINUE:
             return None
-        if mode == "step_into":
+        if mode is Command.STEP_INTO:
             return "step"
-        if mode == "run_to":
+        if mode is Command.RUN_TO:
             return "run-to" if kind in ("enter", "grad") and path == self._run_to else None
         anchor = self._anchor
         if anchor is None or anchor.phase != phase:
             return "step"  # crossing into a new phase always stops a step
-        if mode == "step":
-            if phase != "forward":
+        if mode is Command.STEP:
+            if phase != Phase.FORWARD:
                 return "step"
             return "step" if depth <= anchor.depth else None
-        if mode == "step_out":
-            if phase != "forward":
+        if mode is Command.STEP_OUT:
+            if phase != Phase.FORWARD:
                 return "step" if depth < anchor.depth else None
             limit = anchor.depth if anchor.kind == "enter" else anchor.depth - 1
             return "step" if kind == "exit" and depth <= limit else None
@@ -135,7 +135,7 @@ class StepGate:
             return self.break_on_exception
         return False
 
-    def checkpoint(self, phase: str, kind: str, path: str, call_index: int, depth: int) -> None:
+    def checkpoint(self, phase: Phase, kind: str, path: str, call_index: int, depth: int) -> None:
         """Pause here if the current command asks for it; raise SessionStopped on stop."""
         reason = self.should_pause(phase, kind, path, depth)
         if reason is not None:
@@ -147,11 +147,11 @@ class StepGate:
             if self._stopping:
                 raise SessionStopped()
             self._paused_at = location
-            self._mode = _HOLD
+            self._held = True
             started = time.perf_counter()
             if self.on_pause is not None:
                 self.on_pause(location)
-            while self._mode == _HOLD and not self._stopping:
+            while self._held and not self._stopping:
                 self._cond.wait()
             self._paused_at = None
             self.paused_seconds += time.perf_counter() - started

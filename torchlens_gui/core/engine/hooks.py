@@ -18,13 +18,16 @@ import torch.nn as nn
 from torch.nn.modules import module as nn_module
 
 from ..recording import events as ev
+from ..recording.events import Phase
 from ..usercode.context import ActiveCall, SessionContext
 from ..diagnostics import Diagnostician
 from .gate import StepGate
+from .histogram_keeper import HistogramKeeper, paired
 from ..statistics.stats import HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM, SummaryCache, summarize_many, \
     summarize_nested
 from ..recording.paths import escape_name, join_path
-from ..recording.structures import tensors
+from ..recording.structures import leaves, tensors
+from .tensor_keeper import TensorKeeper
 from ..usercode.tree import describe_module_tree
 from ..usercode.user_frames import caller_user_frame
 
@@ -45,7 +48,8 @@ class ModuleHooks:
 
     def __init__(self, ctx: SessionContext, emit: Callable[[ev.Event], None], gate: StepGate,
                  diagnostician: Diagnostician, report: Callable[[ev.Diagnostic], None],
-                 values: bool = True, histograms: bool = False, zeros: bool = True) -> None:
+                 values: bool = True, histograms: bool = False, zeros: bool = True,
+                 tensor_keeper: Optional[TensorKeeper] = None) -> None:
         self.ctx = ctx
         self.emit = emit
         self.gate = gate
@@ -54,7 +58,11 @@ class ModuleHooks:
         self.values = values
         self.histograms = histograms
         self.zeros = zeros  # count non-zeros (zero_fraction): the costliest statistic
+        self.tensor_keeper = tensor_keeper  # copies of actual tensors (viewer, snapshots), or None
         self.cache = SummaryCache()
+        # "auto": tensors summarised without a histogram are held a while, so the calls around
+        # a problem (and the last calls of the run) can be given one after all.
+        self.keeper = HistogramKeeper(emit) if histograms == HISTOGRAMS_AUTO else None
         self.thread = threading.get_ident()
         self.call_counts: dict[str, int] = {}
         self._handles: list[Any] = []
@@ -74,6 +82,16 @@ class ModuleHooks:
             nn_module._global_forward_hooks_with_kwargs.pop(handle.id, None)
         self._handles.clear()
         self.cache.clear()
+        if self.keeper is not None:
+            self.keeper.clear()
+
+    def keep_histograms(self, failing: Optional[ActiveCall] = None) -> None:
+        """Give the recently held tensors (and ``failing``'s inputs) their histograms: a
+        problem happened or the forward ended."""
+        if self.keeper is not None:
+            if failing is not None and failing.args is not None:
+                self.keeper.hold(paired(failing.args, failing.inputs))
+            self.keeper.keep()
 
     def histogram_wanted(self, phase: Optional[str] = None, kind: str = "", path: str = "",
                          depth: int = 0):
@@ -97,34 +115,46 @@ class ModuleHooks:
 
     def _on_enter(self, module: nn.Module, args: tuple) -> None:
         ctx = self.ctx
-        if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
+        if ctx.phase != Phase.FORWARD or ctx.hooks_suspended or _get_ident() != self.thread:
             return
-        path = ctx.paths.get(id(module))
+        path, call_index = self._next_call(module)
+        depth = len(ctx.stack)
+        histogram = self.histogram_wanted(Phase.FORWARD, "enter", path, depth)
+        inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
+                                  histogram=histogram, zeros=self.zeros)
+        if depth == 0 and self.keeper is not None and histogram == HISTOGRAMS_ON_PROBLEM:
+            self.keeper.hold(paired(args, inputs))  # the model's input: no module produced it
+        ctx.stack.append(ActiveCall(module, path, call_index, depth,
+                                     _perf_counter() - self.gate.paused_seconds, inputs,
+                                     args=args if self.keeper is not None else None))
+        self.emit(ev.ModuleEntered(path, call_index, depth, inputs))
+        gate = self.gate
+        if self.tensor_keeper is not None and self.tensor_keeper.wants(
+                path, pausing=not gate.free_running
+                and gate.should_pause(Phase.FORWARD, "enter", path, depth) is not None):
+            self._keep(path, call_index, "input", leaves(args, ""))
+        if not gate.free_running:  # free-running: nothing but a problem pauses
+            gate.checkpoint(Phase.FORWARD, "enter", path, call_index, depth)
+
+    def _next_call(self, module: nn.Module) -> tuple[str, int]:
+        """The module's path (adopting an unregistered one) and the index of this call."""
+        path = self.ctx.paths.get(id(module))
         if path is None:
             path = self._adopt_unregistered(module)
         call_index = self.call_counts.get(path, 0)
         self.call_counts[path] = call_index + 1
-        depth = len(ctx.stack)
-        inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
-                                  histogram=self.histogram_wanted("forward", "enter", path, depth),
-                                  zeros=self.zeros)
-        ctx.stack.append(ActiveCall(module, path, call_index, depth,
-                                     _perf_counter() - self.gate.paused_seconds, inputs))
-        self.emit(ev.ModuleEntered(path, call_index, depth, inputs))
-        gate = self.gate
-        if not gate.free_running:  # free-running: nothing but a problem pauses
-            gate.checkpoint("forward", "enter", path, call_index, depth)
+        return path, call_index
 
     def _on_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         ctx = self.ctx
-        if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
+        if ctx.phase != Phase.FORWARD or ctx.hooks_suspended or _get_ident() != self.thread:
             return
         call = self._pop(module)
         if call is None:
             return
         elapsed = _perf_counter() - self.gate.paused_seconds - call.started
         inputs = call.inputs
-        histogram = self.histogram_wanted("forward", "exit", call.path, call.depth)
+        histogram = self.histogram_wanted(Phase.FORWARD, "exit", call.path, call.depth)
         if kwargs:
             inputs = inputs + summarize_nested(kwargs, "", values=self.values,
                                                histogram=histogram, cache=self.cache,
@@ -134,17 +164,33 @@ class ModuleHooks:
         self.emit(ev.ModuleExited(call.path, call.call_index, call.depth, inputs, outputs, elapsed))
 
         born_here = self._track_nonfinite(call, inputs, outputs)
+        if self.keeper is not None and histogram == HISTOGRAMS_ON_PROBLEM:
+            self.keeper.hold(paired(output, outputs))
+            if born_here:  # the birth of a NaN/Inf: this call and its inputs' producers
+                self.keeper.hold(paired(args, call.inputs))
+                self.keeper.keep()
+        found = False
         for diagnostic in self.diagnostician.on_module_output(ctx, call, args, kwargs, output,
                                                               inputs, outputs):
             self.report(diagnostic)
+            found = True
         if torch.is_grad_enabled():
             self._hook_gradients(call, output)
         gate = self.gate
+        if self.tensor_keeper is not None:
+            pausing = (born_here and gate.problem_pause_wanted("non-finite")) or (
+                not gate.free_running
+                and gate.should_pause(Phase.FORWARD, "exit", call.path, call.depth) is not None)
+            problem = found or born_here or any(s.nan or s.inf for s in outputs)
+            if self.tensor_keeper.wants(call.path, pausing=pausing, problem=problem):
+                self._keep(call.path, call.call_index, "input", leaves(args, "")
+                           + (leaves(kwargs, "") if kwargs else []))
+                self._keep(call.path, call.call_index, "output", leaves(output, ""))
         if born_here and gate.problem_pause_wanted("non-finite"):
-            gate.pause(ev.PauseLocation("forward", "exit", call.path, call.call_index,
+            gate.pause(ev.PauseLocation(Phase.FORWARD, "exit", call.path, call.call_index,
                                         call.depth, "non-finite"))
         elif not gate.free_running:
-            gate.checkpoint("forward", "exit", call.path, call.call_index, call.depth)
+            gate.checkpoint(Phase.FORWARD, "exit", call.path, call.call_index, call.depth)
 
     def _pop(self, module: nn.Module) -> Optional[ActiveCall]:
         stack = self.ctx.stack
@@ -178,20 +224,27 @@ class ModuleHooks:
         name = f"grad[{index}]"
 
         def on_grad(grad: torch.Tensor) -> None:
-            if self.ctx.phase != "backward" or _get_ident() != self.thread:
+            if self.ctx.phase != Phase.BACKWARD or _get_ident() != self.thread:
                 return
             # The same gradient often reaches a container and its last child: cached.
-            histogram = self.histogram_wanted("backward", "grad", path, depth)
+            histogram = self.histogram_wanted(Phase.BACKWARD, "grad", path, depth)
             summary = summarize_many(((name, grad),), values=self.values,
                                      histogram=histogram, cache=self.cache, zeros=self.zeros)[0]
             self.emit(ev.GradientArrived(path, call_index, depth, index, summary))
-            for diagnostic in self.diagnostician.on_gradient(self.ctx, path, call_index, summary):
-                self.report(diagnostic)
             gate = self.gate
+            if self.tensor_keeper is not None and self.tensor_keeper.wants(
+                    path, problem=not summary.finite,
+                    pausing=not gate.free_running
+                    and gate.should_pause(Phase.BACKWARD, "grad", path, depth) is not None):
+                self._keep(path, call_index, "grad", ((name, grad),))
             if not gate.free_running:
-                gate.checkpoint("backward", "grad", path, call_index, depth)
+                gate.checkpoint(Phase.BACKWARD, "grad", path, call_index, depth)
 
         return on_grad
+
+    def _keep(self, path: str, call_index: int, role: str, items) -> None:
+        for event in self.tensor_keeper.keep(path, call_index, role, items):
+            self.emit(event)
 
     # ---- modules outside the registered tree --------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any, Optional
 
 import torch
@@ -35,13 +36,21 @@ def hook_registry_sizes() -> dict[str, int]:
 class ProcessState:
     """A snapshot of the torch and interpreter state a session may disturb.
 
-    ``restore()`` puts back, on the calling thread: grad mode, anomaly mode, the default dtype
-    and device, the torch global hook tables (entries added since the snapshot are dropped,
-    including the user's own) and ``sys.modules`` (modules imported from ``folder``, the model
-    file's, are dropped so an edited helper is re-read on restart).
+    ``restore()`` puts back, on the calling thread: grad mode and the default device (per
+    thread in torch), and, process-wide, anomaly mode, the default dtype, the torch global hook
+    tables (entries added since the snapshot are dropped, including the user's own) and
+    ``sys.modules`` (modules imported from ``folder``, the model file's, are dropped so an
+    edited helper is re-read on restart).
+
+    Sessions can overlap (a run abandoned in a C call finishes while the next one runs): the
+    process-wide part is restored by the last one to end, to the state before the first began,
+    so an old session never removes a newer one's hooks.
     """
 
     def __init__(self, folder: Optional[str] = None) -> None:
+        with _LOCK:
+            _ACTIVE.append(self)
+            self.baseline = _ACTIVE[0].baseline if len(_ACTIVE) > 1 else self
         self.folder = os.path.abspath(folder) if folder else None
         self.grad_enabled = torch.is_grad_enabled()
         self.inference_mode = torch.is_inference_mode_enabled()
@@ -55,13 +64,21 @@ class ProcessState:
 
     def restore(self) -> None:
         torch.set_grad_enabled(self.grad_enabled)
+        if _device_context() is not self.device_context:
+            _set_device_context(self.device_context)
+        with _LOCK:
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
+            if _ACTIVE:
+                return  # another session still runs: the last one out restores
+            self.baseline._restore_process_wide()
+
+    def _restore_process_wide(self) -> None:
         if torch.is_anomaly_enabled() != self.anomaly or \
                 torch.is_anomaly_check_nan_enabled() != self.anomaly_nan:
             torch.set_anomaly_enabled(self.anomaly, self.anomaly_nan)
         if torch.get_default_dtype() != self.dtype:
             torch.set_default_dtype(self.dtype)
-        if _device_context() is not self.device_context:
-            _set_device_context(self.device_context)
         for name, keys in self.hook_keys.items():
             table = getattr(nn_module, name, None)
             if table is None:
@@ -82,6 +99,10 @@ class ProcessState:
             return False
         file = os.path.abspath(file)
         return file.startswith(self.folder + os.sep) and "site-packages" not in file
+
+
+_LOCK = threading.Lock()
+_ACTIVE: list[ProcessState] = []  # sessions that have not ended, oldest first
 
 
 def _device_context() -> Any:

@@ -12,7 +12,8 @@ import torch
 
 from ..recording.events import Diagnostic
 from ..recording.structures import MAX_LOOK_DEPTH, tensors
-from ..recording.internal_error import diagnostic_phase, internal_error  # noqa: F401 (re-export)
+from ..diagnostics import codes
+from ..recording.internal_error import INTERNAL_ERROR_FIX, diagnostic_phase, traceback_text
 from ..usercode.context import SessionContext
 from ..usercode.user_frames import innermost_user_frame
 
@@ -24,13 +25,25 @@ def interrupted(exc: BaseException, phase: Optional[str],
     where = innermost_user_frame(exc.__traceback__, user_file)
     module = ctx.stack[-1].path if ctx is not None and ctx.stack else None
     return Diagnostic(
-        code="interrupted", severity="error", phase=diagnostic_phase(phase),
+        code=codes.INTERRUPTED, severity="error", phase=diagnostic_phase(phase),
         message=f"KeyboardInterrupt during {diagnostic_phase(phase)}"
                 + (f" in {module or '(root)'}" if module is not None else "")
                 + ": the run was interrupted (Ctrl+C, or the model's code raised it)",
         module=module, file=where[0] if where else user_file, line=where[1] if where else None,
         fix="Run again; if the model's code raises KeyboardInterrupt itself, raise an ordinary "
             "exception instead.")
+
+
+def interrupted_by_user(phase: Optional[str], inside, where: Optional[tuple[str, int]],
+                        file: Optional[str]) -> Diagnostic:
+    """Ctrl+C in the terminal while a check ran on its worker thread."""
+    module = inside.path if inside is not None else None
+    return Diagnostic(
+        code=codes.INTERRUPTED, severity="error", phase=diagnostic_phase(phase),
+        message=f"Interrupted (Ctrl+C) during {diagnostic_phase(phase)}"
+                + (f" inside {module or '(root)'}" if inside is not None else ""),
+        module=module, file=where[0] if where else file, line=where[1] if where else None,
+        fix="Run again and let it finish; --timeout limits how long a run may take.")
 
 
 def nothing_to_backward(output: Any, file: Optional[str]) -> Diagnostic:
@@ -48,7 +61,7 @@ def nothing_to_backward(output: Any, file: Optional[str]) -> Diagnostic:
             f" (looked {MAX_LOOK_DEPTH} levels deep)" if isinstance(output, (list, tuple, dict))
             else "")
     return Diagnostic(
-        code="nothing-to-backward", severity="warning", phase="loss",
+        code=codes.NOTHING_TO_BACKWARD, severity="warning", phase="loss",
         message=f"forward() returned {what}: backward has nothing to start from, so no "
                 "gradient was computed",
         module="", file=file,
@@ -59,7 +72,26 @@ def nothing_to_backward(output: Any, file: Optional[str]) -> Diagnostic:
 def no_parameters(file: Optional[str]) -> Diagnostic:
     """A model without trainable parameters: nothing for backward to do, nothing wrong."""
     return Diagnostic(
-        code="no-parameters", severity="info", phase="loss",
+        code=codes.NO_PARAMETERS, severity="info", phase="loss",
         message="The model has no trainable parameters, so there is no gradient to compute: "
                 "backward was skipped",
         file=file, fix=None)
+
+
+def internal_error(exc: BaseException, phase: Optional[str]) -> Diagnostic:
+    """A bug of torchlens-gui: the message carries the traceback, ready to copy into a report."""
+    first, text = traceback_text(exc)
+    return Diagnostic(
+        code=codes.INTERNAL_ERROR, severity="error", phase=diagnostic_phase(phase),
+        message=f"torchlens-gui failed during {diagnostic_phase(phase)}: {first}\n\n{text}",
+        fix=INTERNAL_ERROR_FIX)
+
+
+def meta_model(file: Optional[str]) -> Diagnostic:
+    return Diagnostic(
+        code=codes.META_MODEL, severity="error", phase="build",
+        message="The model was built on the meta device (device='meta', torch.device('meta') "
+                "or torch.set_default_device('meta')): its parameters hold no data, so it "
+                "cannot run for real",
+        file=file, fix="Build it on a real device (remove the meta device from the file), or "
+                       "check shapes and dtypes only: torchlens-gui check FILE --dry-run.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from typing import Any, Callable, Optional
 
@@ -15,25 +16,29 @@ import torch
 import torch.nn as nn
 
 from ..recording import events as ev
+from ..recording.events import Phase
 from .capture import capture_output
 from ..usercode.context import SessionContext
 from ..usercode.creation_sites import CreationSites
-from .devices import DeviceUnavailable, is_out_of_memory, resolve_device, synchronize
-from ..diagnostics import Diagnostician, default_diagnostician, load_error
-from .gate import SessionStopped, StepGate
+from .devices import (DeviceUnavailable, free_cached_memory, is_out_of_memory, resolve_device,
+                      synchronize)
+from ..diagnostics import Diagnostician, default_diagnostician, run_failures
+from .gate import Command, SessionStopped, StepGate
 from .isolation import ProcessState
-from .outcomes import internal_error, interrupted, no_parameters, nothing_to_backward
+from .outcomes import (internal_error, interrupted, meta_model, no_parameters,
+                       nothing_to_backward)
 from .hooks import ModuleHooks
+from .tensor_keeper import TensorKeeper
 from ..usercode.loader import LoadError, ModelSpec, load_model_file
 from ..recording.record import RunRecord
 from ..statistics.stats import summarize
-from ..recording.structures import map_tensors, tensors
+from ..recording.structures import iter_leaves, map_tensors, tensors
 from ..usercode.tree import all_param_infos, describe_module_tree
 
 Listener = Callable[[ev.Event], None]
 
+FORWARD_FAILED = object()  # what _forward returns when forward raised (None is a valid output)
 SURROGATE_LOSS_TEXT = "sum of every floating-point output (no loss() in the file)"
-_FAILED = object()  # what _forward returns when forward raised (None is a valid output)
 
 
 class _Abort(Exception):
@@ -53,14 +58,16 @@ class Session:
     tensors holding NaN/Inf, so a run in continue pays nothing for them. ``dry_run`` builds and
     runs on the meta device: shapes and dtypes only, no memory, no compute, no backward.
     ``zero_counts=False`` leaves every zero_fraction None: counting non-zeros is the costliest
-    statistic on large tensors (a third of the statistics' time).
+    statistic on large tensors (a third of the statistics' time). ``tensor_keeper`` chooses which
+    actual tensors are copied out as TensorKept events (None: none).
     """
 
     def __init__(self, source: str | ModelSpec, *, device: str = "auto",
                  listener: Optional[Listener] = None, gate: Optional[StepGate] = None,
                  values: bool = True, histograms: bool | str = False, dry_run: bool = False,
                  echo_output: bool = False, zero_counts: bool = True,
-                 diagnostician: Optional[Diagnostician] = None) -> None:
+                 diagnostician: Optional[Diagnostician] = None,
+                 tensor_keeper: Optional[TensorKeeper] = None) -> None:
         self.source = os.path.abspath(source) if isinstance(source, str) else source
         self.device_name = "meta" if dry_run else device
         self.listener = listener
@@ -71,16 +78,25 @@ class Session:
         self.dry_run = dry_run
         self.echo_output = echo_output
         self.diagnostician = diagnostician or default_diagnostician()
+        self.tensor_keeper = tensor_keeper
         self.record = RunRecord()
         self.ctx: Optional[SessionContext] = None
         self._hooks: Optional[ModuleHooks] = None
         self._params: Optional[tuple] = None  # ParamsUpdated's content, once computed
         self._started = 0.0
+        # Ending is done once, by the session thread or, when that thread is stuck in a C call
+        # past a stop, by abandon() on the watchdog's: whichever comes first, under this lock.
+        self._end_lock = threading.Lock()
+        self._ended = False
+        self._stop_reason: Optional[ev.Diagnostic] = None
+        self._stop_status: Optional[str] = None
         self._spec: Optional[ModelSpec] = None  # a loaded file's, unloaded when the run ends
 
     # ---- events ---------------------------------------------------------------------------
 
     def emit(self, event: ev.Event) -> None:
+        if self._ended:  # an abandoned thread woke up: its record was already closed
+            return
         self.record.apply(event)
         if self.listener is not None:
             self.listener(event)
@@ -88,7 +104,7 @@ class Session:
     def report(self, diagnostic: ev.Diagnostic) -> None:
         self.emit(ev.DiagnosticRaised(diagnostic))
 
-    def _phase(self, phase: str) -> None:
+    def _phase(self, phase: Phase) -> None:
         if self.ctx is not None:
             self.ctx.phase = phase
         self.emit(ev.PhaseChanged(phase))
@@ -141,12 +157,7 @@ class Session:
                 if self._hooks is not None:
                     self._hooks.remove()
                 state.restore()
-                if self.record.status is None:
-                    final_phase = {"ok": "done", "problems": "done"}.get(status, status)
-                    if self.record.phase != final_phase:
-                        self._phase(final_phase)
-                    elapsed = time.perf_counter() - self._started
-                    self.emit(ev.SessionEnded(status, elapsed, tuple(self.record.diagnostics)))
+                self._end(status)
                 break
             except BaseException:
                 continue
@@ -163,30 +174,61 @@ class Session:
             self._spec.unload()
         self._spec = None
 
-    def _run_phases(self) -> str:
-        self._params = None
-        self._phase("loading")
-        spec = self._load()
-        device = self._resolve_device()
-        ctx = self.ctx = SessionContext(spec.file, device, self.dry_run, self.record,
-                                        CreationSites())
-        self._phase("building")
-        model = self._build(spec, ctx)
-        inputs = self._prepare_inputs(spec, device)
-        for diagnostic in self.diagnostician.after_build(ctx):
-            self.report(diagnostic)
+    def stop(self, reason: Optional[ev.Diagnostic] = None,
+             ended_as: Optional[str] = None) -> None:
+        """Ask the run to stop (from any thread). ``reason`` (a timeout) is reported when it
+        ends, which then counts as a problem instead of a plain stop (or as ``ended_as``)."""
+        self._stop_reason = reason
+        self._stop_status = ended_as
+        self.gate.command(Command.STOP)
 
+    def abandon(self) -> None:
+        """End the record from another thread when the session thread did not unwind after
+        stop() (a C call that never returns); anything that thread emits later is dropped."""
+        self._end("stopped")
+
+    def _end(self, status: str) -> None:
+        with self._end_lock:
+            if self._ended:
+                return
+            phase = Phase.DONE if status in ("ok", "problems") else Phase(status)
+            if self._stop_reason is not None:
+                self.report(self._stop_reason)
+                status = self._stop_status or ("problems" if self.record.nodes else "failed")
+            self._phase(phase)
+            elapsed = time.perf_counter() - self._started
+            self.emit(ev.SessionEnded(status, elapsed, tuple(self.record.diagnostics)))
+            self._ended = True
+
+    def _run_phases(self) -> str:
+        spec, ctx, model, inputs = self._load_and_build()
         self._hooks = ModuleHooks(ctx, self.emit, self.gate, self.diagnostician, self.report,
                                   values=self.values, histograms=self.histograms,
-                                  zeros=self.zero_counts)
+                                  zeros=self.zero_counts, tensor_keeper=self.tensor_keeper)
         self._hooks.install()
         output = self._forward(model, inputs, ctx)
-        if output is not _FAILED and not self.dry_run:
+        if output is not FORWARD_FAILED and not self.dry_run:
             loss_value = self._loss(spec, output, ctx)
             if loss_value is not None:
                 self._backward(loss_value, ctx)
         self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
         return "problems" if self._has_problems() else "ok"
+
+    def _load_and_build(self) -> tuple[ModelSpec, SessionContext, nn.Module, Any]:
+        """Load the file, build the model on the device and prepare the inputs (also the
+        start of a training run)."""
+        self._params = None
+        self._phase(Phase.LOAD)
+        spec = self._load()
+        device = self._resolve_device()
+        ctx = self.ctx = SessionContext(spec.file, device, self.dry_run, self.record,
+                                        CreationSites())
+        self._phase(Phase.BUILD)
+        model = self._build(spec, ctx)
+        inputs = self._prepare_inputs(spec, device)
+        for diagnostic in self.diagnostician.after_build(ctx):
+            self.report(diagnostic)
+        return spec, ctx, model, inputs
 
     def _param_infos(self, ctx: SessionContext) -> tuple:
         """Statistics of every parameter and gradient, computed once: after a backward the
@@ -207,21 +249,21 @@ class Session:
     def _load(self) -> ModelSpec:
         if isinstance(self.source, ModelSpec):
             return self.source
+        from .steps import refusing_training
+
         try:
-            self._spec = load_model_file(self.source)
+            with refusing_training():
+                self._spec = load_model_file(self.source)
             return self._spec
         except LoadError as exc:
-            self.report(load_error(exc))
+            self.report(run_failures.load_error(exc))
             raise _Abort("failed") from None
 
     def _resolve_device(self) -> torch.device:
         try:
             return resolve_device(self.device_name)
         except DeviceUnavailable as exc:
-            self.report(ev.Diagnostic(
-                code="device-unavailable", severity="error", phase="build", message=str(exc),
-                fix="Choose CPU (--device cpu), or install a CUDA build of PyTorch on a machine "
-                    "with an NVIDIA GPU."))
+            self.report(run_failures.device_unavailable(str(exc)))
             raise _Abort("failed") from None
 
     def _build(self, spec: ModelSpec, ctx: SessionContext) -> nn.Module:
@@ -232,30 +274,20 @@ class Session:
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:  # SystemExit in build_model included
-            self.report(self._oom_or(exc, "build", ctx)
+            self.report(self._oom_or(exc, Phase.BUILD, ctx)
                         or self.diagnostician.creation_error(exc, ctx))
             raise _Abort("failed") from None
         if not isinstance(model, nn.Module):
-            self.report(ev.Diagnostic(
-                code="load-error", severity="error", phase="build",
-                message=f"build_model() returned a {type(model).__name__}, not an nn.Module",
-                file=spec.file, fix="Return the model instance from build_model()."))
+            self.report(run_failures.not_a_module(model, spec.file))
             raise _Abort("failed")
         if not self.dry_run and _on_meta(model):
-            self.report(ev.Diagnostic(
-                code="meta-model", severity="error", phase="build",
-                message="The model was built on the meta device (device='meta', "
-                        "torch.device('meta') or torch.set_default_device('meta')): its "
-                        "parameters hold no data, so it cannot run for real",
-                file=spec.file, fix="Build it on a real device (remove the meta device from "
-                "the file), or check shapes and dtypes only: torchlens-gui check FILE "
-                "--dry-run."))
+            self.report(meta_model(spec.file))
             raise _Abort("failed")
         try:
             if not _all_on(model, ctx.device):  # a live model run again is already there
                 model.to(ctx.device)
         except Exception as exc:
-            self.report(self._oom_or(exc, "build", ctx) or self.diagnostician.creation_error(exc, ctx))
+            self.report(self._oom_or(exc, Phase.BUILD, ctx) or self.diagnostician.creation_error(exc, ctx))
             raise _Abort("failed") from None
         ctx.model = model
         entries = describe_module_tree(model, ctx.sites)
@@ -271,28 +303,18 @@ class Session:
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            from ..diagnostics.base import user_location
-            file, line = user_location(exc, self.ctx)
-            self.report(ev.Diagnostic(
-                code="load-error", severity="error", phase="build",
-                message=f"example_inputs() raised {type(exc).__name__}: {exc}", file=file,
-                line=line, fix="Fix example_inputs() so it returns the model's inputs."))
+            self.report(run_failures.inputs_raised(exc, self.ctx))
             raise _Abort("failed") from None
         wrong = _non_tensor_array(inputs)
         if wrong is not None:
-            self.report(ev.Diagnostic(
-                code="load-error", severity="error", phase="build",
-                message=f"example_inputs() returned {wrong}, but models take torch tensors",
-                file=spec.file,
-                fix="Convert it in example_inputs(), for example torch.as_tensor(x, "
-                    "dtype=torch.float32)."))
+            self.report(run_failures.inputs_not_tensors(wrong, spec.file))
             raise _Abort("failed")
         return map_tensors(inputs, lambda t: t.to(device))
 
     def _forward(self, model: nn.Module, inputs: Any, ctx: SessionContext) -> Any:
-        self._phase("forward")
+        self._phase(Phase.FORWARD)
         try:
-            with self.diagnostician.phase_guard("forward", ctx):
+            with self.diagnostician.phase_guard(Phase.FORWARD, ctx):
                 if isinstance(inputs, dict):
                     output = model(**inputs)
                 elif isinstance(inputs, tuple):
@@ -303,15 +325,16 @@ class Session:
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fail_in_phase(exc, "forward", ctx)
-            return _FAILED
+            self._fail_in_phase(exc, Phase.FORWARD, ctx)
+            return FORWARD_FAILED
         ctx.output = output
+        self._hooks.keep_histograms()  # the last calls of the forward get a histogram
         for diagnostic in self.diagnostician.after_forward(ctx):
             self.report(diagnostic)
         return output
 
     def _loss(self, spec: ModelSpec, output: Any, ctx: SessionContext) -> Optional[torch.Tensor]:
-        self._phase("loss")
+        self._phase(Phase.LOSS)
         surrogate = spec.loss is None
         if surrogate and not backward_starts(output):
             self.report(no_parameters(spec.file) if not _trainable(ctx)
@@ -319,21 +342,16 @@ class Session:
             self.emit(ev.LossComputed(None, surrogate))
             return None
         try:
-            with self.diagnostician.phase_guard("loss", ctx):
+            with self.diagnostician.phase_guard(Phase.LOSS, ctx):
                 value = surrogate_loss(output) if surrogate else spec.loss(output)
                 synchronize(ctx.device)
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fail_in_phase(exc, "loss", ctx)
+            self._fail_in_phase(exc, Phase.LOSS, ctx)
             return None
         if not isinstance(value, torch.Tensor) or value.numel() != 1:
-            what = f"a tensor of shape {list(value.shape)}" if isinstance(value, torch.Tensor) \
-                else f"a {type(value).__name__}"
-            self.report(ev.Diagnostic(
-                code="runtime-error", severity="error", phase="loss",
-                message=f"loss(output) returned {what}; backward needs a scalar tensor",
-                file=spec.file, fix="Reduce the loss to a scalar (for example .mean())."))
+            self.report(run_failures.loss_not_scalar(value, spec.file))
             self.emit(ev.LossComputed(None, surrogate))
             return None
         summary = summarize(value.detach(), "loss", values=self.values)
@@ -345,27 +363,22 @@ class Session:
             self.report(no_parameters(spec.file))
             return None
         if not value.requires_grad:
-            self.report(ev.Diagnostic(
-                code="no-gradient", severity="warning", phase="loss",
-                message="The loss does not require grad: no parameter takes part in it, so "
-                        "backward cannot run",
-                file=spec.file, fix="Make sure the loss is computed from the model's output "
-                "without .detach(), torch.no_grad() or .item()."))
+            self.report(run_failures.loss_without_grad(spec.file))
             return None
         return value
 
     def _backward(self, loss_value: torch.Tensor, ctx: SessionContext) -> None:
-        self._phase("backward")
+        self._phase(Phase.BACKWARD)
         try:
             # Hooks must fire on this thread so they can pause it and read live tensors.
             with torch.autograd.set_multithreading_enabled(False), \
-                    self.diagnostician.phase_guard("backward", ctx):
+                    self.diagnostician.phase_guard(Phase.BACKWARD, ctx):
                 loss_value.backward()
                 synchronize(ctx.device)
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fail_in_phase(exc, "backward", ctx)
+            self._fail_in_phase(exc, Phase.BACKWARD, ctx)
             return
         self._param_infos(ctx)
         for diagnostic in self.diagnostician.after_backward(ctx):
@@ -373,10 +386,12 @@ class Session:
 
     # ---- failures ---------------------------------------------------------------------------
 
-    def _fail_in_phase(self, exc: BaseException, phase: str, ctx: SessionContext) -> None:
-        failing = ctx.stack[-1] if ctx.stack and phase == "forward" else None
+    def _fail_in_phase(self, exc: BaseException, phase: Phase, ctx: SessionContext) -> None:
+        failing = ctx.stack[-1] if ctx.stack and phase == Phase.FORWARD else None
         diagnostic = self._oom_or(exc, phase, ctx) or self.diagnostician.explain_exception(
             exc, phase, ctx, failing)
+        if self._hooks is not None:
+            self._hooks.keep_histograms(failing)
         for call in reversed(ctx.stack):
             self.emit(ev.ModuleFailed(call.path, call.call_index, call.depth, diagnostic.message))
         self.report(diagnostic)
@@ -385,25 +400,12 @@ class Session:
                                              failing.depth, "exception"))
         ctx.stack.clear()
 
-    def _oom_or(self, exc: BaseException, phase: str, ctx: SessionContext
+    def _oom_or(self, exc: BaseException, phase: Phase, ctx: SessionContext
                 ) -> Optional[ev.Diagnostic]:
         if not is_out_of_memory(exc):
             return None
-        from .devices import free_cached_memory
-
         free_cached_memory(ctx.device)
-        failing = ctx.stack[-1] if ctx.stack else None
-        from ..diagnostics.base import user_location
-
-        file, line = user_location(exc, ctx)
-        return ev.Diagnostic(
-            code="out-of-memory", severity="error", phase=phase,
-            message=f"Out of memory on {ctx.device} during {phase}"
-                    + (f" in {failing.path or '(root)'}" if failing else "")
-                    + f": {str(exc).splitlines()[0][:200]}",
-            module=failing.path if failing else None, file=file, line=line,
-            fix="Use a smaller batch in example_inputs(), a smaller model, or check shapes "
-                "first without memory: torchlens-gui check FILE --dry-run.")
+        return run_failures.out_of_memory(exc, phase, ctx)
 
     # ---- captured output --------------------------------------------------------------------
 
@@ -460,8 +462,6 @@ def _trainable(ctx: SessionContext) -> bool:
 
 def _non_tensor_array(inputs: Any) -> Optional[str]:
     """Describe an array-like input that is not a tensor (numpy, pandas, lists of numbers)."""
-    from ..recording.structures import iter_leaves
-
     for name, leaf in iter_leaves(inputs):
         kind = type(leaf).__module__.split(".")[0]
         if kind in ("numpy", "pandas", "jax", "tensorflow"):

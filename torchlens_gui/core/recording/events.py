@@ -1,17 +1,41 @@
 """Immutable event objects: the only things that cross from the session thread to listeners.
 
 Every event is a frozen dataclass holding plain Python values (str, int, float, tuples).
-No tensors and no modules ever appear here, so a listener on another thread (the GUI) can keep
-them as long as it likes without pinning GPU memory or racing the session.
+No modules and no live tensors ever appear here, so a listener on another thread (the GUI) can
+keep them as long as it likes without pinning GPU memory or racing the session. The one tensor
+an event carries (TensorKept) is a private CPU copy nobody else writes to.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Optional
 
-# Phases in the order a session goes through them.
-PHASES = ("loading", "building", "forward", "loss", "backward", "done", "failed", "stopped")
+
+class Phase(str, Enum):
+    """A session's phases in the order it goes through them (the last three end it). A
+    Diagnostic names one of the first five. Members are strings: "forward" == Phase.FORWARD."""
+
+    LOAD = "load"
+    BUILD = "build"
+    FORWARD = "forward"
+    LOSS = "loss"
+    BACKWARD = "backward"
+    OPTIMIZER = "optimizer"  # a training step's update (training runs only)
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:  # "forward", not "Phase.FORWARD", in messages
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+RUN_PHASES = (Phase.LOAD, Phase.BUILD, Phase.FORWARD, Phase.LOSS, Phase.BACKWARD,
+              Phase.OPTIMIZER)
 
 
 @dataclass(frozen=True)
@@ -126,7 +150,7 @@ class SessionStarted(Event):
 
 @dataclass(frozen=True)
 class PhaseChanged(Event):
-    phase: str
+    phase: Phase
 
 
 @dataclass(frozen=True)
@@ -172,6 +196,15 @@ class ModuleFailed(Event):
 
 
 @dataclass(frozen=True)
+class HistogramsKept(Event):
+    """Histograms made after the fact for tensors summarised without one (a free run that hit a
+    problem or ended): each summary as first reported, with its histogram. Calls whose inputs
+    or outputs carry an equal summary get the histogram."""
+
+    histograms: tuple[tuple[TensorSummary, Histogram], ...]
+
+
+@dataclass(frozen=True)
 class GradientArrived(Event):
     """Backward reached the output of a module call: the gradient with respect to that output."""
 
@@ -180,6 +213,23 @@ class GradientArrived(Event):
     depth: int
     output_index: int
     grad: TensorSummary
+
+
+@dataclass(frozen=True)
+class TensorKept(Event):
+    """A CPU copy of one input, output or gradient of a call, kept for the tensor viewer and
+    snapshots (at pauses, at problems and for pinned modules, within a byte budget).
+
+    ``role`` is "input", "output" or "grad"; ``name`` is the matching summary's name, so the
+    copy sits beside its TensorSummary. ``tensor`` is a detached, contiguous CPU tensor that
+    the session never touches again.
+    """
+
+    path: str
+    call_index: int
+    role: str
+    name: str
+    tensor: object  # torch.Tensor (typed loosely: this module stays free of torch)
 
 
 @dataclass(frozen=True)
@@ -202,7 +252,7 @@ class Diagnostic:
 
     code: str
     severity: str  # "error" | "warning" | "info"
-    phase: str  # "load" | "build" | "forward" | "loss" | "backward"
+    phase: Phase  # one of RUN_PHASES
     message: str
     module: Optional[str] = None
     file: Optional[str] = None
@@ -210,6 +260,7 @@ class Diagnostic:
     fix: Optional[str] = None
     call_index: Optional[int] = None
     details: tuple[tuple[str, str], ...] = ()  # extra facts (expected/actual...) for panels
+    step: Optional[int] = None  # the training step it was found at (None outside training)
 
 
 @dataclass(frozen=True)
@@ -221,7 +272,7 @@ class DiagnosticRaised(Event):
 class PauseLocation:
     """Where a session is paused: the module event it is about to pass."""
 
-    phase: str  # "forward" | "backward" | "loss"
+    phase: Phase  # forward, loss or backward
     kind: str  # "enter" | "exit" | "grad" | "error" | "start"
     path: str
     call_index: int
@@ -243,6 +294,44 @@ class Resumed(Event):
 class LogWritten(Event):
     stream: str  # "stdout" | "stderr" | "warning"
     text: str
+
+
+@dataclass(frozen=True)
+class StepFigures:
+    """What one training step measured (every step keeps these; module figures follow
+    ``modules`` of the StepEnded event, NaN where a module had no gradient or update).
+
+    ``lr`` holds one learning rate per param group; ``nonfinite`` names where a NaN/Inf was
+    seen in this step ("", "forward", "loss", "backward" or "optimizer"). ``ended_by`` is what
+    closed the step: "optimizer", "backward", "module" or "end"."""
+
+    step: int
+    loss: Optional[float] = None
+    grad_norm: Optional[float] = None
+    lr: tuple[float, ...] = ()
+    nonfinite: str = ""
+    ended_by: str = "optimizer"
+    module_grad_norms: tuple[float, ...] = ()
+    module_update_ratios: tuple[float, ...] = ()
+    batch_index: Optional[int] = None
+    input_mean: Optional[float] = None
+    input_std: Optional[float] = None
+    elapsed_s: float = 0.0
+    full: bool = False  # whether every module call of the step was summarised
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    step: int
+
+
+@dataclass(frozen=True)
+class StepEnded(Event):
+    """A training step is over. ``modules`` names the parameterised modules the per-module
+    figures refer to (the same tuple object from step to step while it does not change)."""
+
+    figures: StepFigures
+    modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

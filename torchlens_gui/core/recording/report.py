@@ -6,7 +6,7 @@ import math
 import os
 from typing import Any, Optional
 
-from .events import Diagnostic, ParamInfo, TensorSummary
+from .events import Diagnostic, ParamInfo, StepFigures, TensorSummary
 from .paths import last_segment
 from .record import RunRecord
 
@@ -55,7 +55,20 @@ def param_json(p: ParamInfo) -> dict[str, Any]:
 
 def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
     return {"code": d.code, "severity": d.severity, "phase": d.phase, "module": d.module,
-            "file": d.file, "line": d.line, "message": d.message, "fix": d.fix}
+            "file": d.file, "line": d.line, "message": d.message, "fix": d.fix,
+            "step": d.step}
+
+
+def step_json(f: StepFigures, modules: tuple[str, ...]) -> dict[str, Any]:
+    """One training step's figures (`steps` of the report)."""
+    return {
+        "step": f.step, "loss": _num(f.loss), "grad_norm": _num(f.grad_norm),
+        "lr": [_num(v) for v in f.lr], "nonfinite": f.nonfinite or None,
+        "ended_by": f.ended_by, "batch_index": f.batch_index,
+        "input_mean": _num(f.input_mean), "input_std": _num(f.input_std),
+        "modules": {m: {"grad_norm": _num(g), "update_ratio": _num(r)}
+                    for m, g, r in zip(modules, f.module_grad_norms, f.module_update_ratios)},
+    }
 
 
 def to_json(record: RunRecord) -> dict[str, Any]:
@@ -86,6 +99,7 @@ def to_json(record: RunRecord) -> dict[str, Any]:
                  "surrogate": bool(loss.surrogate) if loss else False},
         "modules": modules,
         "diagnostics": [diagnostic_json(d) for d in record.diagnostics],
+        "steps": [step_json(f, record.steps.modules(f.step)) for f in record.steps],
     }
 
 
@@ -141,6 +155,8 @@ def to_text(record: RunRecord) -> str:
     if record.loss is not None:
         kind = " (surrogate: sum of outputs)" if record.loss.surrogate else ""
         lines.append(f"loss: {_fmt(record.loss.value)}{kind}")
+    if len(record.steps):
+        lines.extend(_steps_text(record))
     if record.dry_run:
         lines.append("A dry run sees shapes and dtypes only: no values, NaNs or gradients.")
     lines.append("")
@@ -149,7 +165,9 @@ def to_text(record: RunRecord) -> str:
     for d in record.diagnostics:
         where = d.module if d.module else ""
         loc = f"{os.path.basename(d.file)}:{d.line}" if d.file and d.line else ""
-        head = " ".join(x for x in (f"[{d.severity}] {d.code}", f"({d.phase})", where, loc) if x)
+        at_step = f"step {d.step}" if d.step is not None else ""
+        head = " ".join(x for x in (f"[{d.severity}] {d.code}", f"({d.phase})", at_step, where,
+                                    loc) if x)
         lines.append(head)
         lines.append(f"    {d.message}")
         if d.fix:
@@ -205,14 +223,21 @@ def to_json_text(record: RunRecord, **options: Any) -> str:
     try:
         return json.dumps(json_safe(to_json(record, **options)), allow_nan=False)
     except BaseException as exc:  # a bug of ours must still leave one JSON object
-        from .internal_error import internal_error
+        from .internal_error import INTERNAL_ERROR_FIX, diagnostic_phase, traceback_text
 
         diagnostics = []
-        for d in list(record.diagnostics) + [internal_error(exc, record.phase)]:
+        for d in record.diagnostics:
             try:
                 diagnostics.append(diagnostic_json(d))
             except Exception:
                 continue
+        first, text = traceback_text(exc)
+        phase = diagnostic_phase(record.phase)
+        # The internal-error entry as JSON directly: the codes table lives above this layer.
+        diagnostics.append({"code": "internal-error", "severity": "error", "phase": phase,
+                            "module": None, "file": None, "line": None,
+                            "message": f"torchlens-gui failed writing the report: {first}"
+                                       f"\n\n{text}", "fix": INTERNAL_ERROR_FIX})
         fallback = {"schema": SCHEMA_VERSION, "file": record.file, "device": record.device,
                     "status": "failed", "dry_run": bool(record.dry_run),
                     "loss": {"value": None, "surrogate": False}, "modules": [],

@@ -4,7 +4,7 @@ histograms, and building the frozen summaries fast (the hooks make one per tenso
 from __future__ import annotations
 
 import math
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 
@@ -186,3 +186,16 @@ def renamed(s: TensorSummary, name: str) -> TensorSummary:
                            s.std, s.norm, s.nan, s.inf, s.zero_fraction, s.hist,
                            s.requires_grad)
 
+
+
+def with_histogram(t: torch.Tensor, summary: TensorSummary) -> Optional[Histogram]:
+    """The histogram ``summary`` would have had, made later from the same tensor ``t`` (finite
+    values only, over the summary's own min..max); None when there is nothing to count."""
+    if summary.min is None or summary.max is None or not t.numel():
+        return None
+    with torch.no_grad():
+        values = t.detach()
+        if not summary.finite:
+            flat = values.reshape(-1)
+            values = flat[torch.isfinite(flat)]
+        return _histogram(values, summary.min, summary.max)

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from .creation_sites import CreationSites
-from ..recording.events import ParamInfo, SourceLocation, TensorSummary
+from ..recording.events import ParamInfo, Phase, SourceLocation, TensorSummary
 from ..recording.record import RunRecord
 
 
@@ -25,6 +25,7 @@ class ActiveCall:
     started: float
     inputs: tuple = ()
     child_nonfinite: bool = False  # a descendant already produced a non-finite output
+    args: Any = None  # the call's arguments, held only where histograms may be kept later
 
 
 @dataclass
@@ -38,7 +39,7 @@ class SessionContext:
     paths: dict[int, str] = field(default_factory=dict)  # id(module) -> path
     modules: dict[str, nn.Module] = field(default_factory=dict)  # path -> module
     stack: list[ActiveCall] = field(default_factory=list)
-    phase: str = "loading"
+    phase: Phase = Phase.LOAD
     output: Any = None  # the model's forward output, once there is one
     # Modules that ran in forward without being registered under the root.
     unregistered: dict[str, nn.Module] = field(default_factory=dict)

@@ -22,15 +22,25 @@ def where_text(diagnostic: ev.Diagnostic) -> str:
     return f"{os.path.basename(diagnostic.file)}{line} ({diagnostic.phase})"
 
 
+# Where a problem that names no module lives, by the phase that found it.
+_MODEL_LEVEL = {"loss": "(the loss: loss(output))", "load": "(the model file)"}
+
+
+def module_text(diagnostic: ev.Diagnostic) -> str:
+    """The module a diagnostic is about; "(the model)" or the loss when it names none."""
+    if diagnostic.module is None:
+        return _MODEL_LEVEL.get(str(diagnostic.phase), "(the model)")
+    return diagnostic.module or "(root)"
+
+
 def detail_html(diagnostic: ev.Diagnostic) -> str:
     """The full story of one diagnostic: message, facts, and the fix."""
     parts = [f"<b>{diagnostic.severity.upper()} [{diagnostic.code}]</b> "
              f"{_escape(diagnostic.message)}"]
     if diagnostic.fix:  # right after the message: it is what the user came for
         parts.append(f"<span style='color:#1a5c1a'><b>Fix:</b> {_escape(diagnostic.fix)}</span>")
-    if diagnostic.module is not None:
-        parts.append(f"Module: <b>{diagnostic.module or '(root)'}</b>"
-                     + (f" call {diagnostic.call_index}" if diagnostic.call_index else ""))
+    parts.append(f"Module: <b>{_escape(module_text(diagnostic))}</b>"
+                 + (f" call {diagnostic.call_index}" if diagnostic.call_index else ""))
     if diagnostic.file is not None:
         parts.append(f"At: {_escape(where_text(diagnostic))}")
     for key, value in diagnostic.details:
@@ -49,7 +59,7 @@ class DiagnosticsPanel(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self.list = make_table(self, COLUMNS, (11, 24, 12, 18))
+        self.list = make_table(self, COLUMNS, (11, 22, 14, 22))
         self.list.setRootIsDecorated(False)
         self.list.currentItemChanged.connect(self._on_list_current_changed)
         self.list.itemClicked.connect(self._on_list_item_clicked)
@@ -76,7 +86,7 @@ class DiagnosticsPanel(QWidget):
             self.diagnostics.append(diagnostic)
             item = QTreeWidgetItem(self.list, [
                 diagnostic.severity, diagnostic.code,
-                "" if diagnostic.module is None else (diagnostic.module or "(root)"),
+                module_text(diagnostic),
                 where_text(diagnostic), diagnostic.message.splitlines()[0] if
                 diagnostic.message else ""])
             item.setIcon(0, style.severity_icon(diagnostic.severity))

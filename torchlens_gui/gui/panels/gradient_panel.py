@@ -35,18 +35,18 @@ def depth_norms(record: RunRecord) -> tuple[list[str], list[Optional[float]], li
         node = nodes.get(path)
         if node is None:
             continue
-        param_norm = record.grad_norm(path) if node.params else None
-        grads = call.grads
-        if param_norm is None and not grads:
+        if not node.params and not call.grads:  # nothing to show: skipped without a query
+            continue
+        norm, of_params = record.module_grad_norm(path, call)
+        if norm is None and not call.grads:
             continue
         seen.add(path)
         paths.append(path)
-        if param_norm is not None:
-            values.append(param_norm)
+        if of_params:
+            values.append(norm)
             colors.append(style.PLOT_PARAM)
-        else:
-            out_grad = grads[min(grads)]
-            values.append(out_grad.norm if out_grad.finite else float("nan"))
+        else:  # non-finite shows as a mark on the log scale, not as its finite part's norm
+            values.append(norm if call.output_grad.finite else float("nan"))
             colors.append(style.PLOT_BAR)
     return paths, values, colors
 
@@ -73,7 +73,10 @@ class GradientPanel(QWidget):
             "<span style='color:#e68c28'>■</span> parameter gradient &nbsp; "
             "<span style='color:#4682c8'>■</span> gradient at output &nbsp; "
             "<span style='color:#dc3232'>×</span> zero or non-finite", self)
-        self.norms = LogBarChart("module (forward order)", "gradient L2 norm", self)
+        self.legend.hide()  # until there are bars to explain
+        self.norms = LogBarChart("module (forward order)", "gradient L2 norm", self,
+                                 "No gradients yet: they arrive in backward, after the forward "
+                                 "and the loss.")
         self.picker = HistogramPicker(
             "Parameter (or output) of the selected module whose gradient to plot",
             "No gradient yet: gradients appear during backward", self)
@@ -93,6 +96,7 @@ class GradientPanel(QWidget):
     def refresh_norms(self, record: RunRecord) -> None:
         paths, values, colors = depth_norms(record)
         self.norms.set_values(values, _ShortLabels(paths), colors)
+        self.legend.setVisible(bool(values))
 
     def show_module(self, record: RunRecord, path: Optional[str]) -> None:
         """List the gradients of the module's parameters (or, without parameters, of its

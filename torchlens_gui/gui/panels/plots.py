@@ -38,14 +38,16 @@ def make_plot(x_label: str = "", y_label: str = "") -> pg.PlotWidget:
         plot.setLabel("left", y_label)
     return plot
 
-# A free-running continue skips histograms to stay fast: say how to get one.
-NOT_RECORDED = ("no histogram for this call: histograms are kept while stepping\n"
-                "and at breakpoints (F9), not during a free continue")
+# Histograms are kept at problems, around them and for the last calls of a free run: say how
+# to get one for any other call.
+NOT_RECORDED = ("No histogram for this call: a free run keeps them only at problems and for its "
+                "last calls. Set a breakpoint here (F9) or step (F10/F11) to get one.")
 
 
 class HistogramPlot(QWidget):
     """Histogram of one tensor's finite values, with its NaN/Inf counts spelled out beside it
-    (a histogram alone would silently drop them)."""
+    (a histogram alone would silently drop them). Without a histogram the plot gives way to one
+    line saying why and how to get one."""
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -54,44 +56,48 @@ class HistogramPlot(QWidget):
                                     brush=(*style.PLOT_BAR, 150), pen=pg.mkPen(style.PLOT_BAR))
         self.caption = QLabel(self)
         self.caption.setWordWrap(True)
-        self.message = pg.TextItem("", color=(110, 110, 110), anchor=(0.5, 0.5))
-        self.plot.addItem(self.message, ignoreBounds=True)
+        self.message = QLabel(self)  # the one line shown instead of an empty plot
+        self.message.setWordWrap(True)
+        self.message.setEnabled(False)  # drawn in the palette's dim text colour
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.caption)
+        layout.addWidget(self.message)
         layout.addWidget(self.plot, 1)
+        layout.addStretch(0)
         self.show_summary(None)
 
     def show_summary(self, summary: Optional[TensorSummary], title: str = "") -> None:
         """Plot ``summary.hist``; say so plainly when there is nothing to plot."""
         hist = summary.hist if summary is not None else None
-        if summary is None:
-            self._empty("select a module call")
-            self.caption.setText(title or "Nothing selected")
+        if summary is None:  # one line: what is missing, and how to get it
+            self.caption.hide()
+            self._empty(title or "Select a module call to see the distribution of its tensors.")
             return
+        self.caption.show()
         self.caption.setText(caption_text(summary, title))
         if hist is None or not hist.counts:
             if summary.numel and summary.nan + summary.inf >= summary.numel:
-                reason = "every value is NaN/Inf: nothing finite to plot"
+                reason = "Every value is NaN/Inf: nothing finite to plot."
             else:
-                reason = NOT_RECORDED if hist is None else "no finite values"
+                reason = NOT_RECORDED if hist is None else "No finite values to plot."
             self._empty(reason)
             return
+        self.message.hide()
         self.message.setText("")
+        self.plot.show()
         edges = np.asarray(hist.edges, dtype=float)
         counts = np.asarray(hist.counts, dtype=float)
         self.curve.setData(edges, counts)
         # Set here rather than by auto-range, which the view box works out while painting.
-        self.plot.setRange(xRange=(edges[0], edges[-1]), yRange=(0, max(counts.max(), 1)))
+        self.plot.setRange(xRange=(edges[0], edges[-1]), yRange=(0, max(counts.max(), 1)),
+                           padding=0.02)  # fixed: the automatic one depends on the size
         settle(self.plot)
 
     def _empty(self, text: str) -> None:
-        self.curve.setData([0.0, 1.0], [0.0])
-        self.plot.setXRange(0, 1)
-        self.plot.setYRange(0, 1)
+        self.plot.hide()
         self.message.setText(text)
-        self.message.setPos(0.5, 0.5)
-        settle(self.plot)
+        self.message.show()
 
 
 def caption_text(summary: TensorSummary, title: str = "") -> str:
@@ -114,22 +120,32 @@ class LogBarChart(QWidget):
     are log10 values and the axis labels them as powers of ten). One bar item per colour: an
     item with one brush draws its bars in one call, one with a brush per bar bar by bar."""
 
-    def __init__(self, x_label: str, y_label: str, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, x_label: str, y_label: str, parent: Optional[QWidget] = None,
+                 empty_text: str = "Nothing to plot yet.") -> None:
         super().__init__(parent)
         self.plot = make_plot(x_label, y_label)
         self.plot.getAxis("left").setLogMode(True)
         self.bars: dict[tuple, pg.BarGraphItem] = {}
         self.marks = pg.ScatterPlotItem(size=9, brush=style.PLOT_BAD, symbol="x")
         self.plot.addItem(self.marks)
+        # Without values an empty log axis labels itself over and over: one line instead.
+        self.empty_text = empty_text
+        self.message = QLabel(empty_text, self)
+        self.message.setWordWrap(True)
+        self.message.setEnabled(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot)
+        layout.addWidget(self.message)
+        layout.addWidget(self.plot, 1)
+        self.plot.hide()
         self.values: list[Optional[float]] = []
 
     def set_values(self, values: Sequence[Optional[float]], labels: Sequence[str],
                    colors: Optional[Sequence[tuple]] = None) -> None:
         """One bar per value; zero, missing or non-finite values get an × on the baseline."""
         self.values = list(values)
+        self.plot.setVisible(bool(self.values))
+        self.message.setVisible(not self.values)
         array = np.array([np.nan if v is None else v for v in self.values], dtype=float)
         drawn = np.isfinite(array) & (array > 0)
         logs = np.log10(array[drawn])
@@ -186,7 +202,10 @@ class HistogramPicker(QWidget):
         self.combo.addItems([label for label, _ in choices])
         self.combo.setEnabled(bool(choices))
         kept = self.combo.findText(self._user_choice) if self._user_choice else -1
-        self.combo.setCurrentIndex(kept if kept >= 0 else 0)
+        if kept < 0:  # the first tensor with something to plot
+            kept = next((row for row, (_, s) in enumerate(choices)
+                         if s.hist is not None and s.hist.counts), 0)
+        self.combo.setCurrentIndex(kept)
         self.combo.blockSignals(False)
         self._on_combo_changed(self.combo.currentIndex())
 

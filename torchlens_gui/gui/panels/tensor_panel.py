@@ -16,8 +16,16 @@ from .. import style
 from ..module_model import display_name
 from .plots import make_table
 
-COLUMNS = ("Name", "Shape", "Dtype", "Device", "Min", "Max", "Mean", "Std", "Zeros", "NaN",
-           "Inf")
+# NaN/Inf first after the type: they are why most people look here, and they must stay in view
+# at the default width; the device (rarely news) last.
+COLUMNS = ("Name", "Shape", "Dtype", "NaN", "Inf", "Zeros", "Min", "Max", "Mean", "Std",
+           "Device")
+WIDTHS = (12, 11, 8, 4, 4, 5, 9, 9, 9, 8, 4)  # characters: fits ~640 px with a 10-char number
+COLUMN_TIPS = {"NaN": "NaN elements", "Inf": "Inf elements",
+               "Zeros": "Share of elements exactly zero (a ReLU that zeroed everything: 100%)",
+               "Min": "Smallest finite value", "Max": "Largest finite value",
+               "Mean": "Mean of the finite values", "Std": "Standard deviation of the finite "
+               "values"}
 
 
 def summary_cells(summary: ev.TensorSummary) -> list[str]:
@@ -26,10 +34,9 @@ def summary_cells(summary: ev.TensorSummary) -> list[str]:
         return [summary.name or "value", summary.text] + [""] * (len(COLUMNS) - 2)
     f = style.format_number
     return [summary.name or "tensor", summary.shape_text(), summary.dtype or "",
-            summary.device or "", f(summary.min), f(summary.max), f(summary.mean),
-            f(summary.std), _percent(summary.zero_fraction),
-            str(summary.nan) if summary.nan else "",
-            str(summary.inf) if summary.inf else ""]
+            str(summary.nan) if summary.nan else "", str(summary.inf) if summary.inf else "",
+            _percent(summary.zero_fraction), f(summary.min), f(summary.max), f(summary.mean),
+            f(summary.std), summary.device or ""]
 
 
 class TensorPanel(QWidget):
@@ -45,7 +52,10 @@ class TensorPanel(QWidget):
         self.call_combo.setToolTip("Calls of this module recorded so far")
         self.call_combo.activated.connect(self._on_call_combo_activated)
         self.call_combo.setVisible(False)  # only for modules called more than once
-        self.tree = make_table(self, COLUMNS, (16, 12, 8, 6, 8, 8, 8, 8, 6, 5, 5))
+        self.tree = make_table(self, COLUMNS, WIDTHS)
+        for column, title in enumerate(COLUMNS):
+            if title in COLUMN_TIPS:
+                self.tree.headerItem().setToolTip(column, COLUMN_TIPS[title])
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.call_combo)
@@ -120,8 +130,7 @@ class TensorPanel(QWidget):
         section.setExpanded(True)
 
     def _add_problems(self, record: RunRecord, path: str, call: Optional[CallRecord]) -> None:
-        diagnostics = [d for d in record.diagnostics if d.module == path and (
-            call is None or d.call_index is None or d.call_index == call.call_index)]
+        diagnostics = record.diagnostics_of(path, call.call_index if call is not None else None)
         if not diagnostics:
             return
         section = QTreeWidgetItem(self.tree, [f"Problems ({len(diagnostics)})"])
@@ -130,8 +139,11 @@ class TensorPanel(QWidget):
             item = QTreeWidgetItem(section, [f"{diagnostic.code}: {diagnostic.message}"])
             item.setIcon(0, style.severity_icon(diagnostic.severity))
             item.setFirstColumnSpanned(True)
+            item.setToolTip(0, diagnostic.message)
             for key, value in diagnostic.details:  # expected / actual, as the engine found them
-                QTreeWidgetItem(item, [key, value])
+                detail = QTreeWidgetItem(item, [f"{key}: {value}"])
+                detail.setFirstColumnSpanned(True)  # a fact is one line, not two cut cells
+                detail.setToolTip(0, f"{key}: {value}")
             item.setExpanded(True)
         section.setExpanded(True)
 
