@@ -19,6 +19,9 @@ def _check_parser() -> argparse.ArgumentParser:
     parser.add_argument("file", help="model file (defines build_model() and example_inputs())")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     parser.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    parser.add_argument("--full", action="store_true",
+                        help="with --json: every histogram even for a model of more than "
+                             "2,000 modules (whose report is compact by default)")
     parser.add_argument("--dry-run", action="store_true",
                         help="build and run on the meta device: shapes and dtypes only, no "
                              "memory or compute (values, NaNs and gradients are not seen)")
@@ -165,7 +168,8 @@ def _print_report(record, args: argparse.Namespace, keeper, err, out: TextIO) ->
     """Print the report (text or --json) to ``out``, write --save/--html; the exit status."""
     from .core.recording.report import exit_code, to_json_text, to_text
 
-    text = to_json_text(record) if args.json else to_text(record)
+    text = to_json_text(record, full=getattr(args, "full", False)) if args.json \
+        else to_text(record)
     out.write(text + "\n")
     out.flush()
     if out is not sys.stdout and out is not sys.__stdout__:

@@ -11,6 +11,10 @@ from .paths import last_segment
 from .record import RunRecord
 
 SCHEMA_VERSION = 1
+# Above this many modules `--json` is compact by default (check --json --full: everything).
+COMPACT_ABOVE_MODULES = 2000
+# Significant digits of floats in a compact report (float32 statistics carry about 7).
+COMPACT_DIGITS = 7
 
 EXIT_CODES = {"ok": 0, "problems": 1, "failed": 2, "stopped": 2}
 
@@ -27,7 +31,9 @@ def _num(value: Optional[float]) -> Optional[float]:
     return float(value)
 
 
-def summary_json(s: TensorSummary) -> dict[str, Any]:
+def summary_json(s: TensorSummary, histogram: bool = True) -> dict[str, Any]:
+    """One tensor's summary; ``histogram=False`` keeps the histogram only of a tensor holding
+    NaN/Inf (a compact report)."""
     if not s.is_tensor:
         return {"name": s.name, "kind": "value", "shape": None, "dtype": None, "device": None,
                 "text": s.text}
@@ -38,18 +44,18 @@ def summary_json(s: TensorSummary) -> dict[str, Any]:
         "min": _num(s.min), "max": _num(s.max), "mean": _num(s.mean), "std": _num(s.std),
         "nan": s.nan, "inf": s.inf, "zero_fraction": _num(s.zero_fraction),
         "hist": {"edges": [_num(e) for e in s.hist.edges], "counts": list(s.hist.counts)}
-        if s.hist is not None else None,
+        if s.hist is not None and (histogram or s.nan or s.inf) else None,
     }
 
 
-def param_json(p: ParamInfo) -> dict[str, Any]:
+def param_json(p: ParamInfo, histogram: bool = True) -> dict[str, Any]:
     return {
         "name": p.name,
         "shape": list(p.shape) if p.shape is not None else None,
         "dtype": p.dtype,
         "requires_grad": p.requires_grad,
-        "stats": summary_json(p.stats) if p.stats is not None else None,
-        "grad": summary_json(p.grad) if p.grad is not None else None,
+        "stats": summary_json(p.stats, histogram) if p.stats is not None else None,
+        "grad": summary_json(p.grad, histogram) if p.grad is not None else None,
     }
 
 
@@ -71,8 +77,13 @@ def step_json(f: StepFigures, modules: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def to_json(record: RunRecord) -> dict[str, Any]:
-    """The `check --json` object. Field names and meanings are a stable, documented contract."""
+def to_json(record: RunRecord, full: bool = False) -> dict[str, Any]:
+    """The `check --json` object. Field names and meanings are a stable, documented contract.
+
+    A model of more than COMPACT_ABOVE_MODULES modules gets a compact report unless ``full``:
+    histograms only for tensors holding NaN/Inf (a 20,000-module model: 70 MB -> under 20 MB).
+    """
+    compact = is_compact(record, full)
     modules = []
     for path, node in record.nodes.items():
         calls = record.calls_of(path)
@@ -84,9 +95,9 @@ def to_json(record: RunRecord) -> dict[str, Any]:
             "registered": node.registered,
             "created_at": {"file": node.created_at.file, "line": node.created_at.line}
             if node.created_at else None,
-            "inputs": [summary_json(s) for s in first.inputs] if first else [],
-            "outputs": [summary_json(s) for s in first.outputs] if first else [],
-            "params": [param_json(p) for p in node.params],
+            "inputs": [summary_json(s, not compact) for s in first.inputs] if first else [],
+            "outputs": [summary_json(s, not compact) for s in first.outputs] if first else [],
+            "params": [param_json(p, not compact) for p in node.params],
         })
     loss = record.loss
     return {
@@ -100,7 +111,14 @@ def to_json(record: RunRecord) -> dict[str, Any]:
         "modules": modules,
         "diagnostics": [diagnostic_json(d) for d in record.diagnostics],
         "steps": [step_json(f, record.steps.modules(f.step)) for f in record.steps],
+        "detail": "compact" if compact else "full",
     }
+
+
+def is_compact(record: RunRecord, full: bool = False) -> bool:
+    """Whether the report of ``record`` leaves out histograms (a large model, not asked for
+    everything)."""
+    return not full and len(record.nodes) > COMPACT_ABOVE_MODULES
 
 
 # ---- text ---------------------------------------------------------------------------------
@@ -179,7 +197,7 @@ def to_text(record: RunRecord) -> str:
 
 # ---- JSON text that cannot fail ---------------------------------------------------------
 
-def json_safe(value: Any, _depth: int = 0) -> Any:
+def json_safe(value: Any, _depth: int = 0, digits: Optional[int] = None) -> Any:
     """``value`` with only JSON types left: symbolic sizes (SymInt of nested/jagged tensors)
     become ints where they have a value and text otherwise, NaN/Infinity become null, anything
     else unknown becomes its text."""
@@ -188,13 +206,15 @@ def json_safe(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        if not math.isfinite(value):
+            return None
+        return float(f"{value:.{digits}g}") if digits else value
     if _depth > 64:
         return str(value)
     if isinstance(value, dict):
-        return {str(key): json_safe(item, _depth + 1) for key, item in value.items()}
+        return {str(key): json_safe(item, _depth + 1, digits) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_safe(item, _depth + 1) for item in value]
+        return [json_safe(item, _depth + 1, digits) for item in value]
     return _scalar_or_text(value)
 
 
@@ -215,13 +235,15 @@ def _scalar_or_text(value: Any) -> Any:
         return f"<{type(value).__name__}>"
 
 
-def to_json_text(record: RunRecord, **options: Any) -> str:
+def to_json_text(record: RunRecord, full: bool = False) -> str:
     """The `check --json` object as one line of text. Never raises: if the report cannot be
     built, the object still comes out, with what is known and an `internal-error` diagnostic."""
     import json
 
     try:
-        return json.dumps(json_safe(to_json(record, **options)), allow_nan=False)
+        digits = COMPACT_DIGITS if is_compact(record, full) else None
+        return json.dumps(json_safe(to_json(record, full=full), digits=digits),
+                          allow_nan=False, separators=(",", ":") if digits else None)
     except BaseException as exc:  # a bug of ours must still leave one JSON object
         from .internal_error import INTERNAL_ERROR_FIX, diagnostic_phase, traceback_text
 
