@@ -56,10 +56,14 @@ def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool 
         window.open_file(file, run=run or bool(screenshot), remember=not screenshot)
     elif screenshot:
         QTimer.singleShot(300, lambda: _shoot_and_quit(window, screenshot))
-    code = int(app.exec())
+    return finish(window, int(app.exec()))
+
+
+def finish(window, code: int) -> int:
+    """After the event loop: ``code``, or leave the process at once when a run abandoned in a C
+    call still runs (the interpreter's shutdown would wait on it, or abort mid-call; settings
+    are already saved by the window's close)."""
     if window.controller.abandoned_threads:
-        # A run stuck in a C call would make the interpreter's shutdown wait on it or abort
-        # mid-call: leave at once (settings are already saved by the window's close).
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
