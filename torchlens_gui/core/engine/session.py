@@ -38,7 +38,6 @@ from ..usercode.tree import all_param_infos, describe_module_tree
 Listener = Callable[[ev.Event], None]
 
 FORWARD_FAILED = object()  # what _forward returns when forward raised (None is a valid output)
-SURROGATE_LOSS_TEXT = "sum of every floating-point output (no loss() in the file)"
 
 
 class _Abort(Exception):
