@@ -124,3 +124,24 @@ def test_opening_a_chosen_file_says_it_runs_the_files_code(driver, window, setti
     window._notice_shown = False  # a new window: the ticked box still keeps it away
     driver.wait_stop(lambda: window.open_chosen_file(case("gui_tiny.py")))
     assert window.recent.files()[0] == case("gui_tiny.py")
+
+
+def test_restarts_leave_no_module_hooks_or_threads_behind(driver, window):
+    """Failure 1 in the window: every restart unloads the file and restores torch's state."""
+    import sys
+    import threading
+
+    import torch
+
+    from torchlens_gui.core.engine.isolation import hook_registry_sizes
+    from torchlens_gui.core.usercode.loader import USER_MODULE_PREFIX
+
+    hooks, threads = hook_registry_sizes(), threading.active_count()
+    dtype = torch.get_default_dtype()
+    for _ in range(4):
+        driver.wait_stop(lambda: window.open_file(case("rel_global_state.py"), run=True))
+        assert driver.record.status == "ok"
+    assert hook_registry_sizes() == hooks
+    assert not [n for n in sys.modules if n.startswith(USER_MODULE_PREFIX)]
+    assert torch.get_default_dtype() == dtype and not torch.is_anomaly_enabled()
+    assert threading.active_count() <= threads + 1  # at most the last run's ending thread

@@ -360,6 +360,10 @@ class SessionController(QObject):
         """End the current record from the GUI side (the worker cannot say it any more)."""
         generation = self.generation
         elapsed = time.monotonic() - self.started_at if self.started_at else 0.0
+        for call in self.record.calls:  # the calls it was inside never return to us
+            if call.status == "running":
+                self._queue.put((generation, ev.ModuleFailed(
+                    call.path, call.call_index, call.depth, diagnostic.message.splitlines()[0])))
         for event in (ev.DiagnosticRaised(diagnostic), ev.PhaseChanged(ev.Phase(status)),
                       ev.SessionEnded(status, elapsed,
                                       tuple(self.record.diagnostics) + (diagnostic,))):
