@@ -70,3 +70,20 @@ def test_a_second_stop_during_cleanup_still_ends_the_session(monkeypatch):
     record, ended = _run(case_path("eng_surrogate"))
     assert stops and ended.status == "ok"
     assert hook_registry_sizes() == hooks
+
+
+def test_overlapping_captures_give_stdout_back_whatever_order_they_end_in():
+    """A run abandoned in a C call may end after the next run started capturing."""
+    import sys
+
+    from torchlens_gui.core.engine.capture import capture_output
+
+    real_out, real_err = sys.stdout, sys.stderr
+    first = capture_output(lambda stream, text: None)
+    first.__enter__()
+    second = capture_output(lambda stream, text: None)
+    second.__enter__()
+    first.__exit__(None, None, None)  # the older session ends first
+    assert sys.stdout is not real_out  # the newer one still captures
+    second.__exit__(None, None, None)
+    assert sys.stdout is real_out and sys.stderr is real_err
