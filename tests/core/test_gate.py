@@ -149,8 +149,9 @@ def test_stop_ends_promptly_and_leaves_the_model_intact():
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     out = model(torch.randn(2, 3))  # still usable, and no hooks fire into the dead session
     assert out.shape == (2, 2)
-    assert driver.events[-1] == ev.SessionEnded("stopped", driver.events[-1].elapsed_s,
-                                                driver.events[-1].diagnostics)
+    ended = driver.events[-1]
+    assert isinstance(ended, ev.SessionEnded)
+    assert (ended.status, ended.diagnostics) == ("stopped", ()) and ended.elapsed_s > 0
 
 
 class DivideBySum(nn.Module):

@@ -330,7 +330,11 @@ def test_session_statistics_reach_the_events_and_inputs_repeat_outputs():
     assert exits["b"].inputs[0].name == "[0]" and exits["a"].outputs[0].name == ""
     grads = [e for e in events if isinstance(e, ev.GradientArrived)]
     assert {g.path for g in grads} == {"", "a", "b", "c"}
-    assert all(g.grad.norm is not None for g in grads)
+    # loss = out.sum(): the gradient at the output (c's, the root's) is all ones, [3, 2]
+    at_output = [g.grad for g in grads if g.path in ("", "c")]
+    assert [(s.shape, s.min, s.max) for s in at_output] == [((3, 2), 1.0, 1.0)] * 2
+    assert all(math.isclose(s.norm, 6 ** 0.5, rel_tol=1e-6) for s in at_output)
+    assert all(g.grad.norm > 0 for g in grads)
     params = [e for e in events if isinstance(e, ev.ParamsUpdated)][0].params
     infos = dict(params)["a"]
     assert infos[0].stats.norm > 0 and infos[0].grad.norm > 0

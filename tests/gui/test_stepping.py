@@ -32,7 +32,9 @@ def test_open_shows_tree_paused_before_first_module(driver, window):
     assert cell(window, "body.0", mm.COL_TYPE) == "Linear"
     assert cell(window, "body.0", mm.COL_PARAMS) == "40"
     # Not run yet: dimmed, no shape.
-    assert model.data(model.index_of("head"), Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.data(model.index_of("head"), Qt.ItemDataRole.ForegroundRole
+                      ).color() == style.DIM_COLOR
+    assert model.data(model.index_of(""), Qt.ItemDataRole.ForegroundRole) is None  # entered
     assert cell(window, "head", mm.COL_SHAPE) == ""
     assert window.tree.selected_path() == ""
     assert "Paused entering (root)" in window.status.where_label.text()
@@ -122,8 +124,9 @@ def test_break_on_nan_stops_at_origin(driver, window):
 def test_break_on_nan_can_be_turned_off(driver, window):
     window.debug_actions.break_nonfinite.setChecked(False)
     driver.open(EXAMPLES + "/mlp_nan.py")
-    driver.key(Qt.Key.Key_F5)
-    assert driver.record.status is not None
+    driver.key(Qt.Key.Key_F5)  # not stopped at the NaN: straight to the end
+    assert (driver.record.status, driver.record.paused_at) == ("problems", None)
+    assert [d.code for d in driver.record.diagnostics] == ["non-finite"]
 
 
 def test_history_selection_keeps_session_paused(driver, window):

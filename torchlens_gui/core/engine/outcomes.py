@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import torch
 
-from ..recording.events import Diagnostic
+from ..recording.events import Diagnostic, Phase
 from ..recording.structures import MAX_LOOK_DEPTH, tensors
 from ..diagnostics import codes
 from ..recording.internal_error import INTERNAL_ERROR_FIX, diagnostic_phase, traceback_text
@@ -61,7 +61,7 @@ def nothing_to_backward(output: Any, file: Optional[str]) -> Diagnostic:
             f" (looked {MAX_LOOK_DEPTH} levels deep)" if isinstance(output, (list, tuple, dict))
             else "")
     return Diagnostic(
-        code=codes.NOTHING_TO_BACKWARD, severity="warning", phase="loss",
+        code=codes.NOTHING_TO_BACKWARD, severity="warning", phase=Phase.LOSS,
         message=f"forward() returned {what}: backward has nothing to start from, so no "
                 "gradient was computed",
         module="", file=file,
@@ -72,7 +72,7 @@ def nothing_to_backward(output: Any, file: Optional[str]) -> Diagnostic:
 def no_parameters(file: Optional[str]) -> Diagnostic:
     """A model without trainable parameters: nothing for backward to do, nothing wrong."""
     return Diagnostic(
-        code=codes.NO_PARAMETERS, severity="info", phase="loss",
+        code=codes.NO_PARAMETERS, severity="info", phase=Phase.LOSS,
         message="The model has no trainable parameters, so there is no gradient to compute: "
                 "backward was skipped",
         file=file, fix=None)
@@ -89,7 +89,7 @@ def internal_error(exc: BaseException, phase: Optional[str]) -> Diagnostic:
 
 def meta_model(file: Optional[str]) -> Diagnostic:
     return Diagnostic(
-        code=codes.META_MODEL, severity="error", phase="build",
+        code=codes.META_MODEL, severity="error", phase=Phase.BUILD,
         message="The model was built on the meta device (device='meta', torch.device('meta') "
                 "or torch.set_default_device('meta')): its parameters hold no data, so it "
                 "cannot run for real",

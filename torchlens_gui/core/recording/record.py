@@ -88,28 +88,6 @@ def _with_histograms(summaries: tuple[ev.TensorSummary, ...], hists: dict
     return summaries if out is None else tuple(out)
 
 
-def nonfinite_count(call: CallRecord) -> int:
-    return sum(s.nan + s.inf for s in call.outputs)
-
-
-def find_origin(calls: list[CallRecord]) -> Optional[CallRecord]:
-    """The first call whose inputs were finite and outputs were not, and inside which no call
-    did the same: where the first NaN/Inf was born."""
-    candidates = [c for c in calls if c.output_nonfinite and not c.input_nonfinite]
-    orders = {c.order for c in candidates}
-    for candidate in candidates:
-        inner = False
-        for later in calls[candidate.order + 1:]:
-            if later.depth <= candidate.depth:
-                break
-            if later.order in orders:
-                inner = True
-                break
-        if not inner:
-            return candidate
-    return None
-
-
 class RunRecord:
     """Accumulates events into a queryable picture of the run."""
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, \
     QWidget
 
-from ...core.recording.record import CallRecord, RunRecord, find_origin, nonfinite_count
+from ...core.recording.record import CallRecord, RunRecord
 from .. import style
 from .plots import make_plot, settle
 
