@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
-from typing import Optional, Sequence
+from typing import Optional, Sequence, TextIO
 
 from . import __version__
 
@@ -19,6 +19,9 @@ def _check_parser() -> argparse.ArgumentParser:
     parser.add_argument("file", help="model file (defines build_model() and example_inputs())")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     parser.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    parser.add_argument("--full", action="store_true",
+                        help="with --json: every histogram even for a model of more than "
+                             "2,000 modules (whose report is compact by default)")
     parser.add_argument("--dry-run", action="store_true",
                         help="build and run on the meta device: shapes and dtypes only, no "
                              "memory or compute (values, NaNs and gradients are not seen)")
@@ -150,6 +153,9 @@ def run_check(argv: Sequence[str]) -> int:
     from .core.engine.session import Session
     from .core.engine.watchdog import run_with_timeout
 
+    # --json owns file descriptor 1: from here on, whatever else writes to stdout (the model's
+    # other threads, C code, subprocesses it starts) lands on stderr.
+    out = claim_stdout() if args.json else sys.stdout
     err = sys.stderr  # the real stream: the session redirects sys.stderr while it runs
     listener = _log_writer(err)
     keeper = tensor_keeper(args)
@@ -164,21 +170,37 @@ def run_check(argv: Sequence[str]) -> int:
     else:
         session = Session(args.file, **options)
     record = run_with_timeout(session, args.timeout)
-    return _print_report(record, args, keeper, err)
+    return _print_report(record, args, keeper, err, out)
 
 
-def _print_report(record, args: argparse.Namespace, keeper, err) -> int:
-    """Print the report (text or --json), write --save/--html; the exit status."""
-    from .core.recording.report import exit_code, to_json, to_text
+def _print_report(record, args: argparse.Namespace, keeper, err, out: TextIO) -> int:
+    """Print the report (text or --json) to ``out``, write --save/--html; the exit status."""
+    from .core.recording.report import exit_code, to_json_text, to_text
 
-    if args.json:
-        sys.stdout.write(json.dumps(to_json(record), allow_nan=False) + "\n")
-    else:
-        sys.stdout.write(to_text(record) + "\n")
-    sys.stdout.flush()
+    text = to_json_text(record, full=getattr(args, "full", False)) if args.json \
+        else to_text(record)
+    out.write(text + "\n")
+    out.flush()
+    if out is not sys.stdout and out is not sys.__stdout__:
+        out.close()
     if not write_outputs(args, record, keeper, err):
         return 2
     return exit_code(record)
+
+
+def claim_stdout() -> TextIO:
+    """Keep file descriptor 1 for the caller alone: return a stream on a duplicate of it and
+    point fd 1 (and sys.stdout) at stderr, so no other writer can reach the real stdout."""
+    try:
+        if sys.stdout.fileno() != 1:
+            return sys.stdout
+    except (AttributeError, OSError, ValueError):  # replaced by the embedding code (tests)
+        return sys.stdout
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(saved, "w", encoding="utf-8")
 
 
 def run_script(argv: Sequence[str]) -> int:
@@ -194,13 +216,14 @@ def run_script(argv: Sequence[str]) -> int:
     from .core.engine.script_session import ScriptSession
     from .core.engine.watchdog import run_with_timeout
 
+    out = claim_stdout() if args.json else sys.stdout
     err = sys.stderr  # the script's prints go to stderr: stdout carries the report
     listener = _log_writer(err)
     keeper = tensor_keeper(args)
     session = ScriptSession(args.script, args.args, max_steps=args.steps, listener=listener,
                             values=True, histograms=True, tensor_keeper=keeper)
     record = run_with_timeout(session, args.timeout)
-    return _print_report(record, args, keeper, err)
+    return _print_report(record, args, keeper, err, out)
 
 
 def _is_snapshot(path: Optional[str]) -> bool:

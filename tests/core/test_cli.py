@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from case_tools import case_path, marker_line
+from case_tools import case_path, marker_line, module_entry
 
 
 def check(*args: str, timeout: float = 120):
@@ -60,3 +60,60 @@ def test_python_dash_m_and_help():
     result = subprocess.run([sys.executable, "-m", "torchlens_gui", "check", "--help"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "--dry-run" in result.stdout
+
+
+def test_json_owns_stdout_other_threads_fd1_and_subprocesses_go_to_stderr():
+    """Issue 10, failure 3: nothing but the JSON object reaches stdout."""
+    result = check(case_path("rel_noisy_stdout"), "--json", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "ok"
+    for text in ("printed by another thread", "written to fd 1", "printed by a subprocess"):
+        assert text in result.stderr and text not in result.stdout
+
+
+def test_json_writer_survives_jagged_complex_quantized_and_sparse_outputs():
+    result = check(case_path("rel_odd_tensors"), "--json", "--device", "cpu")
+    report = json.loads(result.stdout)
+    assert result.returncode in (0, 1), result.stderr
+    outputs = {s["name"]: s for s in module_entry(report, "")["outputs"]}
+    assert outputs["['jagged']"]["shape"][0] == 2  # a symbolic size comes out as text
+    assert set(outputs) >= {"['y']", "['complex']", "['quantized']", "['sparse']", "['csr']"}
+    assert not [d for d in report["diagnostics"] if d["code"] == "internal-error"]
+
+
+def test_json_writer_cannot_fail_even_on_a_broken_report(monkeypatch):
+    from torchlens_gui.core.recording import report as report_module
+    from torchlens_gui.core.recording.record import RunRecord
+
+    def broken(record, **options):
+        raise TypeError("not serializable")
+
+    monkeypatch.setattr(report_module, "to_json", broken)
+    record = RunRecord()
+    record.status, record.file, record.device = "ok", "model.py", object()
+    text = report_module.to_json_text(record)
+    report = json.loads(text)
+    assert report["status"] == "failed"
+    assert report["diagnostics"][-1]["code"] == "internal-error"
+    assert isinstance(report["device"], str)
+
+
+@pytest.mark.parametrize("timeout", ["0", "600"])
+def test_ctrl_c_still_prints_one_json_object(timeout):
+    """Issue 10, failure 6 (last item): KeyboardInterrupt with or without a time limit."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "torchlens_gui", "check",
+                             case_path("rel_endless_ready"), "--json", "--device", "cpu",
+                             "--timeout", timeout],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # wait until forward runs
+        if "forward started" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, _err = proc.communicate(timeout=60)
+    report = json.loads(out)
+    (diagnostic,) = [d for d in report["diagnostics"] if d["code"] == "interrupted"]
+    assert diagnostic["phase"] == "forward"
+    assert proc.returncode == 2

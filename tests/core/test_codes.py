@@ -81,7 +81,7 @@ def test_every_rule_reports_codes_of_the_table_and_takes_part_in_some_event():
     # the rest are reported by the session and the watchdog (run_failures.py)
     assert set(CODES) == reported | {codes.LOAD_ERROR, codes.CREATION_ERROR,
                                      codes.DEVICE_UNAVAILABLE, codes.OUT_OF_MEMORY, codes.TIMEOUT,
-                                     codes.COMPILED_MODEL, *codes.STEP_CODES}
+                                     codes.COMPILED_MODEL, *codes.STEP_CODES, *codes.OUTCOME_CODES}
 
 
 def test_a_rule_is_called_only_for_the_events_it_overrides():

@@ -45,8 +45,9 @@ def close(got: tuple, expected: tuple) -> bool:
 
 def test_json_top_level_fields(nan_report):
     assert list(nan_report) == ["schema", "file", "device", "status", "dry_run", "loss",
-                                "modules", "diagnostics", "steps"]
+                                "modules", "diagnostics", "steps", "detail"]
     assert nan_report["steps"] == []  # one forward/backward, no training steps
+    assert nan_report["detail"] == "full"  # a small model: every histogram
     assert (nan_report["schema"], nan_report["file"], nan_report["device"],
             nan_report["status"], nan_report["dry_run"]) == (1, NAN_CASE, "cpu", "problems",
                                                             False)

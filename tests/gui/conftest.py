@@ -30,7 +30,7 @@ def no_session_thread_left():
     """Fail a test that leaves a session thread behind (after its window closed)."""
     yield
     for thread in session_threads():
-        thread.join(2.0)
+        thread.join(5.0)  # an abandoned run blocked in C (rel_blocked_in_c: 2 s) ends alone
     left = session_threads()
     assert not left, f"session thread(s) still running after the test: {left}"
 
@@ -39,7 +39,12 @@ def no_session_thread_left():
 def settings(tmp_path):
     from PySide6.QtCore import QSettings
 
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    from torchlens_gui.gui.safety_notice import SAFETY_NOTICE_KEY
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    # The "opening runs the file's code" dialog is modal: tests about it clear this key.
+    settings.setValue(SAFETY_NOTICE_KEY, True)
+    return settings
 
 
 @pytest.fixture

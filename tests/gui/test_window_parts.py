@@ -89,6 +89,9 @@ def test_run_screenshot_cli(tmp_path):
         env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 10_000
+    # Issue 10, failure 8: a screenshot run leaves the user's recent files alone.
+    saved = "".join(p.read_text() for p in tmp_path.rglob("*.conf"))
+    assert "mlp_nan.py" not in saved
 
 
 def test_drop_a_py_file_opens_it(qtbot, window):

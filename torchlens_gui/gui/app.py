@@ -85,10 +85,21 @@ def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool 
     elif file is not None and script_args is not None:  # torchlens-gui run SCRIPT (window)
         window.open_script(file, script_args, run=run or bool(screenshot), steps=steps)
     elif file is not None:
-        window.open_file(file, run=run or bool(screenshot))
+        window.open_file(file, run=run or bool(screenshot), remember=not screenshot)
     elif screenshot:
         QTimer.singleShot(300, lambda: _shoot_and_quit(window, screenshot))
-    return int(app.exec())
+    return finish(window, int(app.exec()))
+
+
+def finish(window, code: int) -> int:
+    """After the event loop: ``code``, or leave the process at once when a run abandoned in a C
+    call still runs (the interpreter's shutdown would wait on it, or abort mid-call; settings
+    are already saved by the window's close)."""
+    if window.controller.abandoned_threads:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _arm_screenshot(window, path: str) -> None:

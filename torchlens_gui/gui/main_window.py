@@ -33,6 +33,7 @@ from .panels.steps_panel import StepsPanel
 from .panels.tensor_panel import TensorPanel
 from .recent_files import RecentFiles
 from .run_views import RunViews
+from .safety_notice import SAFETY_NOTICE_KEY, safety_notice
 from .selection import Selection
 from .session_controller import Changes, SessionController
 from .session_state import ENABLED, STATEFUL
@@ -85,7 +86,9 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.sharing = Sharing(self, self.debug_actions.file_menu, self.debug_actions.quit)
-        self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu, self.open_file)
+        self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu,
+                                  self.open_chosen_file)
+        self._notice_shown = False
         self.layout_.restore(self.settings, saved=not default_layout)
         self.run_views = RunViews(self.model, self.tree, self.nonfinite_panel,
                                   self.gradient_panel, self.docks)
@@ -142,9 +145,10 @@ class MainWindow(QMainWindow):
 
     # ---- opening and running ----------------------------------------------------------------
 
-    def open_file(self, path: str, run: bool = False) -> None:
+    def open_file(self, path: str, run: bool = False, remember: bool = True) -> None:
         """Load ``path`` in a new session (paused before the first module unless ``run``), or
-        show it read-only when its content is a snapshot."""
+        show it read-only when its content is a snapshot. ``remember=False`` leaves the recent
+        files alone (a --screenshot run)."""
         path = os.path.abspath(path)
         if Sharing.is_snapshot(path):
             if self.sharing.open_snapshot(path):
@@ -152,8 +156,29 @@ class MainWindow(QMainWindow):
             return
         if self.controller.source != path:
             self.controller.set_breakpoints(())
-        self.recent.add(path)
+        if remember:
+            self.recent.add(path)
         self.controller.start(path, run=run)
+
+    def open_chosen_file(self, path: str) -> None:
+        """A file the user chose in the window (Open, a drop, the recent-files menu): say once
+        that opening it runs its code, then open it."""
+        if Sharing.is_snapshot(path) or self.confirm_runs_code(path):  # a snapshot runs nothing
+            self.open_file(path)
+
+    def confirm_runs_code(self, path: str) -> bool:
+        """The safety notice: loading a model file executes it with the user's rights. Shown
+        once per window unless "Don't show this again" was ticked; False when cancelled."""
+        if self._notice_shown or self.settings.value(SAFETY_NOTICE_KEY, False, type=bool):
+            return True
+        box = safety_notice(self, os.path.basename(path))
+        box.exec()
+        if box.clickedButton() is not box.open_button:
+            return False
+        self._notice_shown = True
+        if box.checkBox().isChecked():
+            self.settings.setValue(SAFETY_NOTICE_KEY, True)
+        return True
 
     def open_script(self, path: str, args: list[str], run: bool = False,
                     steps: Optional[int] = None) -> None:
@@ -190,7 +215,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open model file or snapshot", start,
                                               OPEN_FILTER)
         if path:
-            self.open_file(path)
+            self.open_chosen_file(path)
 
     def _on_run_script_triggered(self) -> None:
         start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
@@ -406,12 +431,13 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event: QDropEvent) -> None:
         for url in event.mimeData().urls():
             if _openable(url.toLocalFile()):
-                self.open_file(url.toLocalFile())
+                self.open_chosen_file(url.toLocalFile())
                 event.acceptProposedAction()
                 return
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.layout_.save(self.settings)
+        self.settings.sync()  # the app may leave with os._exit (a run stuck in a C call)
         self.controller.shutdown()
         super().closeEvent(event)
 

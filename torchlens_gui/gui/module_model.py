@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Optional
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QFont
 
+from ..core.recording.paths import join_path, last_segment, path_segments
 from ..core.recording import events as ev
 from ..core.recording.record import RunRecord
 from . import style
@@ -63,16 +64,16 @@ def output_line(index: int, summary: ev.TensorSummary) -> str:
 
 def display_name(path: str) -> str:
     """The last component of a dotted path; the root shows as "(root)"."""
-    return path.rsplit(".", 1)[-1] if path else "(root)"
+    return last_segment(path) if path else "(root)"
 
 
 def short_label(path: str) -> str:
     """A label that stays meaningful out of the tree: "encoder.2" rather than "2"."""
-    parts = path.split(".") if path else []
+    parts = path_segments(path)
     if not parts:
         return "(root)"
     if parts[-1].isdigit() and len(parts) > 1:
-        return ".".join(parts[-2:])
+        return join_path(parts[-2], parts[-1])
     return parts[-1]
 
 

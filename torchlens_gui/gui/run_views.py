@@ -39,9 +39,14 @@ class RunViews:
                 lambda visible, p=panel: visible and self._refresh_chart(p))
 
     def set_record(self, record: RunRecord) -> None:
+        """A new session (restart, load, device change): every run-wide view starts empty,
+        shown or not, so nothing of the previous run survives (a run that now fails before
+        backward must not show the last run's gradient bars)."""
         self.record = record
         self._pending_paths = set()
         self.model.set_record(record)
+        self.nonfinite.start_over(record)
+        self.gradients.refresh_norms(record)
 
     def apply(self, changes: Changes) -> None:
         """Bring the tree and the charts up to date with one drain's changes."""

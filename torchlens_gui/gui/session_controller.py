@@ -11,6 +11,7 @@ older generation (a session that was restarted or stopped) are dropped.
 from __future__ import annotations
 
 import gc
+import os
 import queue
 import threading
 import time
@@ -25,12 +26,19 @@ from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import RunRecord
 from ..core.engine.session import Session
 from ..core.engine.tensor_keeper import TensorKeeper
+from ..core.engine.watchdog import user_line_of_thread
+from ..core.diagnostics import codes
+from ..core.recording.internal_error import diagnostic_phase
 from .session_state import SessionState, session_state
 
 DRAIN_INTERVAL_MS = 33
 # Time spent applying events per tick, so a flood of events never freezes the window.
 DRAIN_BUDGET_S = 0.02
-STOP_GRACE_S = 1.0
+# Stop: the gate stops a run at its next module event; after STOP_INTERRUPT_S a Python loop
+# that reaches none is interrupted; after ABANDON_S a run stuck in a C call (time.sleep, one
+# long native op) is abandoned: the window is usable again and the thread finishes on its own.
+STOP_INTERRUPT_S = 0.3
+ABANDON_S = 0.7
 # What one session may copy out for the tensor viewer (and File > Save snapshot).
 KEPT_TENSOR_BYTES = 256 * 2**20
 GUI_BUSY_WAIT_S = 0.25
@@ -120,6 +128,8 @@ class SessionController(QObject):
         # "auto": histograms while stepping (where someone looks), none during a free run.
         self.histograms: bool | str = "auto"
         self._thread: Optional[threading.Thread] = None
+        # Threads of abandoned runs (stuck in a C call when stopped): left to finish alone.
+        self._abandoned: list[threading.Thread] = []
         self.session: Optional[Session] = None
         # Script mode (the script's arguments) and training steps of a model file; None: the
         # single forward and backward of a model file.
@@ -167,6 +177,12 @@ class SessionController(QObject):
 
     def thread_alive(self) -> bool:
         return self.running
+
+    @property
+    def abandoned_threads(self) -> int:
+        """How many abandoned runs are still finishing in the background."""
+        self._abandoned = [t for t in self._abandoned if t.is_alive()]
+        return len(self._abandoned)
 
     # ---- starting ---------------------------------------------------------------------------
 
@@ -294,8 +310,9 @@ class SessionController(QObject):
 
     def stop(self, wait: bool = False) -> None:
         """Stop the session. The gate stops it at its next module event; a thread still alive
-        after STOP_GRACE_S (a loop that reaches no hook) is interrupted. With ``wait`` the call
-        blocks until the thread is gone (at most about 2 * STOP_GRACE_S)."""
+        after STOP_INTERRUPT_S (a loop that reaches no hook) is interrupted; one still alive
+        after ABANDON_S (blocked in a C call) is abandoned. Without ``wait`` that happens on
+        timers and the window stays responsive; with it the call returns within ABANDON_S."""
         thread = self._thread
         if thread is None or not thread.is_alive():
             return
@@ -303,19 +320,56 @@ class SessionController(QObject):
             self.gate.command(Command.STOP)
         self._gui_idle.set()  # never make a stopping worker wait for a GUI that waits for it
         if wait:
-            self._join(thread)
+            thread.join(STOP_INTERRUPT_S)
+            self._interrupt_if_alive(thread)
+            thread.join(ABANDON_S - STOP_INTERRUPT_S)
+            self._abandon_if_alive(thread)
         else:
-            QTimer.singleShot(int(STOP_GRACE_S * 1000), lambda: self._interrupt_if_alive(thread))
+            QTimer.singleShot(int(STOP_INTERRUPT_S * 1000),
+                              lambda: self._interrupt_if_alive(thread))
+            QTimer.singleShot(int(ABANDON_S * 1000), lambda: self._abandon_if_alive(thread))
 
     def _interrupt_if_alive(self, thread: threading.Thread) -> None:
-        if thread.is_alive() and thread.ident is not None:
+        if thread.is_alive() and thread.ident is not None and thread is self._thread:
             interrupt_thread(thread.ident)
 
-    def _join(self, thread: threading.Thread) -> None:
-        thread.join(STOP_GRACE_S)
-        if thread.is_alive():
-            self._interrupt_if_alive(thread)
-            thread.join(STOP_GRACE_S)
+    def _abandon_if_alive(self, thread: threading.Thread) -> None:
+        """Leave a run that did not stop (stuck in a C call) to finish in the background: its
+        later events are dropped, and the record ends here as stopped, saying where it was."""
+        if not thread.is_alive() or thread is not self._thread:
+            return
+        where = user_line_of_thread(thread.ident, self.record.file)
+        self._abandoned.append(thread)
+        self._thread = None
+        self.generation += 1  # what the abandoned thread still says belongs to no one
+        if self.record.status is None:
+            count = self.abandoned_threads
+            at = f" at {os.path.basename(where[0])}:{where[1]}" if where else ""
+            self._end_record(ev.Diagnostic(
+                code=codes.RUN_ABANDONED, severity="warning", phase=diagnostic_phase(
+                    self.record.phase),
+                message=f"Stopped: the run was stuck in a C call{at} (time.sleep, I/O or one "
+                        f"long native op) and is left to finish in the background "
+                        f"({count} such thread{'s' if count != 1 else ''} running)",
+                file=where[0] if where else self.record.file,
+                line=where[1] if where else None,
+                fix="Nothing to do: the window is usable and a restart does not wait for it. "
+                    "If the model blocks on purpose, make the wait shorter."), "stopped")
+
+    def _end_record(self, diagnostic: ev.Diagnostic, status: str) -> None:
+        """End the current record from the GUI side (the worker cannot say it any more)."""
+        generation = self.generation
+        elapsed = time.monotonic() - self.started_at if self.started_at else 0.0
+        for call in self.record.calls:  # the calls it was inside never return to us
+            if call.status == "running":
+                self._queue.put((generation, ev.ModuleFailed(
+                    call.path, call.call_index, call.depth, diagnostic.message.splitlines()[0])))
+        for event in (ev.DiagnosticRaised(diagnostic), ev.PhaseChanged(ev.Phase(status)),
+                      ev.SessionEnded(status, elapsed,
+                                      tuple(self.record.diagnostics) + (diagnostic,))):
+            self._queue.put((generation, event))
+        self._timer.start()
+        self.drain()
 
     def shutdown(self) -> None:
         """Stop and wait for the worker, then process what it said (window closing)."""
@@ -398,4 +452,14 @@ class SessionController(QObject):
             self.sig_record_changed.emit(changes)
         if not self.running and self._queue.empty():
             self._timer.stop()
+            if self.record.status is None and self._thread is not None:
+                # The worker died without saying so (it never should): end the record here so
+                # the window never stays "Running…".
+                self._thread = None
+                self._end_record(ev.Diagnostic(
+                    code=codes.INTERNAL_ERROR, severity="error",
+                    phase=diagnostic_phase(self.record.phase),
+                    message="torchlens-gui failed: the session thread ended without reporting "
+                            "how", fix="This is a bug in torchlens-gui; please report it."),
+                    "failed")
         return changes.paused is not None or changes.ended is not None or self._queue.empty()

@@ -8,6 +8,7 @@ from typing import Optional
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
+from ..core.diagnostics import codes
 from ..core.recording import events as ev
 from ..core.recording.record import RunRecord
 
@@ -68,9 +69,11 @@ class StatusBar(QStatusBar):
         if record.status is not None:
             self._timer.stop()
             text = ENDED_TEXT.get(record.status, record.status)
-            errors = [d for d in record.diagnostics if d.severity == "error"]
+            errors = [d for d in record.diagnostics if d.severity == "error"] or \
+                [d for d in record.diagnostics if d.code == codes.RUN_ABANDONED]
             if errors:
-                text += f" — {errors[0].message.splitlines()[0]}"
+                text = errors[0].message.splitlines()[0] if errors[0].code == codes.RUN_ABANDONED \
+                    else f"{text} — {errors[0].message.splitlines()[0]}"
             self.where_label.setText(text)
             self.elapsed_label.setText(f"{record.elapsed_s:.2f} s")
         elif record.paused_at is not None:

@@ -326,7 +326,7 @@ def _grad_kind(ctx: SessionContext, name: str) -> str:
 
 def _module_level(ctx: SessionContext, bad_params: list[str]) -> Diagnostic:
     first = bad_params[0]
-    path = first.rsplit(".", 1)[0] if "." in first else ""
+    path = parent_path(first) or ""
     site = ctx.site_of(path)
     return Diagnostic(
         code=codes.NON_FINITE, severity="error", phase=Phase.BACKWARD,

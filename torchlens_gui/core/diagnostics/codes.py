@@ -74,6 +74,21 @@ COLLATE_SIZE_MISMATCH = _code("collate-size-mismatch", "error",
 SCRIPT_EXIT = _code("script-exit", "error", "the script called sys.exit with a failure status")
 SCRIPT_THREADS = _code("script-threads", "warning", "the script left threads running")
 NO_MODULE_CALLED = _code("no-module-called", "warning", "the script never called a module")
+INTERRUPTED = _code("interrupted", "error",
+                    "the run was interrupted (Ctrl+C or KeyboardInterrupt)")
+INTERNAL_ERROR = _code("internal-error", "error", "a bug of torchlens-gui (with its traceback)")
+NOTHING_TO_BACKWARD = _code("nothing-to-backward", "warning",
+                            "forward returned nothing backward can start from")
+NO_PARAMETERS = _code("no-parameters", "info", "the model has no trainable parameters")
+META_MODEL = _code("meta-model", "error", "the model was built on the meta device")
+MODULE_ADDED_IN_FORWARD = _code("module-added-in-forward", "warning",
+                                "a submodule registered during forward")
+RUN_ABANDONED = _code("run-abandoned", "warning",
+                      "a stopped run stuck in a C call was left to finish in the background")
+# How a run ends when it cannot end normally, and what it returned (engine/outcomes.py, the
+# session and the window's controller), not by a Rule.
+OUTCOME_CODES = (INTERRUPTED, INTERNAL_ERROR, NOTHING_TO_BACKWARD, NO_PARAMETERS, META_MODEL,
+                 RUN_ABANDONED)
 
 # Reported by the step tracker (diagnostics/training.py) and script mode, not by a Rule.
 STEP_CODES = (DIVERGING_LOSS, DATA_NON_FINITE, BATCH_SHAPE, SCRIPT_EXIT, SCRIPT_THREADS,

@@ -40,7 +40,7 @@ class StructureChecks(Rule):
 
     name = "structure"
     reports = (codes.UNREGISTERED_MODULE, codes.LAZY_MODULE, codes.FROZEN_PARAMETERS,
-               codes.DRY_RUN, codes.DTYPE_MISMATCH)
+               codes.DRY_RUN, codes.DTYPE_MISMATCH, codes.MODULE_ADDED_IN_FORWARD)
 
     def __init__(self, state: WatchState) -> None:
         super().__init__(state)
@@ -80,7 +80,30 @@ class StructureChecks(Rule):
         return found
 
     def after_forward(self, ctx: SessionContext) -> list[Diagnostic]:
-        return unregistered_modules(ctx) + self.lazy(ctx)
+        return unregistered_modules(ctx) + self.added_in_forward(ctx) + self.lazy(ctx)
+
+    def added_in_forward(self, ctx: SessionContext) -> list[Diagnostic]:
+        """One warning per module forward() registered with add_module (or by assigning an
+        attribute) instead of __init__."""
+        found = []
+        for path, (module, called_at) in ctx.added_in_forward.items():
+            node = ctx.record.nodes.get(path)
+            if node is None or node.parent in ctx.added_in_forward:
+                continue  # a submodule of a module added in forward: covered by its top
+            file, line = called_at or (ctx.user_file, None)
+            params = sum(p.numel() for p in module.parameters())
+            found.append(Diagnostic(
+                code=codes.MODULE_ADDED_IN_FORWARD, severity="warning", phase=Phase.FORWARD,
+                message=f"{path} ({type(module).__name__}, {count_text(params, 'parameter')}) "
+                        "was registered during forward (add_module or an attribute assigned "
+                        "in forward()), not in __init__: it is made again with fresh weights "
+                        "on every call, and an optimizer created before the first forward "
+                        "never sees its parameters.",
+                module=path, file=file, line=line,
+                fix="Create the module once in __init__ (self.name = ...) and only call it in "
+                    "forward()."))
+        return found
+
 
     def lazy(self, ctx: SessionContext) -> list[Diagnostic]:
         found = []

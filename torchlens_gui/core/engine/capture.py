@@ -90,4 +90,16 @@ def capture_output(sink: Callable[[str, str], None], on_warning: Optional[Warnin
         for tee in tees:
             tee.retire()
         _RETIRED.extend(tees)
-        sys.stdout, sys.stderr = old_out, old_err
+        # Sessions can overlap (a run abandoned in a C call ends while the next one runs):
+        # put back only our own tee, and never a retired one.
+        if sys.stdout is tees[0]:
+            sys.stdout = _live(old_out)
+        if sys.stderr is tees[1]:
+            sys.stderr = _live(old_err)
+
+
+def _live(stream):
+    """``stream``, or the stream a retired tee (of an ended session) passes everything to."""
+    while isinstance(stream, _ThreadTee) and stream._thread is None:
+        stream = stream._original
+    return stream

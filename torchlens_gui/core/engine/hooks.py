@@ -26,9 +26,11 @@ from .gate import StepGate
 from .histogram_keeper import HistogramKeeper, paired
 from ..statistics.stats import HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM, SummaryCache, summarize_many, \
     summarize_nested
+from ..recording.paths import escape_name, join_path
 from ..recording.structures import leaves, tensors
 from .tensor_keeper import TensorKeeper
 from ..usercode.tree import describe_module_tree
+from ..usercode.user_frames import caller_user_frame
 
 
 _get_ident = threading.get_ident
@@ -77,6 +79,8 @@ class ModuleHooks:
     def remove(self) -> None:
         for handle in self._handles:
             handle.remove()
+            # handle.remove() leaves the id in this table (torch 2.x): one entry per run.
+            nn_module._global_forward_hooks_with_kwargs.pop(handle.id, None)
         self._handles.clear()
         self.cache.clear()
         if self.keeper is not None:
@@ -252,7 +256,9 @@ class ModuleHooks:
         parent = ctx.stack[-1] if ctx.stack else None
         owner = parent.module if parent else ctx.model
         base = parent.path if parent else ""
-        name = _attribute_name(owner, module)
+        registered_as = _registered_name(owner, module)
+        name = escape_name(registered_as) if registered_as is not None \
+            else _attribute_name(owner, module)
         if name is None:
             self._unregistered_names += 1
             site = ctx.sites.get(module)
@@ -263,18 +269,36 @@ class ModuleHooks:
                        f"at line {site.line}>"
             else:
                 name = f"<unregistered {type(module).__name__} #{self._unregistered_names}>"
-        path = f"{base}.{name}" if base else name
+        path = join_path(base, name)
         if path in ctx.modules:  # a new module from the same line (forward ran again)
             path = f"{path[:-1]} #{self._unregistered_names}>"
         parent_depth = ctx.record.nodes[base].depth if base in ctx.record.nodes else -1
+        # add_module (or an attribute assignment) during forward registers it under its owner
+        # after the tree was read: registered, but new; anything else is unregistered.
         entries = describe_module_tree(module, ctx.sites, prefix=path, parent=base,
-                                       depth=parent_depth + 1, registered=False)
+                                       depth=parent_depth + 1,
+                                       registered=registered_as is not None)
+        called_at = caller_user_frame(ctx.user_file, skip=2) if registered_as is not None \
+            else None
         for node, sub in entries:
             ctx.paths[id(sub)] = node.path
             ctx.modules[node.path] = sub
-            ctx.unregistered[node.path] = sub
+            if registered_as is not None:
+                ctx.added_in_forward[node.path] = (sub, called_at)
+            else:
+                ctx.unregistered[node.path] = sub
             self.emit(ev.ModuleAdded(node))
         return path
+
+
+def _registered_name(owner: Optional[nn.Module], target: nn.Module) -> Optional[str]:
+    """The name ``owner`` registered ``target`` under (in its ``_modules``), if it did."""
+    table = getattr(owner, "_modules", None) if owner is not None else None
+    if isinstance(table, dict):
+        for key, item in table.items():
+            if item is target:
+                return key
+    return None
 
 
 def _attribute_name(owner: Optional[nn.Module], target: nn.Module) -> Optional[str]:
@@ -284,6 +308,8 @@ def _attribute_name(owner: Optional[nn.Module], target: nn.Module) -> Optional[s
     for attr, value in vars(owner).items():
         if value is target:
             return attr
+        if attr == "_modules":  # registered children are named by _registered_name
+            continue
         if isinstance(value, (list, tuple)):
             for index, item in enumerate(value):
                 if item is target:

@@ -25,6 +25,9 @@ from .devices import (DeviceUnavailable, free_cached_memory, is_out_of_memory, r
                       synchronize)
 from ..diagnostics import Diagnostician, default_diagnostician, run_failures
 from .gate import Command, SessionStopped, StepGate
+from .isolation import ProcessState
+from .outcomes import (internal_error, interrupted, meta_model, no_parameters,
+                       nothing_to_backward)
 from .hooks import ModuleHooks
 from .tensor_keeper import TensorKeeper
 from ..usercode.loader import LoadError, ModelSpec, load_model_file
@@ -34,6 +37,8 @@ from ..recording.structures import iter_leaves, map_tensors, tensors
 from ..usercode.tree import all_param_infos, describe_module_tree
 
 Listener = Callable[[ev.Event], None]
+
+FORWARD_FAILED = object()  # what _forward returns when forward raised (None is a valid output)
 
 
 class _Abort(Exception):
@@ -84,6 +89,8 @@ class Session:
         self._end_lock = threading.Lock()
         self._ended = False
         self._stop_reason: Optional[ev.Diagnostic] = None
+        self._stop_status: Optional[str] = None
+        self._spec: Optional[ModelSpec] = None  # a loaded file's, unloaded when the run ends
 
     # ---- events ---------------------------------------------------------------------------
 
@@ -105,37 +112,74 @@ class Session:
     # ---- the run ----------------------------------------------------------------------------
 
     def run(self) -> RunRecord:
-        """Run to the end (or to a stop) and return the record. Never raises for user errors."""
+        """Run to the end (or to a stop) and return the record. Never raises: whatever ends the
+        run (a user error, a stop, KeyboardInterrupt, a bug of ours) ends it with a diagnostic,
+        a SessionEnded event and the process state as it was before."""
         self._started = time.perf_counter()
+        file = self.source if isinstance(self.source, str) else self.source.file
+        state = ProcessState(os.path.dirname(file) if file else None)
+        status = "failed"
+        try:
+            try:
+                self._start_events(file)
+                with capture_output(self._on_output, self._on_warning, echo=self.echo_output):
+                    status = self._run_phases()
+            except SessionStopped:
+                status = "stopped"
+            except _Abort as abort:
+                status = abort.status
+            except KeyboardInterrupt as exc:
+                self.report(interrupted(exc, self.record.phase, self.ctx))
+                status = "stopped"
+            except BaseException as exc:  # a bug of ours (RecursionError, MemoryError included)
+                self.report(internal_error(exc, self.record.phase))
+                status = "failed"
+        except BaseException:  # a second stop arriving while the first was being handled
+            status = "stopped" if status == "failed" else status
+        self._finish(status, state)
+        return self.record
+
+    def _start_events(self, file: Optional[str]) -> None:
         self.gate.on_pause = lambda loc: self.emit(ev.Paused(loc))
         self.gate.on_resume = lambda: self.emit(ev.Resumed())
-        file = self.source if isinstance(self.source, str) else self.source.file
         try:
             shown_device = str(resolve_device(self.device_name))
         except DeviceUnavailable:
             shown_device = self.device_name
         self.emit(ev.SessionStarted(file, shown_device, self.dry_run))
-        status = "failed"
-        try:
-            with capture_output(self._on_output, self._on_warning, echo=self.echo_output):
-                status = self._run_phases()
-        except SessionStopped:
-            status = "stopped"
-        except _Abort as abort:
-            status = abort.status
-        finally:
-            if self._hooks is not None:
-                self._hooks.remove()
-            if self.ctx is not None:
-                self.ctx.stack.clear()
-                self.ctx.output = None
-        self._end(status)
-        return self.record
 
-    def stop(self, reason: Optional[ev.Diagnostic] = None) -> None:
+    def _finish(self, status: str, state: ProcessState) -> None:
+        """Remove hooks, restore the process state, then say the session ended. Retried if a
+        late stop (an asynchronous SessionStopped) lands in the middle: every step is safe to
+        run twice, and the end must be told whatever happens."""
+        for _attempt in range(5):
+            try:
+                if self._hooks is not None:
+                    self._hooks.remove()
+                state.restore()
+                self._end(status)
+                break
+            except BaseException:
+                continue
+        # Let go of the model, its inputs and outputs now: the gate outlives the session (the
+        # GUI keeps it until the next start) and its callbacks would keep all of it alive.
+        self.gate.on_pause = self.gate.on_resume = None
+        self._hooks = None
+        if self.ctx is not None:
+            # Output tensors carry our gradient hooks, which point back at the context: a
+            # cycle through autograd's C++ graph that no garbage collection can break.
+            self.ctx.release()
+        self.ctx = None
+        if isinstance(self.source, str) and self._spec is not None:
+            self._spec.unload()
+        self._spec = None
+
+    def stop(self, reason: Optional[ev.Diagnostic] = None,
+             ended_as: Optional[str] = None) -> None:
         """Ask the run to stop (from any thread). ``reason`` (a timeout) is reported when it
-        ends, which then counts as a problem instead of a plain stop."""
+        ends, which then counts as a problem instead of a plain stop (or as ``ended_as``)."""
         self._stop_reason = reason
+        self._stop_status = ended_as
         self.gate.command(Command.STOP)
 
     def abandon(self) -> None:
@@ -150,7 +194,7 @@ class Session:
             phase = Phase.DONE if status in ("ok", "problems") else Phase(status)
             if self._stop_reason is not None:
                 self.report(self._stop_reason)
-                status = "problems" if self.record.nodes else "failed"
+                status = self._stop_status or ("problems" if self.record.nodes else "failed")
             self._phase(phase)
             elapsed = time.perf_counter() - self._started
             self.emit(ev.SessionEnded(status, elapsed, tuple(self.record.diagnostics)))
@@ -164,7 +208,7 @@ class Session:
         self._hooks.install()
         with compiled_code_eager():
             output = self._forward(model, inputs, ctx)
-            if output is not None and not self.dry_run:
+            if output is not FORWARD_FAILED and not self.dry_run:
                 loss_value = self._loss(spec, output, ctx)
                 if loss_value is not None:
                     self._backward(loss_value, ctx)
@@ -210,7 +254,8 @@ class Session:
 
         try:
             with refusing_training():
-                return load_model_file(self.source)
+                self._spec = load_model_file(self.source)
+            return self._spec
         except LoadError as exc:
             self.report(run_failures.load_error(exc))
             raise _Abort("failed") from None
@@ -244,6 +289,9 @@ class Session:
             model = original
         if not isinstance(model, nn.Module):
             self.report(run_failures.not_a_module(model, spec.file))
+            raise _Abort("failed")
+        if not self.dry_run and _on_meta(model):
+            self.report(meta_model(spec.file))
             raise _Abort("failed")
         try:
             if not _all_on(model, ctx.device):  # a live model run again is already there
@@ -289,7 +337,7 @@ class Session:
             raise
         except BaseException as exc:
             self._fail_in_phase(exc, Phase.FORWARD, ctx)
-            return None
+            return FORWARD_FAILED
         ctx.output = output
         self._hooks.keep_histograms()  # the last calls of the forward get a histogram
         for diagnostic in self.diagnostician.after_forward(ctx):
@@ -299,6 +347,11 @@ class Session:
     def _loss(self, spec: ModelSpec, output: Any, ctx: SessionContext) -> Optional[torch.Tensor]:
         self._phase(Phase.LOSS)
         surrogate = spec.loss is None
+        if surrogate and not backward_starts(output):
+            self.report(no_parameters(spec.file) if not _trainable(ctx)
+                        else nothing_to_backward(output, spec.file))
+            self.emit(ev.LossComputed(None, surrogate))
+            return None
         try:
             with self.diagnostician.phase_guard(Phase.LOSS, ctx), \
                     ctx.sites.recording(ctx.user_file, in_forward=True):
@@ -318,6 +371,9 @@ class Session:
                                   surrogate, summary))
         for diagnostic in self.diagnostician.on_loss(ctx, output, value, surrogate):
             self.report(diagnostic)
+        if not value.requires_grad and not _trainable(ctx):
+            self.report(no_parameters(spec.file))
+            return None
         if not value.requires_grad:
             self.report(run_failures.loss_without_grad(spec.file))
             return None
@@ -390,11 +446,34 @@ def _all_on(model: nn.Module, device: torch.device) -> bool:
 
 def surrogate_loss(output: Any) -> torch.Tensor:
     """Backward's starting point when the file has no loss(): the sum of every floating-point
-    output tensor (accumulated in float32), so every output element gets gradient 1."""
-    parts = [t.float().sum() for t in tensors(output) if t.is_floating_point() and t.requires_grad]
+    output tensor (accumulated in float32), so every output element gets gradient 1; a
+    complex output adds its real and imaginary parts."""
+    parts = [_as_real(t).float().sum() for t in tensors(output) if _differentiable(t)]
     if not parts:
         return torch.zeros(())
     return torch.stack(parts).sum()
+
+
+def backward_starts(output: Any) -> bool:
+    """Whether the output holds a tensor the surrogate loss can start backward from."""
+    return any(_differentiable(t) for t in tensors(output))
+
+
+def _differentiable(t: torch.Tensor) -> bool:
+    return (t.is_floating_point() or t.is_complex()) and t.requires_grad and \
+        t.layout == torch.strided and not t.is_nested
+
+
+def _as_real(t: torch.Tensor) -> torch.Tensor:
+    return torch.view_as_real(t) if t.is_complex() else t
+
+
+def _on_meta(model: nn.Module) -> bool:
+    return any(t.is_meta for t in model.parameters()) or any(t.is_meta for t in model.buffers())
+
+
+def _trainable(ctx: SessionContext) -> bool:
+    return ctx.model is not None and any(p.requires_grad for p in ctx.model.parameters())
 
 
 def _non_tensor_array(inputs: Any) -> Optional[str]:

@@ -22,7 +22,7 @@ from ..recording.structures import map_tensors
 from ..usercode.context import SessionContext
 from ..usercode.loader import ModelSpec, split_batch
 from .gate import SessionStopped
-from .session import Session, _Abort
+from .session import FORWARD_FAILED, Session, _Abort
 from .step_hooks import StepHooks
 from .steps import StepTracker
 
@@ -109,7 +109,7 @@ class TrainingSession(Session):
         """One forward, loss, backward, optimizer step; False when the run cannot go on."""
         self._params = None  # the parameters' statistics belong to one step
         output = self._forward(model, inputs, ctx)
-        if output is None:
+        if output is FORWARD_FAILED:
             return False
         step_spec = spec if spec.target_loss is None else dataclasses.replace(
             spec, loss=lambda out: spec.target_loss(out, target))

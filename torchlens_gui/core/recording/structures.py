@@ -9,6 +9,10 @@ import torch
 
 # A module returning thousands of tensors (a list of per-token outputs) should not flood events.
 MAX_LEAVES = 64
+# Nesting map_tensors follows (inputs moved to the device): far beyond any real model's inputs,
+# well within the interpreter's recursion limit (inputs nested 5,000 deep must not crash us).
+MAX_MAP_DEPTH = 100
+MAX_LOOK_DEPTH = 6  # how deep iter_leaves looks into nested values
 
 
 def iter_leaves(value: Any, name: str = "", _depth: int = 0) -> Iterator[tuple[str, Any]]:
@@ -18,7 +22,7 @@ def iter_leaves(value: Any, name: str = "", _depth: int = 0) -> Iterator[tuple[s
     transformers' ModelOutput is an OrderedDict, so dict handling covers it (keys that are None
     are skipped by ModelOutput itself).
     """
-    if isinstance(value, torch.Tensor) or _depth > 6:
+    if isinstance(value, torch.Tensor) or _depth > MAX_LOOK_DEPTH:
         yield name, value
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -54,20 +58,24 @@ def tensors(value: Any) -> list[torch.Tensor]:
     return [leaf for _, leaf in iter_leaves(value) if isinstance(leaf, torch.Tensor)]
 
 
-def map_tensors(value: Any, fn) -> Any:
-    """Apply ``fn`` to every tensor of a nested structure, keeping its shape (tuple, dict...)."""
+def map_tensors(value: Any, fn, _depth: int = 0) -> Any:
+    """Apply ``fn`` to every tensor of a nested structure, keeping its shape (tuple, dict...).
+    Containers nested deeper than MAX_MAP_DEPTH are passed through unchanged."""
     if isinstance(value, torch.Tensor):
         return fn(value)
+    if _depth >= MAX_MAP_DEPTH:
+        return value
+    depth = _depth + 1
     if isinstance(value, dict):
-        mapped = {k: map_tensors(v, fn) for k, v in value.items()}
+        mapped = {k: map_tensors(v, fn, depth) for k, v in value.items()}
         try:
             return type(value)(mapped)
         except Exception:
             return mapped
     if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*(map_tensors(v, fn) for v in value))
+        return type(value)(*(map_tensors(v, fn, depth) for v in value))
     if isinstance(value, (tuple, list)):
-        return type(value)(map_tensors(v, fn) for v in value)
+        return type(value)(map_tensors(v, fn, depth) for v in value)
     return value
 
 

@@ -12,6 +12,7 @@ import torch
 # cost more than they save.
 GROUP_MAX_NUMEL = 4096
 _SMALL_NUMEL = 4096
+_COUNT_CHUNK = 2**22  # elements counted at once: temporaries of at most ~36 MB
 _NATIVE_FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
@@ -23,11 +24,22 @@ def readable(t: torch.Tensor) -> bool:
 
 def _count_nonzero(x: torch.Tensor) -> torch.Tensor:
     # count_nonzero is one dispatch but a slow, branchy kernel; for large tensors a cast to
-    # bool and a byte sum is several times faster.
-    if x.numel() <= _SMALL_NUMEL:
+    # bool and a byte sum is several times faster. The sum converts the bytes to its
+    # accumulation dtype (8 bytes per element in float64), so a large tensor is counted in
+    # chunks: a 2 GiB input must not cost another 4 GiB of temporaries.
+    n = x.numel()
+    if n <= _SMALL_NUMEL:
         return torch.count_nonzero(x)
-    return x.bool().view(torch.uint8).sum(dtype=torch.float32 if x.numel() < 2**24
-                                          else torch.float64)
+    if n <= _COUNT_CHUNK:
+        return x.bool().view(torch.uint8).sum(dtype=torch.float32 if n < 2**24
+                                              else torch.float64)
+    if not x.is_contiguous():
+        return torch.count_nonzero(x).to(torch.float64)  # no copy of a strided view
+    flat = x.reshape(-1)
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    for chunk in flat.split(_COUNT_CHUNK):
+        total += chunk.bool().view(torch.uint8).sum(dtype=torch.float64)
+    return total
 
 
 def _reduce(t: torch.Tensor, zeros: bool = True) -> tuple[torch.Tensor, ...]:

@@ -43,6 +43,10 @@ class SessionContext:
     output: Any = None  # the model's forward output, once there is one
     # Modules that ran in forward without being registered under the root.
     unregistered: dict[str, nn.Module] = field(default_factory=dict)
+    # Modules registered under a parent during forward (add_module in forward()): path ->
+    # (module, (file, line) of the user's line that first called it, if found).
+    added_in_forward: dict[str, tuple[nn.Module, Optional[tuple[str, int]]]] = field(
+        default_factory=dict)
     hooks_suspended: int = 0  # >0 while a detector re-runs a module (its calls are not events)
     # path -> name -> ParamInfo, filled once backward is done: detectors after backward read
     # the parameter and gradient statistics from here instead of reducing the tensors again.
@@ -77,6 +81,16 @@ class SessionContext:
         """The statistics of a parameter's values after backward, where values were read."""
         info = self.param_infos.get(path, {}).get(name)
         return info.stats if info is not None and _has_values(info.stats) else None
+
+    def release(self) -> None:
+        """Drop every reference to the user's objects (the session has ended)."""
+        self.stack.clear()
+        self.output = None
+        self.model = None
+        self.paths.clear()
+        self.modules.clear()
+        self.unregistered.clear()
+        self.added_in_forward.clear()
 
     @property
     def current(self) -> Optional[ActiveCall]:

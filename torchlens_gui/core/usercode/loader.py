@@ -26,6 +26,8 @@ import torch.nn as nn
 
 from .user_frames import innermost_user_line, is_library_file
 
+USER_MODULE_PREFIX = "torchlens_user_model_"  # sys.modules names of loaded model files
+
 _counter = itertools.count()
 
 
@@ -58,6 +60,17 @@ class ModelSpec:
     name: str = "model"
     # A file to show beside a live model (no model file): where its class is defined.
     shown_file: Optional[str] = None
+    # The namespace the file ran in (None for a live model): emptied by unload().
+    namespace: Optional[dict] = None
+
+    def unload(self) -> None:
+        """Let go of everything the file defined (its globals hold the model, its tensors and
+        functions whose globals point back at them: a cycle only a full collection would
+        free). Called once the session that loaded it has ended; a live model is untouched."""
+        if self.namespace is not None:
+            sys.modules.pop(self.namespace.get("__name__", ""), None)
+            self.namespace.clear()
+            self.namespace = None
     # Training steps (optional): optimizer(model) -> torch optimizer; batches() -> iterable of
     # inputs or of (inputs, target) pairs, then loss(output, target).
     optimizer: Optional[Callable[[nn.Module], Any]] = None
@@ -100,17 +113,23 @@ def load_model_file(path: str) -> ModelSpec:
             fix="Fix the syntax at the marked line; the file must be valid Python.",
         ) from None
 
-    module_name = f"torchlens_user_model_{next(_counter)}"
+    module_name = f"{USER_MODULE_PREFIX}{next(_counter)}"
     module = types.ModuleType(module_name)
     module.__file__ = path
-    # Registered while it runs so dataclasses, pickling and relative lookups work as in a script.
+    # Registered while its session runs so dataclasses, pickling and relative lookups work as in
+    # a script; ModelSpec.unload (or a failed load) removes it.
     sys.modules[module_name] = module
+    loaded = False
     folder = os.path.dirname(path)
     added_path = folder not in sys.path
     if added_path:
         sys.path.insert(0, folder)
     try:
         exec(code, module.__dict__)
+        spec = _spec_from_namespace(module.__dict__, path)
+        loaded = True
+    except LoadError:
+        raise
     except SystemExit as exc:
         line = innermost_user_line(exc.__traceback__, path)
         raise LoadError(
@@ -146,7 +165,11 @@ def load_model_file(path: str) -> ModelSpec:
                 sys.path.remove(folder)
             except ValueError:
                 pass
-    return _spec_from_namespace(module.__dict__, path)
+        if not loaded:
+            sys.modules.pop(module_name, None)
+            module.__dict__.clear()
+    spec.namespace = module.__dict__
+    return spec
 
 
 def _spec_from_namespace(ns: dict, path: str) -> ModelSpec:

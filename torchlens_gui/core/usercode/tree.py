@@ -9,20 +9,8 @@ from torch.nn.parameter import UninitializedTensorMixin
 
 from .creation_sites import CreationSites
 from ..recording.events import ModuleNode, ParamInfo
+from ..recording.paths import escape_name, join_path, parent_path  # noqa: F401 (used via tree)
 from ..statistics.stats import dtype_name, summarize, summarize_many
-
-
-def join_path(prefix: str, name: str) -> str:
-    if not prefix:
-        return name
-    return f"{prefix}.{name}" if name else prefix
-
-
-def parent_path(path: str) -> Optional[str]:
-    """"" for a top-level child, None for the root itself."""
-    if path == "":
-        return None
-    return path.rsplit(".", 1)[0] if "." in path else ""
 
 
 def own_parameters(module: nn.Module) -> list[tuple[str, nn.Parameter]]:
@@ -88,22 +76,35 @@ def describe_module_tree(root: nn.Module, sites: CreationSites, *, prefix: str =
                          ) -> list[tuple[ModuleNode, nn.Module]]:
     """Every module under ``root`` (root first, in definition order) as (node, module)."""
     out = []
-    base_depth = prefix.count(".") + 1 if prefix else 0
-    for name, module in root.named_modules():
-        path = join_path(prefix, name)
-        if name == "":
-            node_parent, node_depth = parent, depth
-        else:
-            node_parent = parent_path(path)
-            node_depth = depth + (path.count(".") + 1 - base_depth)
+    for path, module, level in _walk(root, prefix):
+        node_parent = parent if level == 0 else parent_path(path)
         params = describe_params(module)
         out.append((ModuleNode(
-            path=path, type_name=type(module).__name__, parent=node_parent, depth=node_depth,
-            param_count=sum(p.numel for p in params), registered=registered,
-            created_at=sites.get(module), lazy=any(p.shape is None for p in params),
-            params=params,
+            path=path, type_name=type(module).__name__, parent=node_parent,
+            depth=depth + level, param_count=sum(p.numel for p in params),
+            registered=registered, created_at=sites.get(module),
+            lazy=any(p.shape is None for p in params), params=params,
         ), module))
     return out
+
+
+def _walk(root: nn.Module, prefix: str):
+    """(path, module, level) in ``named_modules`` order (each module once, where first met),
+    with names that hold a dot escaped (see recording.paths) and no recursion (a model nested
+    thousands deep is walked like any other)."""
+    seen: set[int] = set()
+    stack = [(prefix, root, 0)]
+    while stack:
+        path, module, level = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        yield path, module, level
+        children = getattr(module, "_modules", {})
+        for name, child in reversed(list(children.items())):
+            if child is not None and id(child) not in seen:
+                stack.append((join_path(path, escape_name(name)), child, level + 1))
+
 
 
 def all_param_infos(modules: dict[str, nn.Module], *, grads: bool, values: bool = True,

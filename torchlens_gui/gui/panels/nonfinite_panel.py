@@ -48,6 +48,11 @@ class NonFinitePanel(QWidget):
         layout.addStretch(0)
         self._shown = -1
 
+    def start_over(self, record: RunRecord) -> None:
+        """A new run: redraw from ``record`` even if its counts match the last run's."""
+        self._shown = None
+        self.refresh(record)
+
     def refresh(self, record: RunRecord) -> None:
         """Redraw from the record (cheap when nothing non-finite happened)."""
         bad = [c for c in record.calls if c.output_nonfinite or c.grad_nonfinite]

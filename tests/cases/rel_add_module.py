@@ -1,0 +1,22 @@
+"""Issue 10 outcome case: forward registers a module with add_module."""
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = self.fc(x)
+        self.add_module('late', nn.Linear(4, 4))
+        return self.late(y)  # <- module-added-in-forward
+
+
+def build_model():
+    return Model()
+
+
+def example_inputs():
+    return torch.randn(2, 4)
