@@ -14,6 +14,7 @@ from ..core.recording import events as ev
 from ..core.engine.gate import Command
 from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import CallRecord, RunRecord
+from . import style
 from .actions import Actions
 from .device_combo import make_device_combo
 from .examples import bundled_examples
@@ -33,6 +34,7 @@ from .run_views import RunViews
 from .session_controller import Changes, SessionController
 from .session_state import ENABLED, STATEFUL
 from .status_bar import StatusBar
+from .theme import ThemeSwitcher
 from .welcome import WelcomePage
 from .window_layout import WindowLayout, is_shown
 
@@ -71,6 +73,9 @@ class MainWindow(QMainWindow):
         self._build_central()
         build_help_menu(self, self.examples, self.open_file)
         self.layout_ = WindowLayout(self, view_menu)
+        self.theme = ThemeSwitcher(self.settings, self)
+        self.theme.build_menu(view_menu)
+        self.theme.restore()
         self.docks = self.layout_.dock_all({
             "Tensors": self.tensor_panel, "Activations": self.activation_panel,
             "Gradients": self.gradient_panel, "NaN / Inf": self.nonfinite_panel,
@@ -250,8 +255,10 @@ class MainWindow(QMainWindow):
         self.model.set_current(None)
         if ended.status == "failed" and not self.controller.record.nodes:
             first = ended.diagnostics[0].message.splitlines()[0] if ended.diagnostics else ""
+            bad = style.html_color("bad")
             self.tree.set_placeholder(
-                f"<h3 style='color:#b00000'>Could not load the model</h3>{_html(first)}<br><br>"
+                f"<h3 style='color:{bad}'>Could not load the model</h3>"
+                f"{_html(first)}<br><br>"
                 "The <b>Diagnostics</b> panel below has the line and a fix; the <b>Source</b> "
                 "panel marks the line.<br>Edit the file, then press <b>Ctrl+Shift+F5</b> to "
                 "restart.")

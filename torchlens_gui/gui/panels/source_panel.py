@@ -7,7 +7,7 @@ import os
 from typing import Optional
 
 from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFontDatabase, QPainter, QTextCursor, QTextFormat
+from PySide6.QtGui import QFontDatabase, QPainter, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
 
 from .. import style
@@ -57,8 +57,8 @@ class CodeView(QPlainTextEdit):
 
     def paint_gutter(self, gutter: QWidget, event) -> None:
         painter = QPainter(gutter)
-        painter.fillRect(event.rect(), QColor(242, 242, 242))
-        painter.setPen(QColor(130, 130, 130))
+        painter.fillRect(event.rect(), style.GUTTER_COLOR)
+        painter.setPen(style.GUTTER_TEXT_COLOR)
         block = self.firstVisibleBlock()
         top = round(self.blockBoundingGeometry(block).translated(self.contentOffset()).top())
         height = self.fontMetrics().height()
@@ -86,6 +86,12 @@ class SourcePanel(QWidget):
         self.file: Optional[str] = None
         self.creation_line: Optional[int] = None
         self.problem_line: Optional[int] = None
+        style.on_palette_changed(self._on_palette_changed)
+
+    def _on_palette_changed(self) -> None:
+        if self.file is not None:
+            self._update()  # the highlighted lines' colours
+        self.code.gutter.update()
 
     def load(self, file: Optional[str]) -> None:
         """Read ``file`` again (a restart may follow an edit)."""
@@ -132,10 +138,10 @@ class SourcePanel(QWidget):
         name = os.path.basename(self.file) if self.file else ""
         parts = [f"<b>{name}</b>"] if name else []
         if self.creation_line:
-            parts.append(f"<span style='background:#d2e6ff'>&nbsp;line {self.creation_line}: "
-                         f"module created here&nbsp;</span>")
+            parts.append(f"<span style='background:{style.html_color('creation_line')}'>"
+                         f"&nbsp;line {self.creation_line}: module created here&nbsp;</span>")
         if self.problem_line:
-            parts.append(f"<span style='background:#ffaaaa'>&nbsp;line {self.problem_line}: "
-                         f"problem&nbsp;</span>")
+            parts.append(f"<span style='background:{style.html_color('error')}'>"
+                         f"&nbsp;line {self.problem_line}: problem&nbsp;</span>")
         if name:
             self.caption.setText(" &nbsp; ".join(parts))
