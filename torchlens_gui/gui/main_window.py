@@ -22,6 +22,7 @@ from .first_problem import first_problem
 from .help_menu import SCRIPT_FILTER, build_help_menu, script_explanation
 from .module_model import ModuleTreeModel
 from .module_tree import ModuleTree
+from .panel_keys import install_panel_keys
 from .panels.activation_panel import ActivationPanel
 from .panels.diagnostics_panel import DiagnosticsPanel
 from .panels.gradient_panel import GradientPanel
@@ -73,14 +74,18 @@ class MainWindow(QMainWindow):
         self._build_central()
         build_help_menu(self, self.examples, self.open_file)
         self.layout_ = WindowLayout(self, view_menu)
-        self.theme = ThemeSwitcher(self.settings, self)
-        self.theme.build_menu(view_menu)
-        self.theme.restore()
         self.docks = self.layout_.dock_all({
             "Tensors": self.tensor_panel, "Activations": self.activation_panel,
             "Gradients": self.gradient_panel, "NaN / Inf": self.nonfinite_panel,
             "Diagnostics": self.diagnostics_panel, "Source": self.source_panel,
             "Log": self.log_panel})
+        view_menu.addSeparator()
+        self.panel_actions = install_panel_keys(
+            self, view_menu.addMenu("&Go to Panel"), self.docks, self._go_to_tree,
+            self._filter_tree)
+        self.theme = ThemeSwitcher(self.settings, self)
+        self.theme.build_menu(view_menu)
+        self.theme.restore()
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu, self.open_file)
@@ -102,6 +107,15 @@ class MainWindow(QMainWindow):
         self.central.addWidget(self.welcome)
         self.central.addWidget(self.tree)
         self.setCentralWidget(self.central)
+
+    def _go_to_tree(self) -> None:
+        self.central.setCurrentWidget(self.tree)
+        self.tree.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _filter_tree(self) -> None:
+        self.central.setCurrentWidget(self.tree)
+        self.tree.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.tree.filter_edit.selectAll()
 
     # ---- wiring -----------------------------------------------------------------------------
 
