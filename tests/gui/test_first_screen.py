@@ -24,6 +24,17 @@ def test_first_screen_teaches(window):
     assert [a.statusTip() for a in menu.actions()] == page.example_paths()
 
 
+def test_training_script_examples_are_listed_apart(window):
+    from torchlens_gui.gui.examples import bundled_examples
+
+    scripts = [e for e in bundled_examples() if e.script]
+    assert [e.file_name for e in scripts] == ["diverging_training.py"]
+    headings = [window.welcome.examples.topLevelItem(i).text(0)
+                for i in range(window.welcome.examples.topLevelItemCount())]
+    assert headings == ["Problems the debugger explains", "Training scripts (torchlens-gui run)",
+                        "Healthy models, to learn the keys on"]
+
+
 def test_choosing_an_example_opens_it(driver, window):
     page = window.welcome
     group = page.examples.topLevelItem(0)
@@ -37,7 +48,7 @@ def test_a_training_script_is_explained_until_script_mode_exists(driver, window,
     script = tmp_path / "train.py"
     script.write_text("import torch\nfor step in range(3):\n    pass\n")
     text = window.run_script(str(script))
-    assert "torchlens-gui run train.py" in text and "build_model()" in text
+    assert "torchlens-gui run --headless train.py" in text and "build_model()" in text
     assert window.central.currentWidget() is window.welcome  # nothing was opened
     # A script that is a model file too opens as one.
     assert driver.wait_stop(lambda: window.run_script(case("gui_tiny.py"))) is not None

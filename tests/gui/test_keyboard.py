@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from conftest import case
 from torchlens_gui.gui.shortcuts import ShortcutsDialog, shortcut_rows
+from torchlens_gui.gui.window_layout import Dock
 
 ALT = Qt.KeyboardModifier.AltModifier
 
@@ -22,10 +23,9 @@ def test_each_dock_has_a_key_that_shows_and_focuses_it(driver, window, qtbot):
     driver.open(case("gui_tiny.py"))
     keys = {a.text(): a.shortcut().toString() for a in window.panel_actions}
     assert keys["Module Tree"] == "Alt+1" and keys["Tensors"] == "Alt+2"
-    assert set(window.docks) <= set(keys)  # every dock has one
-    for number, title in enumerate(window.docks, start=2):
+    assert {d.windowTitle() for d in window.docks.values()} <= set(keys)  # every dock
+    for number, dock in enumerate(window.docks.values(), start=2):
         QTest.keyClick(window, getattr(Qt.Key, f"Key_{number}"), ALT)
-        dock = window.docks[title]
         qtbot.waitUntil(lambda d=dock: focused_in(d.widget()), timeout=2000)
     QTest.keyClick(window, Qt.Key.Key_1, ALT)
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.tree.view, timeout=2000)
@@ -33,7 +33,7 @@ def test_each_dock_has_a_key_that_shows_and_focuses_it(driver, window, qtbot):
 
 def test_ctrl_f_filters_the_tree(driver, window, qtbot):
     driver.open(case("gui_tiny.py"))
-    window.docks["Source"].widget().code.setFocus()
+    window.docks[Dock.SOURCE].widget().code.setFocus()
     QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.tree.filter_edit, timeout=2000)
     QTest.keyClicks(window.tree.filter_edit, "head")

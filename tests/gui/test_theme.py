@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication
 from conftest import EXAMPLES
 from torchlens_gui.gui import style
 from torchlens_gui.gui.theme import palette_is_dark
+from torchlens_gui.gui.window_layout import Dock
 
 
 def contrast(a, b) -> float:
@@ -24,7 +25,7 @@ def contrast(a, b) -> float:
 
 def test_palette_switch_follows_the_view_menu(driver, window, settings):
     driver.open(f"{EXAMPLES}/mlp_nan.py", run=True)
-    sizes = window.docks["Tensors"].width()
+    sizes = window.docks[Dock.TENSORS].width()
     try:
         window.theme.actions["dark"].trigger()
         app = QApplication.instance()
@@ -38,7 +39,7 @@ def test_palette_switch_follows_the_view_menu(driver, window, settings):
         assert style.NONFINITE_BRUSH.color() == style.NONFINITE_COLOR  # brushes follow
         plot = window.nonfinite_panel.plot
         assert plot.backgroundBrush().color().lightness() < 60
-        assert abs(window.docks["Tensors"].width() - sizes) <= 2  # layout kept
+        assert abs(window.docks[Dock.TENSORS].width() - sizes) <= 2  # layout kept
 
         window.theme.actions["light"].trigger()
         assert not palette_is_dark(app.palette()) and not style.is_dark()

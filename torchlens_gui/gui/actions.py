@@ -34,7 +34,8 @@ class Actions:
             window.addAction(action)  # shortcuts work even with the toolbar hidden
             return action
 
-        self.open = make("&Open…", QKeySequence.StandardKey.Open, "Open a model file",
+        self.open = make("&Open…", QKeySequence.StandardKey.Open,
+                         "Open a model file or a snapshot",
                          sp.SP_DialogOpenButton, short="Open")
         self.run_script = make("Run a &Training Script…", None,
                                "Run a training script under the debugger",
@@ -93,7 +94,7 @@ class Actions:
     def build_menus(self, window: QMainWindow) -> QMenu:
         """File and Debug menus, plus an empty View menu returned for the dock toggles."""
         bar = window.menuBar()
-        file_menu = bar.addMenu("&File")
+        file_menu = self.file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open)
         file_menu.addAction(self.run_script)
         file_menu.addMenu(self.recent_menu)

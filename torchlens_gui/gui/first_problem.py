@@ -9,7 +9,7 @@ from ..core.recording import events as ev
 
 SEVERITY_RANK = {"error": 0, "warning": 1}
 # Diagnostic phases in the order a run passes them: an error while loading explains the rest.
-PHASE_RANK = {phase.value: rank for rank, phase in enumerate(ev.Phase)}
+PHASE_RANK = {phase: rank for rank, phase in enumerate(ev.RUN_PHASES)}
 
 
 def first_problem(diagnostics: Iterable[ev.Diagnostic]) -> Optional[ev.Diagnostic]:

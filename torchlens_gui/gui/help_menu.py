@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Callable, Optional
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-from .examples import Example
+from .examples import Example, is_model_file
 from .shortcuts import ShortcutsDialog
 
 SCRIPT_FILTER = "Python scripts (*.py);;All files (*)"
-# Until script mode exists (`torchlens-gui run SCRIPT`), a chosen script is opened when it is a
-# model file too, else the user is told how it will run and what works today.
+# Script mode runs headless today (`torchlens-gui run --headless`); the window cannot show a
+# script's run yet. A chosen script is opened when it is a model file too; else the user is told
+# how to run it now and how it will run here.
 SCRIPT_MODE_TEXT = (
-    "Script mode is not in this version yet. It will run a training script as it is, under "
-    "the debugger (<tt>torchlens-gui run {name}</tt>): every training step's forward and "
-    "backward watched, the run stopped at the first NaN, shape error or exception, with the "
-    "loss per step.<br><br>Today the debugger opens <b>model files</b>: put the model in "
+    "This window cannot run a training script yet. From a terminal, "
+    "<tt>torchlens-gui run --headless {name} [its arguments]</tt> runs it now, unchanged, as "
+    "<tt>__main__</tt> under the debugger: every training step's forward and backward watched, "
+    "stopped at the first NaN, shape error or exception, with the loss per step, and the "
+    "report printed (<tt>--json</tt> for JSON, <tt>--steps N</tt> to stop after N steps). "
+    "In a later version <tt>torchlens-gui run {name}</tt> shows the same run in this window."
+    "<br><br>Here the debugger opens <b>model files</b>: put the model in "
     "<tt>build_model()</tt>, one batch in <tt>example_inputs()</tt> and, if you like, the "
     "loss in <tt>loss(output)</tt>. Help › Examples has one for each kind of problem.")
 
@@ -33,13 +36,13 @@ def script_explanation(path: str) -> Optional[str]:
             source = f.read()
     except OSError:
         source = ""
-    if re.search(r"^(def build_model\s*\(|model\s*=)", source, re.MULTILINE):
+    if is_model_file(source):
         return None
     return SCRIPT_MODE_TEXT.format(name=os.path.basename(path))
 
 
 def build_help_menu(window: QMainWindow, examples: list[Example],
-                    open_example: Callable[[str], None]) -> QMenu:
+                    open_example: Callable[[Example], None]) -> QMenu:
     """Help > Examples (each opens its file) and Help > Keyboard shortcuts (F1)."""
     menu = window.menuBar().addMenu("&Help")
     examples_menu = menu.addMenu("&Examples")
@@ -47,7 +50,7 @@ def build_help_menu(window: QMainWindow, examples: list[Example],
     for example in examples:
         action = examples_menu.addAction(f"{example.title}  ({example.file_name})")
         action.setStatusTip(example.path)
-        action.triggered.connect(lambda _checked=False, p=example.path: open_example(p))
+        action.triggered.connect(lambda _checked=False, e=example: open_example(e))
     examples_menu.setEnabled(bool(examples))
     shortcuts = QAction("&Keyboard Shortcuts", window)
     shortcuts.setShortcut(QKeySequence("F1"))

@@ -17,7 +17,7 @@ from ..core.recording.record import CallRecord, RunRecord
 from . import style
 from .actions import Actions
 from .device_combo import make_device_combo
-from .examples import bundled_examples
+from .examples import Example, bundled_examples
 from .first_problem import first_problem
 from .help_menu import SCRIPT_FILTER, build_help_menu, script_explanation
 from .module_model import ModuleTreeModel
@@ -32,12 +32,14 @@ from .panels.source_panel import SourcePanel
 from .panels.tensor_panel import TensorPanel
 from .recent_files import RecentFiles
 from .run_views import RunViews
+from .selection import Selection
 from .session_controller import Changes, SessionController
 from .session_state import ENABLED, STATEFUL
+from .sharing import OPEN_FILTER, Sharing, snapshot_title
 from .status_bar import StatusBar
 from .theme import ThemeSwitcher
 from .welcome import WelcomePage
-from .window_layout import WindowLayout, is_shown
+from .window_layout import Dock, WindowLayout, is_shown
 
 
 class MainWindow(QMainWindow):
@@ -51,9 +53,9 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.controller = SessionController(self)
         self.controller.device = device or str(self.settings.value("device", "cpu"))
-        self.selected: Optional[tuple[str, Optional[int]]] = None
+        self.selection = Selection()
 
-        self.model = ModuleTreeModel()
+        self.model = ModuleTreeModel(breakpoints=lambda: self.controller.breakpoints)
         self.tree = ModuleTree(self.model, self)
         self.tensor_panel = TensorPanel()
         self.activation_panel = ActivationPanel()
@@ -72,13 +74,13 @@ class MainWindow(QMainWindow):
         self.toolbar.addWidget(self.device_combo)
         self.examples = bundled_examples()
         self._build_central()
-        build_help_menu(self, self.examples, self.open_file)
+        build_help_menu(self, self.examples, self.open_example)
         self.layout_ = WindowLayout(self, view_menu)
         self.docks = self.layout_.dock_all({
-            "Tensors": self.tensor_panel, "Activations": self.activation_panel,
-            "Gradients": self.gradient_panel, "NaN / Inf": self.nonfinite_panel,
-            "Diagnostics": self.diagnostics_panel, "Source": self.source_panel,
-            "Log": self.log_panel})
+            Dock.TENSORS: self.tensor_panel, Dock.ACTIVATIONS: self.activation_panel,
+            Dock.GRADIENTS: self.gradient_panel, Dock.NONFINITE: self.nonfinite_panel,
+            Dock.DIAGNOSTICS: self.diagnostics_panel, Dock.SOURCE: self.source_panel,
+            Dock.LOG: self.log_panel})
         view_menu.addSeparator()
         self.panel_actions = install_panel_keys(
             self, view_menu.addMenu("&Go to Panel"), self.docks, self._go_to_tree,
@@ -88,6 +90,7 @@ class MainWindow(QMainWindow):
         self.theme.restore()
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
+        self.sharing = Sharing(self, self.debug_actions.file_menu, self.debug_actions.quit)
         self.recent = RecentFiles(self.settings, self.debug_actions.recent_menu, self.open_file)
         self.layout_.restore(self.settings, saved=not default_layout)
         self.run_views = RunViews(self.model, self.tree, self.nonfinite_panel,
@@ -102,7 +105,7 @@ class MainWindow(QMainWindow):
                                    self.examples, self)
         self.welcome.sig_open_requested.connect(a.open.trigger)
         self.welcome.sig_script_requested.connect(a.run_script.trigger)
-        self.welcome.sig_example_chosen.connect(self.open_file)
+        self.welcome.sig_example_chosen.connect(self.open_example)
         self.central = QStackedWidget(self)
         self.central.addWidget(self.welcome)
         self.central.addWidget(self.tree)
@@ -138,6 +141,7 @@ class MainWindow(QMainWindow):
         a.break_exception.toggled.connect(self._on_break_options_toggled)
         c.sig_session_started.connect(self._on_controller_session_started)
         c.sig_record_changed.connect(self._on_controller_record_changed)
+        c.sig_breakpoints_changed.connect(self.model.refresh_paths)
         self.tree.sig_module_selected.connect(lambda path: self.select_call(path, None))
         self.tensor_panel.sig_call_selected.connect(self.select_call)
         self.nonfinite_panel.sig_call_selected.connect(self._on_call_chosen)
@@ -145,17 +149,21 @@ class MainWindow(QMainWindow):
             self._on_diagnostics_diagnostic_selected)
         self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
         # A panel behind another tab is filled when its tab is chosen, not on every step.
-        for title, (_panel, show) in self._selection_views().items():
-            self.docks[title].visibilityChanged.connect(lambda visible, f=show: visible and f())
+        for which, (_panel, show) in self._selection_views().items():
+            self.docks[which].visibilityChanged.connect(lambda visible, f=show: visible and f())
 
     # ---- opening and running ----------------------------------------------------------------
 
     def open_file(self, path: str, run: bool = False) -> None:
-        """Load ``path`` in a new session (paused before the first module unless ``run``)."""
+        """Load ``path`` in a new session (paused before the first module unless ``run``), or
+        show it read-only when its content is a snapshot."""
         path = os.path.abspath(path)
+        if Sharing.is_snapshot(path):
+            if self.sharing.open_snapshot(path):
+                self.recent.add(path)
+            return
         if self.controller.source != path:
-            self.controller.set_breakpoints(set())
-            self.model.set_breakpoints(set())
+            self.controller.set_breakpoints(())
         self.recent.add(path)
         self.controller.start(path, run=run)
 
@@ -181,8 +189,8 @@ class MainWindow(QMainWindow):
 
     def _on_open_triggered(self) -> None:
         start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open model file", start,
-                                              "Python files (*.py);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open model file or snapshot", start,
+                                              OPEN_FILTER)
         if path:
             self.open_file(path)
 
@@ -190,13 +198,25 @@ class MainWindow(QMainWindow):
         start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
         path, _ = QFileDialog.getOpenFileName(self, "Run a training script", start,
                                               SCRIPT_FILTER)
-        if path and self.run_script(path) is not None:
-            QMessageBox.information(self, "Run a training script",
-                                    script_explanation(path) or "")
+        if path:
+            self._run_script_or_explain(path)
+
+    def open_example(self, example: Example) -> None:
+        """Open a bundled example: a model file in the debugger, a training script as
+        Run a training script does."""
+        if example.script:
+            self._run_script_or_explain(example.path)
+        else:
+            self.open_file(example.path)
+
+    def _run_script_or_explain(self, path: str) -> None:
+        explanation = self.run_script(path)
+        if explanation is not None:
+            QMessageBox.information(self, "Run a training script", explanation)
 
     def run_script(self, path: str) -> Optional[str]:
-        """Debug a training script. Until script mode exists, a script that is also a model
-        file is opened as one; otherwise the returned text says how scripts will run."""
+        """Debug a training script. The window cannot run one yet: a script that is also a
+        model file is opened as one; otherwise the returned text says how to run it."""
         explanation = script_explanation(path)
         if explanation is None:
             self.open_file(path)
@@ -212,9 +232,7 @@ class MainWindow(QMainWindow):
         path = self.tree.selected_path()
         if path is None:
             return
-        points = set(self.controller.breakpoints) ^ {path}
-        self.controller.set_breakpoints(points)
-        self.model.set_breakpoints(points)
+        self.controller.toggle_breakpoint(path)
 
     def _on_run_to_triggered(self) -> None:
         path = self.tree.selected_path()
@@ -228,16 +246,25 @@ class MainWindow(QMainWindow):
     # ---- session updates --------------------------------------------------------------------
 
     def _on_controller_session_started(self, record: RunRecord) -> None:
-        self.selected = None
+        self.selection.clear()
         self.central.setCurrentWidget(self.tree)
         self.run_views.set_record(record)
         self.diagnostics_panel.clear()
         source = self.controller.source
         file = source if isinstance(source, str) else getattr(source, "file", None)
+        snapshot = record.snapshot
+        self.source_panel.recorded = dict(snapshot.sources) if snapshot is not None else {}
+        if snapshot is not None:
+            file = record.file
         self.source_panel.load(file or getattr(source, "shown_file", None))
         name = os.path.basename(file) if file else "live model"
-        self.setWindowTitle(f"{name} — torchlens-gui")
-        self.log_panel.note(f"session started: {name} on {self.controller.device}")
+        if snapshot is not None:
+            self.setWindowTitle(f"{snapshot_title(record)} — torchlens-gui")
+            self.log_panel.note(f"snapshot opened: {snapshot.path} ({name} on {record.device}, "
+                                f"recorded on {snapshot.recorded_on} at {snapshot.saved_at})")
+        else:
+            self.setWindowTitle(f"{name} — torchlens-gui")
+            self.log_panel.note(f"session started: {name} on {self.controller.device}")
         self.tree.set_placeholder(f"<h3>Loading {name}…</h3>")
         self.status.session_started()
         self._show_selected()
@@ -254,13 +281,13 @@ class MainWindow(QMainWindow):
         if changes.paused is not None and location is not None:
             self.model.set_current(location.path)
             self.tree.select_path(location.path)
-            self.selected = (location.path, location.call_index)
+            self.selection.set(location.path, location.call_index)
             self._show_selected(scroll_source=True)
             self._raise_dock_for(location)
         elif changes.ended is not None:
             self._on_session_ended(changes.ended)
-        elif self.selected is not None and (changes.params or changes.diagnostics
-                                            or self.selected[0] in changes.paths):
+        elif self.selection and (changes.params or changes.diagnostics
+                                 or self.selection.path in changes.paths):
             self._show_selected()
         self.status.show_record(record)
         self._update_actions()
@@ -289,7 +316,7 @@ class MainWindow(QMainWindow):
                 self.select_call("", None)
             # Selecting it puts the tree on its module and the source on its line.
             self.diagnostics_panel.select(self.diagnostics_panel.diagnostics.index(problem))
-        elif self.selected is None:
+        elif not self.selection:
             self.tree.select_path("")
             self.select_call("", None)
         else:
@@ -298,11 +325,11 @@ class MainWindow(QMainWindow):
     def _raise_dock_for(self, location: ev.PauseLocation) -> None:
         """Bring forward the panel that explains why the session stopped here."""
         if location.reason == "non-finite":
-            self.docks["NaN / Inf"].raise_()
+            self.docks[Dock.NONFINITE].raise_()
         elif location.reason == "exception":
-            self.docks["Diagnostics"].raise_()
+            self.docks[Dock.DIAGNOSTICS].raise_()
         elif location.phase == ev.Phase.BACKWARD:
-            self.docks["Gradients"].raise_()
+            self.docks[Dock.GRADIENTS].raise_()
 
     def _update_actions(self) -> None:
         state = self.controller.state
@@ -315,13 +342,14 @@ class MainWindow(QMainWindow):
         if font.bold() != state.ended:
             font.setBold(state.ended)
             restart.setFont(font)
+        self.sharing.update_actions()
 
     # ---- selection --------------------------------------------------------------------------
 
     def select_call(self, path: str, call_index: Optional[int]) -> None:
         """Show what ``path``'s call ``call_index`` recorded (None: its latest call), without
         moving the session."""
-        self.selected = (path, call_index)
+        self.selection.set(path, call_index)
         self._show_selected(scroll_source=True)
 
     def _on_call_chosen(self, path: str, call_index: int) -> None:
@@ -329,22 +357,16 @@ class MainWindow(QMainWindow):
         self.select_call(path, call_index)
 
     def selected_call(self) -> Optional[CallRecord]:
-        if self.selected is None:
-            return None
-        path, index = self.selected
-        record = self.controller.record
-        if index is not None:
-            return record.calls_by_key.get(ev.CallKey(path, index))
-        return record.last_call(path)
+        return self.selection.call(self.controller.record)
 
     def _selected_path(self) -> Optional[str]:
-        return self.selected[0] if self.selected else None
+        return self.selection.path
 
     def _selection_views(self) -> dict:
-        """Dock title -> (panel, how to fill it) for the panels that follow the selection."""
-        return {"Tensors": (self.tensor_panel, self._show_tensors),
-                "Activations": (self.activation_panel, self._show_activations),
-                "Gradients": (self.gradient_panel, self._show_gradients)}
+        """Dock -> (panel, how to fill it) for the panels that follow the selection."""
+        return {Dock.TENSORS: (self.tensor_panel, self._show_tensors),
+                Dock.ACTIVATIONS: (self.activation_panel, self._show_activations),
+                Dock.GRADIENTS: (self.gradient_panel, self._show_gradients)}
 
     def _show_tensors(self) -> None:
         self.tensor_panel.show_call(self.controller.record, self._selected_path(),
@@ -357,48 +379,37 @@ class MainWindow(QMainWindow):
         self.gradient_panel.show_module(self.controller.record, self._selected_path())
 
     def _show_selected(self, scroll_source: bool = False) -> None:
-        record = self.controller.record
-        path = self._selected_path()
         for panel, show in self._selection_views().values():
             if is_shown(panel):
                 show()
-        node = record.nodes.get(path) if path is not None else None
-        created = node.created_at if node is not None else None
-        creation_line = created.line if created is not None and \
-            created.file == self.source_panel.file else None
-        problem = next((d for d in record.diagnostics if d.module == path and d.line), None) \
-            or next((d for d in record.diagnostics if d.severity == "error" and d.line), None)
-        problem_line = problem.line if problem is not None and \
-            problem.file == self.source_panel.file else None
-        at_problem = self.controller.record.paused_at is not None and \
-            self.controller.record.paused_at.reason in ("non-finite", "exception") and \
-            self.controller.record.paused_at.path == path
-        target = problem_line if at_problem and problem_line else creation_line
+        creation_line, problem_line, target = self.selection.source_lines(
+            self.controller.record, self.source_panel.file)
         self.source_panel.show_lines(creation_line, problem_line,
                                      scroll_to=target if scroll_source else None)
 
     def _on_diagnostics_diagnostic_selected(self, diagnostic: ev.Diagnostic) -> None:
         if diagnostic.module is not None and diagnostic.module in self.controller.record.nodes:
             self.tree.select_path(diagnostic.module)
-            self.selected = (diagnostic.module, diagnostic.call_index)
+            self.selection.set(diagnostic.module, diagnostic.call_index)
             self._show_selected()
         if diagnostic.line and diagnostic.file and diagnostic.file != self.source_panel.file \
-                and os.path.isfile(diagnostic.file):
+                and (os.path.isfile(diagnostic.file)
+                     or diagnostic.file in self.source_panel.recorded):
             self.source_panel.load(diagnostic.file)  # a live model's problem in another file
         if diagnostic.line and diagnostic.file == self.source_panel.file:
             self.source_panel.show_lines(self.source_panel.creation_line, diagnostic.line,
                                          scroll_to=diagnostic.line)
-            self.docks["Source"].raise_()
+            self.docks[Dock.SOURCE].raise_()
 
     # ---- Qt overrides -----------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if any(url.toLocalFile().endswith(".py") for url in event.mimeData().urls()):
+        if any(_openable(url.toLocalFile()) for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
         for url in event.mimeData().urls():
-            if url.toLocalFile().endswith(".py"):
+            if _openable(url.toLocalFile()):
                 self.open_file(url.toLocalFile())
                 event.acceptProposedAction()
                 return
@@ -407,6 +418,11 @@ class MainWindow(QMainWindow):
         self.layout_.save(self.settings)
         self.controller.shutdown()
         super().closeEvent(event)
+
+
+def _openable(path: str) -> bool:
+    """A model file (by name) or a snapshot (by content, whatever its name)."""
+    return bool(path) and (path.endswith(".py") or Sharing.is_snapshot(path))
 
 
 def _html(text: str) -> str:

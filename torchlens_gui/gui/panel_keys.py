@@ -38,7 +38,7 @@ def go_to_dock(dock: QDockWidget) -> None:
     focus_target(dock.widget()).setFocus(Qt.FocusReason.ShortcutFocusReason)
 
 
-def install_panel_keys(window: QMainWindow, menu: QMenu, docks: dict[str, QDockWidget],
+def install_panel_keys(window: QMainWindow, menu: QMenu, docks: dict[object, QDockWidget],
                        go_to_tree: Callable[[], None], filter_tree: Callable[[], None]
                        ) -> list[QAction]:
     """Create the Go to actions (in ``menu``) and return them."""
@@ -55,9 +55,10 @@ def install_panel_keys(window: QMainWindow, menu: QMenu, docks: dict[str, QDockW
         actions.append(action)
 
     add("Module Tree", "Alt+1", "Put the keyboard focus in the module tree", go_to_tree)
-    for number, (title, dock) in enumerate(docks.items(), start=2):
+    for number, dock in enumerate(docks.values(), start=2):
         if number > MAX_NUMBERED:
             break
+        title = dock.windowTitle()
         add(title.replace("&", "&&"), f"Alt+{number}", f"Show the {title} panel and put the "
             "keyboard focus in it", lambda _checked=False, d=dock: go_to_dock(d))
     add("Filter Modules", "Ctrl+F", "Filter the module tree by path or type", filter_tree)

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Optional
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 
@@ -24,12 +24,15 @@ from ..core.engine.gate import Command, StepGate, interrupt_thread
 from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import RunRecord
 from ..core.engine.session import Session
+from ..core.engine.tensor_keeper import TensorKeeper
 from .session_state import SessionState, session_state
 
 DRAIN_INTERVAL_MS = 33
 # Time spent applying events per tick, so a flood of events never freezes the window.
 DRAIN_BUDGET_S = 0.02
 STOP_GRACE_S = 1.0
+# What one session may copy out for the tensor viewer (and File > Save snapshot).
+KEPT_TENSOR_BYTES = 256 * 2**20
 GUI_BUSY_WAIT_S = 0.25
 THREAD_NAME = "torchlens-session"
 # While a session lives, the collector's full passes wait: each walks every object the session
@@ -95,6 +98,7 @@ class SessionController(QObject):
 
     sig_session_started = Signal(object)  # the new RunRecord
     sig_record_changed = Signal(object)  # Changes
+    sig_breakpoints_changed = Signal(object)  # the paths whose breakpoint was set or cleared
     # Emitted on the worker thread when it queues a pause or the end; queued to the GUI thread.
     sig_stop_queued = Signal(int)  # the session's generation
 
@@ -105,7 +109,8 @@ class SessionController(QObject):
         self.device = "cpu"
         self.generation = 0
         self.gate: Optional[StepGate] = None
-        self.breakpoints: set[str] = set()
+        self._breakpoints: frozenset[str] = frozenset()  # the one owner: gate and tree ask here
+        self.keeper: Optional[TensorKeeper] = None
         self.break_on_nonfinite = True
         self.break_on_exception = True
         self.started_at: Optional[float] = None
@@ -142,7 +147,10 @@ class SessionController(QObject):
 
     @property
     def state(self) -> SessionState:
-        """Idle, running, paused, finished or failed (what the window's controls follow)."""
+        """Idle, running, paused, finished or failed (what the window's controls follow), or a
+        snapshot (an opened file: nothing runs)."""
+        if self.record.snapshot is not None:
+            return SessionState.SNAPSHOT
         thread = self._thread
         # A thread not started yet (sig_session_started comes just before) counts as running.
         alive = thread is not None and (thread.ident is None or thread.is_alive())
@@ -167,14 +175,35 @@ class SessionController(QObject):
         self.record = RunRecord()
         self.gate = StepGate(pause_at_start=not run, break_on_problems=True)
         self._apply_gate_options()
+        # Actual tensors for the viewer: where it pauses, at problems, at breakpoints.
+        keeper = self.keeper = TensorKeeper(at_pauses=True, pinned=self.breakpoints,
+                                            max_bytes=KEPT_TENSOR_BYTES)
         session = Session(source, device=self.device, gate=self.gate,
-                          histograms=self.histograms,
+                          histograms=self.histograms, tensor_keeper=keeper,
                           listener=lambda event: self._post(generation, event))
         self._thread = threading.Thread(target=session.run, name=THREAD_NAME, daemon=True)
         self.started_at = time.monotonic()
         self.sig_session_started.emit(self.record)
         self._thread.start()
         self._timer.start()
+
+    def show_record(self, record: RunRecord) -> None:
+        """Show a finished record (an opened snapshot) as a session paused at its end: every
+        view reads it as usual, nothing runs, and stepping stays off (no source)."""
+        self._hold_full_collections()
+        self.stop(wait=True)
+        self._release_full_collections()
+        self.source = None
+        self.gate = self.keeper = None
+        self.generation += 1
+        self.record = record
+        self.started_at = time.monotonic()
+        self.sig_session_started.emit(record)
+        self.sig_record_changed.emit(Changes(
+            started=True, tree_reset=True, phase=True, loss=record.loss is not None,
+            diagnostics=list(record.diagnostics), log=list(record.log),
+            ended=ev.SessionEnded(record.status or "ok", record.elapsed_s,
+                                  tuple(record.diagnostics))))
 
     def restart(self, run: bool = False) -> None:
         """Start again on the same source (re-reading the file)."""
@@ -188,15 +217,27 @@ class SessionController(QObject):
         if self.gate is not None and self.running:
             self.gate.command(command, target)
 
-    def set_breakpoints(self, paths: set[str]) -> None:
-        self.breakpoints = set(paths)
+    @property
+    def breakpoints(self) -> frozenset[str]:
+        return self._breakpoints
+
+    def set_breakpoints(self, paths: Iterable[str]) -> None:
+        new = frozenset(paths)
+        changed, self._breakpoints = self._breakpoints ^ new, new
         self._apply_gate_options()
+        if changed:
+            self.sig_breakpoints_changed.emit(set(changed))
+
+    def toggle_breakpoint(self, path: str) -> None:
+        self.set_breakpoints(self._breakpoints ^ {path})
 
     def set_break_options(self, nonfinite: bool, exception: bool) -> None:
         self.break_on_nonfinite, self.break_on_exception = nonfinite, exception
         self._apply_gate_options()
 
     def _apply_gate_options(self) -> None:
+        if self.keeper is not None:
+            self.keeper.pinned = set(self.breakpoints)  # one assignment: the worker reads it
         if self.gate is not None:
             self.gate.set_breakpoints(self.breakpoints)
             self.gate.break_on_nonfinite = self.break_on_nonfinite

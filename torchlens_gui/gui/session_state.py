@@ -12,6 +12,7 @@ class SessionState(str, Enum):
     PAUSED = "paused"
     FINISHED = "finished"  # ended: ok, problems found, or stopped by the user
     FAILED = "failed"  # ended: the model could not be loaded, built or run
+    SNAPSHOT = "snapshot"  # a saved run opened read-only: nothing to run or step
 
     @property
     def ended(self) -> bool:
@@ -42,6 +43,7 @@ ENABLED: dict[SessionState, frozenset[str]] = {
                                              "toggle_breakpoint")),
     SessionState.FINISHED: frozenset(("continue_", "restart", "toggle_breakpoint")),
     SessionState.FAILED: frozenset(("continue_", "restart", "toggle_breakpoint")),
+    SessionState.SNAPSHOT: frozenset(),
 }
 # Actions whose enabled state follows the session (the others, Open or Quit, always work).
 STATEFUL = ("continue_", "step", "step_into", "step_out", "pause", "stop", "restart", "run_to",

@@ -60,6 +60,9 @@ class StatusBar(QStatusBar):
         phase = PHASE_TEXT.get(record.phase, record.phase)
         self.phase_label.setText(f"<b>{phase}</b> on {record.device}" if record.device
                                  else f"<b>{phase}</b>")
+        if record.snapshot is not None:
+            self.phase_label.setText(f"<b>Snapshot</b> (read-only) of a run on "
+                                     f"{record.snapshot.recorded_on} · {phase}")
         if record.status is not None:
             self._timer.stop()
             text = ENDED_TEXT.get(record.status, record.status)

@@ -25,7 +25,8 @@ from .gate import StepGate
 from .histogram_keeper import HistogramKeeper, paired
 from ..statistics.stats import HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM, SummaryCache, summarize_many, \
     summarize_nested
-from ..recording.structures import tensors
+from ..recording.structures import leaves, tensors
+from .tensor_keeper import TensorKeeper
 from ..usercode.tree import describe_module_tree
 
 
@@ -45,7 +46,8 @@ class ModuleHooks:
 
     def __init__(self, ctx: SessionContext, emit: Callable[[ev.Event], None], gate: StepGate,
                  diagnostician: Diagnostician, report: Callable[[ev.Diagnostic], None],
-                 values: bool = True, histograms: bool = False, zeros: bool = True) -> None:
+                 values: bool = True, histograms: bool = False, zeros: bool = True,
+                 tensor_keeper: Optional[TensorKeeper] = None) -> None:
         self.ctx = ctx
         self.emit = emit
         self.gate = gate
@@ -54,6 +56,7 @@ class ModuleHooks:
         self.values = values
         self.histograms = histograms
         self.zeros = zeros  # count non-zeros (zero_fraction): the costliest statistic
+        self.tensor_keeper = tensor_keeper  # copies of actual tensors (viewer, snapshots), or None
         self.cache = SummaryCache()
         # "auto": tensors summarised without a histogram are held a while, so the calls around
         # a problem (and the last calls of the run) can be given one after all.
@@ -110,11 +113,7 @@ class ModuleHooks:
         ctx = self.ctx
         if ctx.phase != Phase.FORWARD or ctx.hooks_suspended or _get_ident() != self.thread:
             return
-        path = ctx.paths.get(id(module))
-        if path is None:
-            path = self._adopt_unregistered(module)
-        call_index = self.call_counts.get(path, 0)
-        self.call_counts[path] = call_index + 1
+        path, call_index = self._next_call(module)
         depth = len(ctx.stack)
         histogram = self.histogram_wanted(Phase.FORWARD, "enter", path, depth)
         inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
@@ -126,8 +125,21 @@ class ModuleHooks:
                                      args=args if self.keeper is not None else None))
         self.emit(ev.ModuleEntered(path, call_index, depth, inputs))
         gate = self.gate
+        if self.tensor_keeper is not None and self.tensor_keeper.wants(
+                path, pausing=not gate.free_running
+                and gate.should_pause(Phase.FORWARD, "enter", path, depth) is not None):
+            self._keep(path, call_index, "input", leaves(args, ""))
         if not gate.free_running:  # free-running: nothing but a problem pauses
             gate.checkpoint(Phase.FORWARD, "enter", path, call_index, depth)
+
+    def _next_call(self, module: nn.Module) -> tuple[str, int]:
+        """The module's path (adopting an unregistered one) and the index of this call."""
+        path = self.ctx.paths.get(id(module))
+        if path is None:
+            path = self._adopt_unregistered(module)
+        call_index = self.call_counts.get(path, 0)
+        self.call_counts[path] = call_index + 1
+        return path, call_index
 
     def _on_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         ctx = self.ctx
@@ -153,12 +165,23 @@ class ModuleHooks:
             if born_here:  # the birth of a NaN/Inf: this call and its inputs' producers
                 self.keeper.hold(paired(args, call.inputs))
                 self.keeper.keep()
+        found = False
         for diagnostic in self.diagnostician.on_module_output(ctx, call, args, kwargs, output,
                                                               inputs, outputs):
             self.report(diagnostic)
+            found = True
         if torch.is_grad_enabled():
             self._hook_gradients(call, output)
         gate = self.gate
+        if self.tensor_keeper is not None:
+            pausing = (born_here and gate.problem_pause_wanted("non-finite")) or (
+                not gate.free_running
+                and gate.should_pause(Phase.FORWARD, "exit", call.path, call.depth) is not None)
+            problem = found or born_here or any(s.nan or s.inf for s in outputs)
+            if self.tensor_keeper.wants(call.path, pausing=pausing, problem=problem):
+                self._keep(call.path, call.call_index, "input", leaves(args, "")
+                           + (leaves(kwargs, "") if kwargs else []))
+                self._keep(call.path, call.call_index, "output", leaves(output, ""))
         if born_here and gate.problem_pause_wanted("non-finite"):
             gate.pause(ev.PauseLocation(Phase.FORWARD, "exit", call.path, call.call_index,
                                         call.depth, "non-finite"))
@@ -205,10 +228,19 @@ class ModuleHooks:
                                      histogram=histogram, cache=self.cache, zeros=self.zeros)[0]
             self.emit(ev.GradientArrived(path, call_index, depth, index, summary))
             gate = self.gate
+            if self.tensor_keeper is not None and self.tensor_keeper.wants(
+                    path, problem=not summary.finite,
+                    pausing=not gate.free_running
+                    and gate.should_pause(Phase.BACKWARD, "grad", path, depth) is not None):
+                self._keep(path, call_index, "grad", ((name, grad),))
             if not gate.free_running:
                 gate.checkpoint(Phase.BACKWARD, "grad", path, call_index, depth)
 
         return on_grad
+
+    def _keep(self, path: str, call_index: int, role: str, items) -> None:
+        for event in self.tensor_keeper.keep(path, call_index, role, items):
+            self.emit(event)
 
     # ---- modules outside the registered tree --------------------------------------------------
 

@@ -25,6 +25,7 @@ from .devices import (DeviceUnavailable, free_cached_memory, is_out_of_memory, r
 from ..diagnostics import Diagnostician, default_diagnostician, run_failures
 from .gate import Command, SessionStopped, StepGate
 from .hooks import ModuleHooks
+from .tensor_keeper import TensorKeeper
 from ..usercode.loader import LoadError, ModelSpec, load_model_file
 from ..recording.record import RunRecord
 from ..statistics.stats import summarize
@@ -53,14 +54,16 @@ class Session:
     tensors holding NaN/Inf, so a run in continue pays nothing for them. ``dry_run`` builds and
     runs on the meta device: shapes and dtypes only, no memory, no compute, no backward.
     ``zero_counts=False`` leaves every zero_fraction None: counting non-zeros is the costliest
-    statistic on large tensors (a third of the statistics' time).
+    statistic on large tensors (a third of the statistics' time). ``tensor_keeper`` chooses which
+    actual tensors are copied out as TensorKept events (None: none).
     """
 
     def __init__(self, source: str | ModelSpec, *, device: str = "auto",
                  listener: Optional[Listener] = None, gate: Optional[StepGate] = None,
                  values: bool = True, histograms: bool | str = False, dry_run: bool = False,
                  echo_output: bool = False, zero_counts: bool = True,
-                 diagnostician: Optional[Diagnostician] = None) -> None:
+                 diagnostician: Optional[Diagnostician] = None,
+                 tensor_keeper: Optional[TensorKeeper] = None) -> None:
         self.source = os.path.abspath(source) if isinstance(source, str) else source
         self.device_name = "meta" if dry_run else device
         self.listener = listener
@@ -71,6 +74,7 @@ class Session:
         self.dry_run = dry_run
         self.echo_output = echo_output
         self.diagnostician = diagnostician or default_diagnostician()
+        self.tensor_keeper = tensor_keeper
         self.record = RunRecord()
         self.ctx: Optional[SessionContext] = None
         self._hooks: Optional[ModuleHooks] = None
@@ -154,6 +158,22 @@ class Session:
             self._ended = True
 
     def _run_phases(self) -> str:
+        spec, ctx, model, inputs = self._load_and_build()
+        self._hooks = ModuleHooks(ctx, self.emit, self.gate, self.diagnostician, self.report,
+                                  values=self.values, histograms=self.histograms,
+                                  zeros=self.zero_counts, tensor_keeper=self.tensor_keeper)
+        self._hooks.install()
+        output = self._forward(model, inputs, ctx)
+        if output is not None and not self.dry_run:
+            loss_value = self._loss(spec, output, ctx)
+            if loss_value is not None:
+                self._backward(loss_value, ctx)
+        self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
+        return "problems" if self._has_problems() else "ok"
+
+    def _load_and_build(self) -> tuple[ModelSpec, SessionContext, nn.Module, Any]:
+        """Load the file, build the model on the device and prepare the inputs (also the
+        start of a training run)."""
         self._params = None
         self._phase(Phase.LOAD)
         spec = self._load()
@@ -165,18 +185,7 @@ class Session:
         inputs = self._prepare_inputs(spec, device)
         for diagnostic in self.diagnostician.after_build(ctx):
             self.report(diagnostic)
-
-        self._hooks = ModuleHooks(ctx, self.emit, self.gate, self.diagnostician, self.report,
-                                  values=self.values, histograms=self.histograms,
-                                  zeros=self.zero_counts)
-        self._hooks.install()
-        output = self._forward(model, inputs, ctx)
-        if output is not None and not self.dry_run:
-            loss_value = self._loss(spec, output, ctx)
-            if loss_value is not None:
-                self._backward(loss_value, ctx)
-        self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
-        return "problems" if self._has_problems() else "ok"
+        return spec, ctx, model, inputs
 
     def _param_infos(self, ctx: SessionContext) -> tuple:
         """Statistics of every parameter and gradient, computed once: after a backward the
@@ -197,8 +206,11 @@ class Session:
     def _load(self) -> ModelSpec:
         if isinstance(self.source, ModelSpec):
             return self.source
+        from .steps import refusing_training
+
         try:
-            return load_model_file(self.source)
+            with refusing_training():
+                return load_model_file(self.source)
         except LoadError as exc:
             self.report(run_failures.load_error(exc))
             raise _Abort("failed") from None

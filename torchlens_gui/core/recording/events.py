@@ -1,8 +1,9 @@
 """Immutable event objects: the only things that cross from the session thread to listeners.
 
 Every event is a frozen dataclass holding plain Python values (str, int, float, tuples).
-No tensors and no modules ever appear here, so a listener on another thread (the GUI) can keep
-them as long as it likes without pinning GPU memory or racing the session.
+No modules and no live tensors ever appear here, so a listener on another thread (the GUI) can
+keep them as long as it likes without pinning GPU memory or racing the session. The one tensor
+an event carries (TensorKept) is a private CPU copy nobody else writes to.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Phase(str, Enum):
     FORWARD = "forward"
     LOSS = "loss"
     BACKWARD = "backward"
+    OPTIMIZER = "optimizer"  # a training step's update (training runs only)
     DONE = "done"
     FAILED = "failed"
     STOPPED = "stopped"
@@ -32,7 +34,8 @@ class Phase(str, Enum):
         return format(self.value, spec)
 
 
-RUN_PHASES = (Phase.LOAD, Phase.BUILD, Phase.FORWARD, Phase.LOSS, Phase.BACKWARD)
+RUN_PHASES = (Phase.LOAD, Phase.BUILD, Phase.FORWARD, Phase.LOSS, Phase.BACKWARD,
+              Phase.OPTIMIZER)
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,23 @@ class GradientArrived(Event):
 
 
 @dataclass(frozen=True)
+class TensorKept(Event):
+    """A CPU copy of one input, output or gradient of a call, kept for the tensor viewer and
+    snapshots (at pauses, at problems and for pinned modules, within a byte budget).
+
+    ``role`` is "input", "output" or "grad"; ``name`` is the matching summary's name, so the
+    copy sits beside its TensorSummary. ``tensor`` is a detached, contiguous CPU tensor that
+    the session never touches again.
+    """
+
+    path: str
+    call_index: int
+    role: str
+    name: str
+    tensor: object  # torch.Tensor (typed loosely: this module stays free of torch)
+
+
+@dataclass(frozen=True)
 class ParamsUpdated(Event):
     """Parameter shapes, values and (after backward) gradients of every module, one event."""
 
@@ -240,6 +260,7 @@ class Diagnostic:
     fix: Optional[str] = None
     call_index: Optional[int] = None
     details: tuple[tuple[str, str], ...] = ()  # extra facts (expected/actual...) for panels
+    step: Optional[int] = None  # the training step it was found at (None outside training)
 
 
 @dataclass(frozen=True)
@@ -273,6 +294,44 @@ class Resumed(Event):
 class LogWritten(Event):
     stream: str  # "stdout" | "stderr" | "warning"
     text: str
+
+
+@dataclass(frozen=True)
+class StepFigures:
+    """What one training step measured (every step keeps these; module figures follow
+    ``modules`` of the StepEnded event, NaN where a module had no gradient or update).
+
+    ``lr`` holds one learning rate per param group; ``nonfinite`` names where a NaN/Inf was
+    seen in this step ("", "forward", "loss", "backward" or "optimizer"). ``ended_by`` is what
+    closed the step: "optimizer", "backward", "module" or "end"."""
+
+    step: int
+    loss: Optional[float] = None
+    grad_norm: Optional[float] = None
+    lr: tuple[float, ...] = ()
+    nonfinite: str = ""
+    ended_by: str = "optimizer"
+    module_grad_norms: tuple[float, ...] = ()
+    module_update_ratios: tuple[float, ...] = ()
+    batch_index: Optional[int] = None
+    input_mean: Optional[float] = None
+    input_std: Optional[float] = None
+    elapsed_s: float = 0.0
+    full: bool = False  # whether every module call of the step was summarised
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    step: int
+
+
+@dataclass(frozen=True)
+class StepEnded(Event):
+    """A training step is over. ``modules`` names the parameterised modules the per-module
+    figures refer to (the same tuple object from step to step while it does not change)."""
+
+    figures: StepFigures
+    modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,8 @@ class SourcePanel(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(self.code, 1)
         self.file: Optional[str] = None
+        # Source text recorded in an opened snapshot, by file: shown instead of the disk's.
+        self.recorded: dict[str, str] = {}
         self.creation_line: Optional[int] = None
         self.problem_line: Optional[int] = None
         style.on_palette_changed(self._on_palette_changed)
@@ -100,6 +102,10 @@ class SourcePanel(QWidget):
         if file is None:
             self.code.setPlainText("")
             self.caption.setText("No model file (a live model given to debug())")
+            return
+        if file in self.recorded:
+            self.code.setPlainText(self.recorded[file])
+            self._update()
             return
         try:
             with open(file, encoding="utf-8", errors="replace") as fh:
@@ -137,6 +143,8 @@ class SourcePanel(QWidget):
         self.code.setExtraSelections(selections)
         name = os.path.basename(self.file) if self.file else ""
         parts = [f"<b>{name}</b>"] if name else []
+        if self.file in self.recorded:
+            parts.append("(as recorded in the snapshot)")
         if self.creation_line:
             parts.append(f"<span style='background:{style.html_color('creation_line')}'>"
                          f"&nbsp;line {self.creation_line}: module created here&nbsp;</span>")
