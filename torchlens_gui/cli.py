@@ -122,6 +122,10 @@ def _app_parser() -> argparse.ArgumentParser:
                         help="with --run (or a snapshot): save the window to PNG when the run "
                              "stops (the snapshot is shown), then exit")
     parser.add_argument("--version", action="version", version=f"torchlens-gui {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation without a screen: open the window "
+                             "offscreen, debug the bundled NaN example, print one line "
+                             "(versions, device, result, seconds); exit 0 when it passed")
     return parser
 
 
@@ -207,6 +211,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if argv and argv[0] == "run":
         return run_script(argv[1:])
     args = _app_parser().parse_args(argv)
+    if args.self_test:
+        from .gui.self_test import run_self_test
+
+        return run_self_test(device=args.device)
     if args.screenshot and not args.run and not _is_snapshot(args.file):
         _app_parser().error("--screenshot needs --run (or a snapshot file)")
     from .gui.app import run_app

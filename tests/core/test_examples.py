@@ -28,13 +28,13 @@ EXPECTED = {
     "healthy_cnn.py": None,
     "healthy_transformer.py": None,
 }
-# Training scripts (torchlens-gui run), tested with script mode.
+# Training scripts, run with `torchlens-gui run` (checked in test_script_mode.py).
 SCRIPTS = {"diverging_training.py"}
 
 
 def test_every_example_is_listed_here():
-    assert sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py")) == \
-        sorted(set(EXPECTED) | SCRIPTS)
+    assert sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py")) == sorted(
+        set(EXPECTED) | SCRIPTS)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

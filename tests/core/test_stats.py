@@ -16,7 +16,7 @@ from torchlens_gui.core.statistics import stats
 from torchlens_gui.core.engine.gate import Command, StepGate
 from torchlens_gui.core.usercode.loader import spec_from_objects
 from torchlens_gui.core.engine.session import Session
-from torchlens_gui.core.statistics.stats import (SummaryCache, histogram_of, shape_only, summarize,
+from torchlens_gui.core.statistics.stats import (SummaryCache, shape_only, summarize,
                                       summarize_many, summarize_nested)
 from torchlens_gui.core.usercode.tree import all_param_infos, describe_params
 
@@ -198,7 +198,7 @@ def test_statistics_of_a_tensor_that_requires_grad_build_no_graph():
 
 def test_histogram_counts_finite_values_and_spans_min_to_max():
     t = torch.tensor([0.0, 1.0, 1.0, 2.0, float("nan")])
-    hist = histogram_of(t)
+    hist = summarize(t, histogram=True).hist
     assert hist is not None and sum(hist.counts) == 4
     assert hist.edges[0] == 0.0 and hist.edges[-1] == 2.0
     assert len(hist.edges) == len(hist.counts) + 1 == stats.HIST_BINS + 1

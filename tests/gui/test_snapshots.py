@@ -17,6 +17,7 @@ from torchlens_gui.core.engine.session import Session
 from torchlens_gui.gui.window_layout import Dock
 from torchlens_gui.core.engine.tensor_keeper import TensorKeeper
 from torchlens_gui.core.recording.snapshot import load_snapshot, save_snapshot
+from torchlens_gui.gui.window_layout import Dock
 
 
 def _snapshot_of(tmp_path, name="snap_conv_nan.py", tensors=True):

@@ -13,15 +13,40 @@ APPLICATION = "torchlens-gui"
 
 
 def _application():
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
+
+    from .display_check import create_application
 
     app = QApplication.instance()
     if app is None:
-        app = QApplication(sys.argv[:1])
+        app = create_application(lambda: QApplication(sys.argv[:1]))
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("torchlens-gui")
+    app.setDesktopFileName(APPLICATION)  # Wayland matches the window to torchlens-gui.desktop
+    app.setWindowIcon(_app_icon(QIcon))
     return app
+
+
+def _app_icon(icon_class):
+    from ..bundled import ICON_SIZES, icon_path
+
+    icon = icon_class()
+    for size in ICON_SIZES:
+        if os.path.exists(icon_path(size)):
+            icon.addFile(icon_path(size))
+    return icon
+
+
+def window_problem() -> Optional[str]:
+    """Why no window can open here (message for the user), or None; None too when a
+    QApplication exists already (it opened its platform plugin)."""
+    from PySide6.QtCore import QCoreApplication
+
+    from .display_check import display_problem
+
+    return None if QCoreApplication.instance() is not None else display_problem()
 
 
 def save_screenshot(window, path: str) -> bool:
@@ -40,6 +65,10 @@ def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool 
     """
     if screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no screen needed for a PNG
+    problem = window_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     app = _application()
     from PySide6.QtCore import QTimer
 

@@ -299,7 +299,7 @@ class MainWindow(QMainWindow):
             bad = style.html_color("bad")
             self.tree.set_placeholder(
                 f"<h3 style='color:{bad}'>Could not load the model</h3>"
-                f"{_html(first)}<br><br>"
+                f"{style.html_text(first)}<br><br>"
                 "The <b>Diagnostics</b> panel below has the line and a fix; the <b>Source</b> "
                 "panel marks the line.<br>Edit the file, then press <b>Ctrl+Shift+F5</b> to "
                 "restart.")
@@ -424,6 +424,3 @@ def _openable(path: str) -> bool:
     """A model file (by name) or a snapshot (by content, whatever its name)."""
     return bool(path) and (path.endswith(".py") or Sharing.is_snapshot(path))
 
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -3,6 +3,7 @@ the same way (a NaN is always the same red)."""
 
 from __future__ import annotations
 
+import html
 import math
 from functools import lru_cache
 from typing import Optional
@@ -25,9 +26,6 @@ _TINTS = {  # name: (light, dark)
 # Text colours in rich text (hex), by what they say.
 _HTML = {  # name: (light, dark)
     "bad": ("#c00000", "#ff7b7b"), "ok": ("#2a7a2a", "#7ccf7c"), "fix": ("#1a5c1a", "#8fd88f"),
-    "param": ("#e68c28", "#e68c28"), "output_grad": ("#4682c8", "#6fa4e6"),
-    "mark": ("#dc3232", "#ff6464"), "creation_line": ("#d2e6ff", "#223e64"),
-    "error": ("#ffaaaa", "#822828"),
 }
 _dark = False
 
@@ -100,6 +98,19 @@ def on_palette_changed(listener) -> None:
     _listeners.append(weakref.WeakMethod(listener) if hasattr(listener, "__self__")
                       else weakref.ref(listener))
 
+_RED = (220, 40, 40)  # errors and breakpoints
+_AMBER = (240, 160, 30)  # warnings and modules with a problem
+
+
+def hex_color(color: QColor | tuple[int, int, int]) -> str:
+    """"#rrggbb" of a style colour (a QColor or a plot tuple), for rich text."""
+    return (color if isinstance(color, QColor) else QColor(*color)).name()
+
+
+def html_text(text: str) -> str:
+    """Plain text made safe inside rich text."""
+    return html.escape(text, quote=False)
+
 
 @lru_cache(maxsize=None)
 def _dot_icon(r: int, g: int, b: int) -> QIcon:
@@ -116,16 +127,15 @@ def _dot_icon(r: int, g: int, b: int) -> QIcon:
 
 def breakpoint_icon() -> QIcon:
     """A red dot, as breakpoints look in every debugger."""
-    return _dot_icon(220, 40, 40)
+    return _dot_icon(*_RED)
 
 
 def problem_icon() -> QIcon:
-    return _dot_icon(240, 160, 30)
+    return _dot_icon(*_AMBER)
 
 
 def severity_icon(severity: str) -> QIcon:
-    return {"error": _dot_icon(220, 40, 40), "warning": _dot_icon(240, 160, 30)}.get(
-        severity, _dot_icon(70, 130, 200))
+    return _dot_icon(*{"error": _RED, "warning": _AMBER}.get(severity, PLOT_BAR))
 
 
 def format_number(value: Optional[float]) -> str:

@@ -12,6 +12,7 @@ import torch
 from . import codes
 from ..usercode.context import SessionContext
 from ..recording.events import Diagnostic, Phase
+from ..statistics.stats import dtype_name
 from .sources import described, function_return_line, short_location
 from .where import Where, modules_running
 
@@ -57,7 +58,7 @@ def float_mix(ctx: SessionContext, phase: Phase, where: Where, model_dtype: torc
               other: torch.dtype) -> Diagnostic:
     """A module got floats of another dtype than its parameters: say where they come from (the
     model's inputs, or a tensor made inside forward) and convert that side."""
-    name, model_name = _dt(other), _dt(model_dtype)
+    name, model_name = dtype_name(other), dtype_name(model_dtype)
     root = ctx.record.calls_of("")
     from_inputs = bool(root) and any(s.dtype == name for s in root[0].inputs)
     who = described(ctx, where.module) if where.module is not None else "an op"
@@ -89,10 +90,6 @@ def float_mix(ctx: SessionContext, phase: Phase, where: Where, model_dtype: torc
     return Diagnostic(code=codes.DTYPE_MISMATCH, severity="error", phase=phase, message=message,
                       fix=fix, details=(("expected", model_name), ("got", name)),
                       **where.fields())
-
-
-def _dt(dtype: torch.dtype) -> str:
-    return str(dtype).replace("torch.", "")
 
 
 def _operand_dtypes(where: Where) -> list[torch.dtype]:

@@ -24,9 +24,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic, Phase
+from ..recording.events import Diagnostic, Phase, shape_text
 from . import codes
-from .findings import DiagnosedError, shape_text
+from .findings import DiagnosedError
 from .op_watch import OpWatch, ProbabilityOrigin, WatchState
 from .rule import Rule
 from .sources import change_fix, short_location

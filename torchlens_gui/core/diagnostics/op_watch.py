@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from ..usercode.context import SessionContext
+from ..recording.events import shape_text
 from ..recording.structures import iter_leaves, tensors
 from ..usercode.user_frames import caller_user_frame
 
@@ -78,7 +79,7 @@ class TensorFacts:
     device: str
 
     def shape_text(self) -> str:
-        return "[" + ", ".join(str(d) for d in self.shape) + "]"
+        return shape_text(self.shape)
 
 
 def tensor_facts(args: tuple, kwargs: dict) -> tuple[TensorFacts, ...]:

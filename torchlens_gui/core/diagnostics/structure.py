@@ -14,10 +14,11 @@ import torch
 import torch.nn as nn
 
 from ..usercode.context import ActiveCall, SessionContext
-from ..recording.events import Diagnostic, Phase, TensorSummary
+from ..recording.events import Diagnostic, Phase, TensorSummary, shape_text
+from ..statistics.stats import dtype_name
 from ..usercode.tree import subtree_all
 from . import codes
-from .findings import count_text, listing, shape_text
+from .findings import count_text, listing
 from .dtypes import float_mix
 from .op_watch import WatchState
 from .rule import Rule
@@ -151,7 +152,7 @@ class StructureChecks(Rule):
             return []
         x = inputs[0]
         if not x.is_tensor or not x.dtype or not x.dtype.startswith(("float", "bfloat")) or \
-                x.dtype == str(weight.dtype).replace("torch.", ""):
+                x.dtype == dtype_name(weight.dtype):
             return []
         self.dtype_reported = True
         site = ctx.site_of(call.path)

@@ -34,8 +34,6 @@ from ..usercode.tree import all_param_infos, describe_module_tree
 
 Listener = Callable[[ev.Event], None]
 
-SURROGATE_LOSS_TEXT = "sum of every floating-point output (no loss() in the file)"
-
 
 class _Abort(Exception):
     """Ends the run early after a diagnostic has been reported."""

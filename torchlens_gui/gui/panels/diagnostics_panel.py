@@ -36,21 +36,17 @@ def module_text(diagnostic: ev.Diagnostic) -> str:
 def detail_html(diagnostic: ev.Diagnostic) -> str:
     """The full story of one diagnostic: message, facts, and the fix."""
     parts = [f"<b>{diagnostic.severity.upper()} [{diagnostic.code}]</b> "
-             f"{_escape(diagnostic.message)}"]
+             f"{style.html_text(diagnostic.message)}"]
     if diagnostic.fix:  # right after the message: it is what the user came for
         parts.append(f"<span style='color:{style.html_color('fix')}'><b>Fix:</b> "
-                     f"{_escape(diagnostic.fix)}</span>")
-    parts.append(f"Module: <b>{_escape(module_text(diagnostic))}</b>"
+                     f"{style.html_text(diagnostic.fix)}</span>")
+    parts.append(f"Module: <b>{style.html_text(module_text(diagnostic))}</b>"
                  + (f" call {diagnostic.call_index}" if diagnostic.call_index else ""))
     if diagnostic.file is not None:
-        parts.append(f"At: {_escape(where_text(diagnostic))}")
+        parts.append(f"At: {style.html_text(where_text(diagnostic))}")
     for key, value in diagnostic.details:
-        parts.append(f"{_escape(key)}: <tt>{_escape(value)}</tt>")
+        parts.append(f"{style.html_text(key)}: <tt>{style.html_text(value)}</tt>")
     return "<br>".join(parts)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class DiagnosticsPanel(QWidget):
@@ -80,7 +76,8 @@ class DiagnosticsPanel(QWidget):
     def _on_palette_changed(self) -> None:
         item = self.list.currentItem()
         if item is not None:  # the fix's colour follows the palette
-            self.detail.setHtml(detail_html(self.diagnostics[item.data(0, Qt.ItemDataRole.UserRole)]))
+            row = item.data(0, Qt.ItemDataRole.UserRole)
+            self.detail.setHtml(detail_html(self.diagnostics[row]))
 
     def clear(self) -> None:
         self.diagnostics = []

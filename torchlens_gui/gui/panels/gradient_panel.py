@@ -51,13 +51,6 @@ def depth_norms(record: RunRecord) -> tuple[list[str], list[Optional[float]], li
     return paths, values, colors
 
 
-def legend_html() -> str:
-    c = style.html_color
-    return (f"<span style='color:{c('param')}'>■</span> parameter gradient &nbsp; "
-            f"<span style='color:{c('output_grad')}'>■</span> gradient at output &nbsp; "
-            f"<span style='color:{c('mark')}'>×</span> zero or non-finite")
-
-
 class _ShortLabels(Sequence):
     """Labels made only for the few bars the axis names, not for all 10,000."""
 
@@ -76,7 +69,11 @@ class GradientPanel(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self.legend = QLabel(legend_html(), self)
+        self.legend = QLabel(
+            f"<span style='color:{style.hex_color(style.PLOT_PARAM)}'>■</span> parameter "
+            f"gradient &nbsp; <span style='color:{style.hex_color(style.PLOT_BAR)}'>■</span> "
+            f"gradient at output &nbsp; <span style='color:{style.hex_color(style.PLOT_BAD)}'>"
+            "×</span> zero or non-finite", self)
         self.legend.hide()  # until there are bars to explain
         self.norms = LogBarChart("module (forward order)", "gradient L2 norm", self,
                                  "No gradients yet: they arrive in backward, after the forward "
@@ -96,10 +93,6 @@ class GradientPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(splitter)
-        style.on_palette_changed(self._on_palette_changed)
-
-    def _on_palette_changed(self) -> None:
-        self.legend.setText(legend_html())
 
     def refresh_norms(self, record: RunRecord) -> None:
         paths, values, colors = depth_norms(record)
