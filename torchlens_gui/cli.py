@@ -45,6 +45,11 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="stop the script cleanly after N training steps")
     parser.add_argument("--timeout", type=float, default=0.0, metavar="SECONDS",
                         help="stop a script that runs longer than this (default: no limit)")
+    parser.add_argument("--run", action="store_true",
+                        help="window: run right away instead of pausing before the first step")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="window: save it to PNG when the run stops (a break or the end), "
+                             "then exit")
     parser.add_argument("script", help="the training script")
     add_output_options(parser)
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
@@ -184,7 +189,8 @@ def run_script(argv: Sequence[str]) -> int:
     if not args.headless:
         from .gui.app import run_app
 
-        return run_app(file=args.script, script_args=args.args, steps=args.steps)
+        return run_app(file=args.script, script_args=args.args, steps=args.steps, run=args.run,
+                       screenshot=args.screenshot)
     from .core.engine.script_session import ScriptSession
     from .core.engine.watchdog import run_with_timeout
 

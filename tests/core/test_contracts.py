@@ -45,7 +45,8 @@ def close(got: tuple, expected: tuple) -> bool:
 
 def test_json_top_level_fields(nan_report):
     assert list(nan_report) == ["schema", "file", "device", "status", "dry_run", "loss",
-                                "modules", "diagnostics"]
+                                "modules", "diagnostics", "steps"]
+    assert nan_report["steps"] == []  # one forward/backward is not a training run
     assert (nan_report["schema"], nan_report["file"], nan_report["device"],
             nan_report["status"], nan_report["dry_run"]) == (1, NAN_CASE, "cpu", "problems",
                                                             False)
@@ -104,6 +105,7 @@ def test_json_diagnostic_field_by_field(nan_report):
                    "has 2 NaN of 6 values.",
         "fix": f"Guard the denominator at eng_nan_contract.py:{line}: divide by (d + 1e-8) or "
                "d.clamp_min(1e-8), or skip rows whose sum is zero.",
+        "step": None,  # outside training
     }
 
 

@@ -57,7 +57,8 @@ def save_screenshot(window, path: str) -> bool:
 
 
 def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool = False,
-            screenshot: Optional[str] = None, spec: Optional[ModelSpec] = None) -> int:
+            screenshot: Optional[str] = None, spec: Optional[ModelSpec] = None,
+            script_args: Optional[list[str]] = None, steps: Optional[int] = None) -> int:
     """Open the debugger window on ``file`` or ``spec`` and run the Qt event loop.
 
     ``run`` continues right after loading (to the end or the first break); with ``screenshot``
@@ -81,6 +82,8 @@ def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool 
         _arm_screenshot(window, screenshot)
     if spec is not None:
         window.open_spec(spec, run=run or bool(screenshot))
+    elif file is not None and script_args is not None:  # torchlens-gui run SCRIPT (window)
+        window.open_script(file, script_args, run=run or bool(screenshot), steps=steps)
     elif file is not None:
         window.open_file(file, run=run or bool(screenshot))
     elif screenshot:

@@ -56,7 +56,7 @@ def bundled_examples(directory: Optional[str] = None) -> list[Example]:
 _MODEL_FILE = re.compile(r"^(def build_model\s*\(|model\s*=)", re.MULTILINE)
 
 
-def is_model_file(source: str) -> bool:
+def defines_a_model(source: str) -> bool:
     """Whether a file's text follows the model-file contract (build_model or a module-level
     model), rather than being a training script."""
     return bool(_MODEL_FILE.search(source))
@@ -69,7 +69,7 @@ def _read(path: str) -> Example:
         doc = ast.get_docstring(ast.parse(source)) or ""
     except (OSError, SyntaxError, UnicodeDecodeError):
         source = doc = ""
-    if not is_model_file(source):
+    if not defines_a_model(source):
         first = (doc.splitlines()[0] if doc else os.path.basename(path)).split(" (")[0]
         return Example(path, first.rstrip("."), False, "Training script", script=True)
     first = doc.splitlines()[0] if doc else os.path.basename(path)

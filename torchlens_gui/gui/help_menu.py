@@ -2,48 +2,31 @@
 
 from __future__ import annotations
 
-import os
-from typing import Callable, Optional
+from typing import Callable
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-from .examples import Example, is_model_file
+from .examples import Example, defines_a_model
 from .shortcuts import ShortcutsDialog
 
 SCRIPT_FILTER = "Python scripts (*.py);;All files (*)"
-# Script mode runs headless today (`torchlens-gui run --headless`); the window cannot show a
-# script's run yet. A chosen script is opened when it is a model file too; else the user is told
-# how to run it now and how it will run here.
-SCRIPT_MODE_TEXT = (
-    "This window cannot run a training script yet. From a terminal, "
-    "<tt>torchlens-gui run --headless {name} [its arguments]</tt> runs it now, unchanged, as "
-    "<tt>__main__</tt> under the debugger: every training step's forward and backward watched, "
-    "stopped at the first NaN, shape error or exception, with the loss per step, and the "
-    "report printed (<tt>--json</tt> for JSON, <tt>--steps N</tt> to stop after N steps). "
-    "In a later version <tt>torchlens-gui run {name}</tt> shows the same run in this window."
-    "<br><br>Here the debugger opens <b>model files</b>: put the model in "
-    "<tt>build_model()</tt>, one batch in <tt>example_inputs()</tt> and, if you like, the "
-    "loss in <tt>loss(output)</tt>. Help › Examples has one for each kind of problem.")
 
 
-def script_explanation(path: str) -> Optional[str]:
-    """None when ``path`` is also a model file (build_model or a module-level model); else the
-    text that
-    says how a training script will run and what to do meanwhile."""
+def is_model_file(path: str) -> bool:
+    """Whether ``path`` follows the model-file contract (build_model or a module-level model):
+    such a file opens as a model file even when chosen as a training script."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            source = f.read()
+            return defines_a_model(f.read())
     except OSError:
-        source = ""
-    if is_model_file(source):
-        return None
-    return SCRIPT_MODE_TEXT.format(name=os.path.basename(path))
+        return False
 
 
 def build_help_menu(window: QMainWindow, examples: list[Example],
                     open_example: Callable[[Example], None]) -> QMenu:
-    """Help > Examples (each opens its file) and Help > Keyboard shortcuts (F1)."""
+    """Help > Examples (each opens as ``open_example`` does) and Help > Keyboard shortcuts
+    (F1)."""
     menu = window.menuBar().addMenu("&Help")
     examples_menu = menu.addMenu("&Examples")
     examples_menu.setObjectName("examples_menu")

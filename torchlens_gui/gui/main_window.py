@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+import shlex
+from typing import Optional, Sequence
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, \
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMainWindow, \
     QStackedWidget, QWidget
 
 from ..core.recording import events as ev
@@ -19,7 +20,7 @@ from .actions import Actions
 from .device_combo import make_device_combo
 from .examples import Example, bundled_examples
 from .first_problem import first_problem
-from .help_menu import SCRIPT_FILTER, build_help_menu, script_explanation
+from .help_menu import SCRIPT_FILTER, build_help_menu, is_model_file
 from .module_model import ModuleTreeModel
 from .module_tree import ModuleTree
 from .panel_keys import install_panel_keys
@@ -29,6 +30,7 @@ from .panels.gradient_panel import GradientPanel
 from .panels.log_panel import LogPanel
 from .panels.nonfinite_panel import NonFinitePanel
 from .panels.source_panel import SourcePanel
+from .panels.steps_panel import StepsPanel
 from .panels.tensor_panel import TensorPanel
 from .recent_files import RecentFiles
 from .run_views import RunViews
@@ -64,6 +66,7 @@ class MainWindow(QMainWindow):
         self.diagnostics_panel = DiagnosticsPanel()
         self.source_panel = SourcePanel()
         self.log_panel = LogPanel()
+        self.steps_panel = StepsPanel()
         self.debug_actions = Actions(self)
         view_menu = self.debug_actions.build_menus(self)
         self.toolbar = self.debug_actions.build_toolbar(self)
@@ -80,7 +83,7 @@ class MainWindow(QMainWindow):
             Dock.TENSORS: self.tensor_panel, Dock.ACTIVATIONS: self.activation_panel,
             Dock.GRADIENTS: self.gradient_panel, Dock.NONFINITE: self.nonfinite_panel,
             Dock.DIAGNOSTICS: self.diagnostics_panel, Dock.SOURCE: self.source_panel,
-            Dock.LOG: self.log_panel})
+            Dock.LOG: self.log_panel, Dock.STEPS: self.steps_panel})
         view_menu.addSeparator()
         self.panel_actions = install_panel_keys(
             self, view_menu.addMenu("&Go to Panel"), self.docks, self._go_to_tree,
@@ -95,6 +98,9 @@ class MainWindow(QMainWindow):
         self.layout_.restore(self.settings, saved=not default_layout)
         self.run_views = RunViews(self.model, self.tree, self.nonfinite_panel,
                                   self.gradient_panel, self.docks)
+        from .training_controls import TrainingControls
+
+        self.training = TrainingControls(self)
         self._connect()
         self._update_actions()
 
@@ -167,6 +173,16 @@ class MainWindow(QMainWindow):
         self.recent.add(path)
         self.controller.start(path, run=run)
 
+    def open_script(self, path: str, args: list[str], run: bool = False,
+                    steps: Optional[int] = None) -> None:
+        """Run ``path`` as a training script with ``args`` (paused before its first step
+        unless ``run``); ``steps`` stops it after that many steps."""
+        path = os.path.abspath(path)
+        if self.controller.source != path:
+            self.controller.set_breakpoints(())
+        self.recent.add(path)
+        self.controller.start(path, run=run, script_args=list(args), steps=steps)
+
     def open_spec(self, spec: ModelSpec, run: bool = False) -> None:
         """Debug a live model (``torchlens_gui.debug``)."""
         self.controller.start(spec, run=run)
@@ -198,29 +214,29 @@ class MainWindow(QMainWindow):
         start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
         path, _ = QFileDialog.getOpenFileName(self, "Run a training script", start,
                                               SCRIPT_FILTER)
-        if path:
-            self._run_script_or_explain(path)
+        if not path:
+            return
+        text, ok = QInputDialog.getText(self, "Run a training script",
+                                        f"Arguments for {os.path.basename(path)} (as on the "
+                                        "command line):")
+        if ok:
+            self.run_script(path, shlex.split(text))
+
+    def run_script(self, path: str, args: Sequence[str] = ()) -> None:
+        """Debug a training script: run it as __main__ with ``args``, paused before its first
+        step (script mode). A file that is a model file too opens as one."""
+        if is_model_file(path):
+            self.open_file(path)
+        else:
+            self.open_script(path, list(args))
 
     def open_example(self, example: Example) -> None:
-        """Open a bundled example: a model file in the debugger, a training script as
-        Run a training script does."""
+        """Open a bundled example: a model file in the debugger, a training script in
+        script mode (with its default arguments)."""
         if example.script:
-            self._run_script_or_explain(example.path)
+            self.run_script(example.path)
         else:
             self.open_file(example.path)
-
-    def _run_script_or_explain(self, path: str) -> None:
-        explanation = self.run_script(path)
-        if explanation is not None:
-            QMessageBox.information(self, "Run a training script", explanation)
-
-    def run_script(self, path: str) -> Optional[str]:
-        """Debug a training script. The window cannot run one yet: a script that is also a
-        model file is opened as one; otherwise the returned text says how to run it."""
-        explanation = script_explanation(path)
-        if explanation is None:
-            self.open_file(path)
-        return explanation
 
     def _on_device_combo_changed(self, _index: int) -> None:
         self.controller.device = self.device_combo.currentData()
@@ -250,6 +266,9 @@ class MainWindow(QMainWindow):
         self.central.setCurrentWidget(self.tree)
         self.run_views.set_record(record)
         self.diagnostics_panel.clear()
+        self.steps_panel.set_record(record)
+        if self.controller.trains:
+            self.docks[Dock.STEPS].raise_()
         source = self.controller.source
         file = source if isinstance(source, str) else getattr(source, "file", None)
         snapshot = record.snapshot
@@ -277,6 +296,8 @@ class MainWindow(QMainWindow):
             self.diagnostics_panel.add(changes.diagnostics)
         if changes.log:
             self.log_panel.append_output(changes.log)
+        if (changes.steps or changes.paused or changes.ended) and is_shown(self.steps_panel):
+            self.steps_panel.refresh()
         location = record.paused_at
         if changes.paused is not None and location is not None:
             self.model.set_current(location.path)
@@ -337,6 +358,8 @@ class MainWindow(QMainWindow):
         for name in STATEFUL:
             getattr(self.debug_actions, name).setEnabled(name in enabled)
         # After the end, Restart is the next step: it stands out in the toolbar and menu.
+        if hasattr(self, "training"):
+            self.training.update()
         restart = self.debug_actions.restart
         font = restart.font()
         if font.bold() != state.ended:
