@@ -53,7 +53,7 @@ class Actions:
                               qicon=icons.icon("step_into"), short="Step Into")
         self.step_out = make("Step O&ut", "Shift+F11", "Run to the end of the current module",
                              qicon=icons.icon("step_out"), short="Step Out")
-        self.pause = make("&Pause", "F6", "Pause at the next module event",
+        self.pause = make("&Pause", "F8", "Pause at the next module event",
                           qicon=icons.icon("pause"), short="Pause")
         self.stop = make("&Stop", "Shift+F5", "Stop the session", qicon=icons.icon("stop"),
                          short="Stop")
