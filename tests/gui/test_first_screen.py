@@ -24,6 +24,17 @@ def test_first_screen_teaches(window):
     assert [a.statusTip() for a in menu.actions()] == page.example_paths()
 
 
+def test_training_script_examples_are_listed_apart(window):
+    from torchlens_gui.gui.examples import bundled_examples
+
+    scripts = [e for e in bundled_examples() if e.script]
+    assert [e.file_name for e in scripts] == ["diverging_training.py"]
+    headings = [window.welcome.examples.topLevelItem(i).text(0)
+                for i in range(window.welcome.examples.topLevelItemCount())]
+    assert headings == ["Problems the debugger explains", "Training scripts (torchlens-gui run)",
+                        "Healthy models, to learn the keys on"]
+
+
 def test_choosing_an_example_opens_it(driver, window):
     page = window.welcome
     group = page.examples.topLevelItem(0)
@@ -54,3 +65,13 @@ def test_keyboard_shortcuts_list_is_generated_from_the_actions(window):
     assert rows["F5"] == "Continue" and rows["F9"] == "Toggle Breakpoint"
     assert rows["F1"] == "Keyboard Shortcuts"
     dialog.close()
+
+
+def test_a_bundled_training_script_opens_in_script_mode(driver, window):
+    from torchlens_gui.gui.examples import bundled_examples
+
+    script = next(e for e in bundled_examples() if e.script)
+    location = driver.wait_stop(lambda: window.open_example(script))
+    assert location is not None and location.reason == "step-start"
+    assert window.controller.source == script.path
+    assert window.controller.script_args == []

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from conftest import case
 from torchlens_gui.core.engine.session import Session
+from torchlens_gui.gui.window_layout import Dock
 from torchlens_gui.core.engine.tensor_keeper import TensorKeeper
 from torchlens_gui.core.recording.snapshot import load_snapshot, save_snapshot
 from torchlens_gui.gui.window_layout import Dock

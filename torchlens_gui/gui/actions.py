@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QStyle, QToolBar
 
-from . import style
+from . import icons, style
 
 
 class Actions:
@@ -44,29 +44,30 @@ class Actions:
                          sp.SP_DialogCloseButton)
         self.continue_ = make("&Continue", "F5",
                               "Run until a breakpoint, a NaN/Inf or an exception (starts the "
-                              "run again when it has ended)", sp.SP_MediaPlay, short="Continue")
+                              "run again when it has ended)", qicon=icons.icon("continue"),
+                              short="Continue")
         self.step = make("Step &Over", "F10",
                          "Run to the next module at this level (children run through)",
-                         sp.SP_ArrowRight, short="Step Over")
+                         qicon=icons.icon("step_over"), short="Step Over")
         self.step_into = make("Step &Into", "F11", "Stop at the very next module event",
-                              sp.SP_ArrowDown, short="Step Into")
+                              qicon=icons.icon("step_into"), short="Step Into")
         self.step_out = make("Step O&ut", "Shift+F11", "Run to the end of the current module",
-                             sp.SP_ArrowUp, short="Step Out")
-        self.pause = make("&Pause", None, "Pause at the next module event", sp.SP_MediaPause,
-                          short="Pause")
-        self.stop = make("&Stop", "Shift+F5", "Stop the session", sp.SP_MediaStop,
+                             qicon=icons.icon("step_out"), short="Step Out")
+        self.pause = make("&Pause", "F8", "Pause at the next module event",
+                          qicon=icons.icon("pause"), short="Pause")
+        self.stop = make("&Stop", "Shift+F5", "Stop the session", qicon=icons.icon("stop"),
                          short="Stop")
         self.restart = make("&Restart", "Ctrl+Shift+F5",
                             "Re-read the file and start again, paused before the first module",
-                            sp.SP_BrowserReload, short="Restart")
+                            qicon=icons.icon("restart"), short="Restart")
         self.run_to = make("Run to &Here", "Ctrl+F10",
                            "Continue until the selected module is entered (forward) or "
-                           "receives its gradient (backward)", sp.SP_MediaSeekForward,
+                           "receives its gradient (backward)", qicon=icons.icon("run_to"),
                            short="Run to")
         self.toggle_breakpoint = make("Toggle &Breakpoint", "F9",
                                       "Break when the selected module is entered (forward) or "
                                       "receives its gradient (backward)",
-                                      qicon=style.breakpoint_icon(), short="Breakpoint")
+                                      qicon=icons.icon("breakpoint"), short="Breakpoint")
         self.break_nonfinite = make("Break on &NaN/Inf", None,
                                     "Stop where a NaN or Inf is born", sp.SP_MessageBoxWarning,
                                     checkable=True, short="Break on NaN/Inf")

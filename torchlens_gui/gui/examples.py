@@ -23,6 +23,7 @@ class Example:
     title: str  # the docstring's first line, without "Example:" and the kind
     healthy: bool
     kind: str = ""  # the kind of problem (or model), the docstring's last parenthesis
+    script: bool = False  # a training script (torchlens-gui run), not a model file
 
     @property
     def file_name(self) -> str:
@@ -39,7 +40,8 @@ def examples_dir() -> Optional[str]:
 
 
 def bundled_examples(directory: Optional[str] = None) -> list[Example]:
-    """Every example, the NaN one first, problems before healthy models, then by name."""
+    """Every example, the NaN one first, problems before training scripts and healthy
+    models, then by name."""
     directory = directory or examples_dir()
     if directory is None:
         return []
@@ -47,15 +49,29 @@ def bundled_examples(directory: Optional[str] = None) -> list[Example]:
     for name in sorted(os.listdir(directory)):
         if name.endswith(".py") and not name.startswith("_"):
             found.append(_read(os.path.join(directory, name)))
-    return sorted(found, key=lambda e: (e.file_name != FIRST, e.healthy, e.file_name))
+    return sorted(found, key=lambda e: (e.file_name != FIRST, e.healthy, e.script,
+                                        e.file_name))
+
+
+_MODEL_FILE = re.compile(r"^(def build_model\s*\(|model\s*=)", re.MULTILINE)
+
+
+def defines_a_model(source: str) -> bool:
+    """Whether a file's text follows the model-file contract (build_model or a module-level
+    model), rather than being a training script."""
+    return bool(_MODEL_FILE.search(source))
 
 
 def _read(path: str) -> Example:
     try:
         with open(path, encoding="utf-8") as f:
-            doc = ast.get_docstring(ast.parse(f.read())) or ""
+            source = f.read()
+        doc = ast.get_docstring(ast.parse(source)) or ""
     except (OSError, SyntaxError, UnicodeDecodeError):
-        doc = ""
+        source = doc = ""
+    if not defines_a_model(source):
+        first = (doc.splitlines()[0] if doc else os.path.basename(path)).split(" (")[0]
+        return Example(path, first.rstrip("."), False, "Training script", script=True)
     first = doc.splitlines()[0] if doc else os.path.basename(path)
     healthy = first.startswith(HEALTHY_PREFIX)
     for prefix in (HEALTHY_PREFIX, "Example:"):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-from .examples import Example
+from .examples import Example, defines_a_model
 from .shortcuts import ShortcutsDialog
 
 SCRIPT_FILTER = "Python scripts (*.py);;All files (*)"
@@ -19,22 +18,22 @@ def is_model_file(path: str) -> bool:
     such a file opens as a model file even when chosen as a training script."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            source = f.read()
+            return defines_a_model(f.read())
     except OSError:
         return False
-    return re.search(r"^(def build_model\s*\(|model\s*=)", source, re.MULTILINE) is not None
 
 
 def build_help_menu(window: QMainWindow, examples: list[Example],
-                    open_example: Callable[[str], None]) -> QMenu:
-    """Help > Examples (each opens its file) and Help > Keyboard shortcuts (F1)."""
+                    open_example: Callable[[Example], None]) -> QMenu:
+    """Help > Examples (each opens as ``open_example`` does) and Help > Keyboard shortcuts
+    (F1)."""
     menu = window.menuBar().addMenu("&Help")
     examples_menu = menu.addMenu("&Examples")
     examples_menu.setObjectName("examples_menu")
     for example in examples:
         action = examples_menu.addAction(f"{example.title}  ({example.file_name})")
         action.setStatusTip(example.path)
-        action.triggered.connect(lambda _checked=False, p=example.path: open_example(p))
+        action.triggered.connect(lambda _checked=False, e=example: open_example(e))
     examples_menu.setEnabled(bool(examples))
     shortcuts = QAction("&Keyboard Shortcuts", window)
     shortcuts.setShortcut(QKeySequence("F1"))

@@ -6,7 +6,7 @@ import os
 import shlex
 from typing import Optional, Sequence
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMainWindow, \
     QStackedWidget, QWidget
@@ -18,11 +18,12 @@ from ..core.recording.record import CallRecord, RunRecord
 from . import style
 from .actions import Actions
 from .device_combo import make_device_combo
-from .examples import bundled_examples
+from .examples import Example, bundled_examples
 from .first_problem import first_problem
 from .help_menu import SCRIPT_FILTER, build_help_menu, is_model_file
 from .module_model import ModuleTreeModel
 from .module_tree import ModuleTree
+from .panel_keys import install_panel_keys
 from .panels.activation_panel import ActivationPanel
 from .panels.diagnostics_panel import DiagnosticsPanel
 from .panels.gradient_panel import GradientPanel
@@ -39,6 +40,7 @@ from .session_controller import Changes, SessionController
 from .session_state import ENABLED, STATEFUL
 from .sharing import OPEN_FILTER, Sharing, snapshot_title
 from .status_bar import StatusBar
+from .theme import ThemeSwitcher
 from .welcome import WelcomePage
 from .window_layout import Dock, WindowLayout, is_shown
 
@@ -76,13 +78,20 @@ class MainWindow(QMainWindow):
         self.toolbar.addWidget(self.device_combo)
         self.examples = bundled_examples()
         self._build_central()
-        build_help_menu(self, self.examples, self.open_file)
+        build_help_menu(self, self.examples, self.open_example)
         self.layout_ = WindowLayout(self, view_menu)
         self.docks = self.layout_.dock_all({
             Dock.TENSORS: self.tensor_panel, Dock.ACTIVATIONS: self.activation_panel,
             Dock.GRADIENTS: self.gradient_panel, Dock.NONFINITE: self.nonfinite_panel,
             Dock.DIAGNOSTICS: self.diagnostics_panel, Dock.SOURCE: self.source_panel,
             Dock.LOG: self.log_panel, Dock.STEPS: self.steps_panel})
+        view_menu.addSeparator()
+        self.panel_actions = install_panel_keys(
+            self, view_menu.addMenu("&Go to Panel"), self.docks, self._go_to_tree,
+            self._filter_tree)
+        self.theme = ThemeSwitcher(self.settings, self)
+        self.theme.build_menu(view_menu)
+        self.theme.restore()
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.sharing = Sharing(self, self.debug_actions.file_menu, self.debug_actions.quit)
@@ -105,11 +114,20 @@ class MainWindow(QMainWindow):
                                    self.examples, self)
         self.welcome.sig_open_requested.connect(a.open.trigger)
         self.welcome.sig_script_requested.connect(a.run_script.trigger)
-        self.welcome.sig_example_chosen.connect(self.open_file)
+        self.welcome.sig_example_chosen.connect(self.open_example)
         self.central = QStackedWidget(self)
         self.central.addWidget(self.welcome)
         self.central.addWidget(self.tree)
         self.setCentralWidget(self.central)
+
+    def _go_to_tree(self) -> None:
+        self.central.setCurrentWidget(self.tree)
+        self.tree.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _filter_tree(self) -> None:
+        self.central.setCurrentWidget(self.tree)
+        self.tree.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.tree.filter_edit.selectAll()
 
     # ---- wiring -----------------------------------------------------------------------------
 
@@ -237,6 +255,14 @@ class MainWindow(QMainWindow):
         else:
             self.open_script(path, list(args))
 
+    def open_example(self, example: Example) -> None:
+        """Open a bundled example: a model file in the debugger, a training script in
+        script mode (with its default arguments)."""
+        if example.script:
+            self.run_script(example.path)
+        else:
+            self.open_file(example.path)
+
     def _on_device_combo_changed(self, _index: int) -> None:
         self.controller.device = self.device_combo.currentData()
         self.settings.setValue("device", self.controller.device)
@@ -316,8 +342,9 @@ class MainWindow(QMainWindow):
         self.model.set_current(None)
         if ended.status == "failed" and not self.controller.record.nodes:
             first = ended.diagnostics[0].message.splitlines()[0] if ended.diagnostics else ""
+            bad = style.html_color("bad")
             self.tree.set_placeholder(
-                f"<h3 style='color:#b00000'>Could not load the model</h3>"
+                f"<h3 style='color:{bad}'>Could not load the model</h3>"
                 f"{style.html_text(first)}<br><br>"
                 "The <b>Diagnostics</b> panel below has the line and a fix; the <b>Source</b> "
                 "panel marks the line.<br>Edit the file, then press <b>Ctrl+Shift+F5</b> to "

@@ -11,22 +11,92 @@ from typing import Optional
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
 
-CURRENT_COLOR = QColor(255, 236, 140)  # the paused module, like a debugger's current line
-NONFINITE_COLOR = QColor(255, 205, 205)
-ERROR_COLOR = QColor(255, 170, 170)
-CREATION_LINE_COLOR = QColor(210, 230, 255)
-DIM_COLOR = QColor(150, 150, 150)
+# Colours that carry meaning, for a light and a dark palette: pale tints under dark text, deep
+# tints under light text. The objects below are changed in place when the palette changes
+# (set_dark), so every view that holds one paints the new colour on its next repaint.
+_TINTS = {  # name: (light, dark)
+    "current": ((255, 236, 140), (96, 84, 24)),  # the paused module, a debugger's current line
+    "nonfinite": ((255, 205, 205), (104, 38, 38)),
+    "error": ((255, 170, 170), (130, 40, 40)),
+    "creation_line": ((210, 230, 255), (34, 62, 100)),
+    "dim": ((150, 150, 150), (128, 128, 128)),  # not run yet
+    "gutter": ((242, 242, 242), (40, 40, 40)),
+    "gutter_text": ((130, 130, 130), (140, 140, 140)),
+}
+# Text colours in rich text (hex), by what they say.
+_HTML = {  # name: (light, dark)
+    "bad": ("#c00000", "#ff7b7b"), "ok": ("#2a7a2a", "#7ccf7c"), "fix": ("#1a5c1a", "#8fd88f"),
+}
+_dark = False
+
+CURRENT_COLOR = QColor(*_TINTS["current"][0])
+NONFINITE_COLOR = QColor(*_TINTS["nonfinite"][0])
+ERROR_COLOR = QColor(*_TINTS["error"][0])
+CREATION_LINE_COLOR = QColor(*_TINTS["creation_line"][0])
+DIM_COLOR = QColor(*_TINTS["dim"][0])
+GUTTER_COLOR = QColor(*_TINTS["gutter"][0])
+GUTTER_TEXT_COLOR = QColor(*_TINTS["gutter_text"][0])
 
 CURRENT_BRUSH = QBrush(CURRENT_COLOR)
 NONFINITE_BRUSH = QBrush(NONFINITE_COLOR)
 ERROR_BRUSH = QBrush(ERROR_COLOR)
 DIM_BRUSH = QBrush(DIM_COLOR)
+_COLORS = {"current": (CURRENT_COLOR, CURRENT_BRUSH), "nonfinite": (NONFINITE_COLOR,
+           NONFINITE_BRUSH), "error": (ERROR_COLOR, ERROR_BRUSH), "creation_line":
+           (CREATION_LINE_COLOR, None), "dim": (DIM_COLOR, DIM_BRUSH), "gutter": (GUTTER_COLOR,
+           None), "gutter_text": (GUTTER_TEXT_COLOR, None)}
 
-# Plot colours (pyqtgraph accepts these tuples).
+# Plot colours (pyqtgraph accepts these tuples): mid tones, readable on white and on near-black.
 PLOT_BAR = (70, 130, 200)
 PLOT_PARAM = (230, 140, 40)
 PLOT_BAD = (220, 50, 50)
-PLOT_ORIGIN = (150, 0, 0)
+PLOT_ORIGIN = (150, 0, 0)  # the first NaN/Inf: darker than PLOT_BAD on light, lighter on dark
+_PLOT_ORIGIN_DARK = (255, 140, 140)
+PLOT_BACKGROUND = {False: (255, 255, 255), True: (30, 30, 30)}
+PLOT_FOREGROUND = {False: (0, 0, 0), True: (220, 220, 220)}
+
+_listeners: list = []  # weak references to callables run after the palette changed
+
+
+def is_dark() -> bool:
+    """Whether the window is drawn with a dark palette now."""
+    return _dark
+
+
+def html_color(name: str) -> str:
+    """A rich-text colour for ``name`` ("bad", "ok", "fix", ...) readable on this palette."""
+    return _HTML[name][_dark]
+
+
+def plot_origin() -> tuple:
+    return _PLOT_ORIGIN_DARK if _dark else PLOT_ORIGIN
+
+
+def set_dark(dark: bool) -> None:
+    """Switch the meaning colours to the dark (or light) set and tell the listeners."""
+    global _dark
+    _dark = bool(dark)
+    for name, (color, brush) in _COLORS.items():
+        color.setRgb(*_TINTS[name][_dark])
+        if brush is not None:
+            brush.setColor(color)
+    for ref in list(_listeners):
+        listener = ref()
+        try:
+            if listener is not None:
+                listener()
+                continue
+        except RuntimeError:  # its widget's C++ side is gone (a closed window)
+            pass
+        _listeners.remove(ref)
+
+
+def on_palette_changed(listener) -> None:
+    """Call ``listener`` (a bound method, held weakly) whenever set_dark runs."""
+    import weakref
+
+    _listeners.append(weakref.WeakMethod(listener) if hasattr(listener, "__self__")
+                      else weakref.ref(listener))
 
 _RED = (220, 40, 40)  # errors and breakpoints
 _AMBER = (240, 160, 30)  # warnings and modules with a problem

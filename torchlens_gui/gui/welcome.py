@@ -27,7 +27,7 @@ class WelcomePage(QWidget):
 
     sig_open_requested = Signal()
     sig_script_requested = Signal()
-    sig_example_chosen = Signal(str)  # the example's path
+    sig_example_chosen = Signal(object)  # the Example
 
     def __init__(self, keys: Iterable[QAction], examples: list[Example],
                  parent: Optional[QWidget] = None) -> None:
@@ -66,15 +66,22 @@ class WelcomePage(QWidget):
         self.examples.setHeaderLabels(["Example", "What it shows"])
         self.examples.setRootIsDecorated(False)
         self.examples.setUniformRowHeights(True)
-        for healthy, heading in ((False, "Problems the debugger explains"),
-                                 (True, "Healthy models, to learn the keys on")):
+        groups = (("Problems the debugger explains", lambda e: not e.healthy and not e.script),
+                  ("Training scripts (torchlens-gui run)", lambda e: e.script),
+                  ("Healthy models, to learn the keys on", lambda e: e.healthy))
+        # The menu lists them in bundled order: problems, scripts, healthy models.
+        by_path = {e.path: e for e in examples}
+        self._examples = by_path
+        for heading, belongs in groups:
+            if not any(belongs(e) for e in examples):
+                continue
             group = QTreeWidgetItem(self.examples, [heading])
             group.setFirstColumnSpanned(True)
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
             font = group.font(0)
             font.setBold(True)
             group.setFont(0, font)
-            for example in (e for e in examples if e.healthy == healthy):
+            for example in (e for e in examples if belongs(e)):
                 item = QTreeWidgetItem(group, [example.kind, example.title])
                 item.setData(0, Qt.ItemDataRole.UserRole, example.path)
                 item.setToolTip(0, example.path)
@@ -119,4 +126,4 @@ class WelcomePage(QWidget):
     def _on_examples_item_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         path = item.data(0, Qt.ItemDataRole.UserRole)
         if path:  # not a group heading
-            self.sig_example_chosen.emit(path)
+            self.sig_example_chosen.emit(self._examples[path])

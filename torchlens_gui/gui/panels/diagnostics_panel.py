@@ -38,7 +38,8 @@ def detail_html(diagnostic: ev.Diagnostic) -> str:
     parts = [f"<b>{diagnostic.severity.upper()} [{diagnostic.code}]</b> "
              f"{style.html_text(diagnostic.message)}"]
     if diagnostic.fix:  # right after the message: it is what the user came for
-        parts.append(f"<span style='color:#1a5c1a'><b>Fix:</b> {style.html_text(diagnostic.fix)}</span>")
+        parts.append(f"<span style='color:{style.html_color('fix')}'><b>Fix:</b> "
+                     f"{style.html_text(diagnostic.fix)}</span>")
     parts.append(f"Module: <b>{style.html_text(module_text(diagnostic))}</b>"
                  + (f" call {diagnostic.call_index}" if diagnostic.call_index else ""))
     if diagnostic.file is not None:
@@ -70,6 +71,13 @@ class DiagnosticsPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(splitter)
         self.diagnostics: list[ev.Diagnostic] = []
+        style.on_palette_changed(self._on_palette_changed)
+
+    def _on_palette_changed(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:  # the fix's colour follows the palette
+            row = item.data(0, Qt.ItemDataRole.UserRole)
+            self.detail.setHtml(detail_html(self.diagnostics[row]))
 
     def clear(self) -> None:
         self.diagnostics = []

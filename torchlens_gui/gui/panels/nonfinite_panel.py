@@ -30,9 +30,9 @@ class NonFinitePanel(QWidget):
         self.plot = make_plot("module call (execution order)", "NaN + Inf elements")
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=style.PLOT_BAD)
         self.plot.addItem(self.bars)
-        self.origin_bar = pg.BarGraphItem(x=[], height=[], width=0.8, brush=style.PLOT_ORIGIN)
+        self.origin_bar = pg.BarGraphItem(x=[], height=[], width=0.8, brush=style.plot_origin())
         self.plot.addItem(self.origin_bar)
-        self.origin_label = pg.TextItem("", color=style.PLOT_ORIGIN, anchor=(0.5, 1))
+        self.origin_label = pg.TextItem("", color=style.plot_origin(), anchor=(0.5, 1))
         self.plot.addItem(self.origin_label)
         self.list = QListWidget(self)
         self.list.itemActivated.connect(self._on_list_item)
@@ -47,6 +47,11 @@ class NonFinitePanel(QWidget):
         layout.addWidget(splitter, 1)
         layout.addStretch(0)
         self._shown = -1
+        style.on_palette_changed(self._on_palette_changed)
+
+    def _on_palette_changed(self) -> None:
+        self.origin_bar.setOpts(brush=style.plot_origin())
+        self.origin_label.setColor(style.plot_origin())
 
     def start_over(self, record: RunRecord) -> None:
         """A new run: redraw from ``record`` even if its counts match the last run's."""

@@ -4,10 +4,12 @@ refresh never rebuilds a scene."""
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Optional, Sequence
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtWidgets import QComboBox, QLabel, QTreeWidget, QVBoxLayout, QWidget
 
 from ...core.recording.events import TensorSummary
@@ -24,8 +26,33 @@ def settle(plot: pg.PlotWidget) -> None:
     plot.scene().prepareForPaint()
 
 
+_plots: "weakref.WeakSet[pg.PlotWidget]" = weakref.WeakSet()
+
+
+def _theme_plot(plot: pg.PlotWidget) -> None:
+    dark = style.is_dark()
+    plot.setBackground(style.PLOT_BACKGROUND[dark])
+    pen = pg.mkPen(style.PLOT_FOREGROUND[dark])
+    for axis in ("left", "bottom"):
+        plot.getAxis(axis).setPen(pen)
+        plot.getAxis(axis).setTextPen(pen)
+
+
+def _on_palette_changed() -> None:
+    for plot in list(_plots):
+        if shiboken6.isValid(plot):  # not a plot of a window already closed
+            _theme_plot(plot)
+        else:
+            _plots.discard(plot)
+
+
+style.on_palette_changed(_on_palette_changed)
+
+
 def make_plot(x_label: str = "", y_label: str = "") -> pg.PlotWidget:
     plot = pg.PlotWidget()
+    _plots.add(plot)
+    _theme_plot(plot)
     plot.setMenuEnabled(False)
     plot.showGrid(x=True, y=True, alpha=0.2)
     for axis in ("left", "bottom"):
@@ -110,8 +137,8 @@ def caption_text(summary: TensorSummary, title: str = "") -> str:
         parts.append(f"min {f(summary.min)} · max {f(summary.max)} · mean {f(summary.mean)} · "
                      f"std {f(summary.std)}")
     bad = style.nonfinite_text(summary.nan, summary.inf)
-    parts.append(f"<span style='color:#c00000'><b>{bad}</b></span>" if bad
-                 else "<span style='color:#2a7a2a'>all finite</span>")
+    parts.append(f"<span style='color:{style.html_color('bad')}'><b>{bad}</b></span>" if bad
+                 else f"<span style='color:{style.html_color('ok')}'>all finite</span>")
     return " &nbsp; ".join(p for p in parts if p)
 
 

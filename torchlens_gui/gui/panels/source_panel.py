@@ -7,7 +7,7 @@ import os
 from typing import Optional
 
 from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFontDatabase, QPainter, QTextCursor, QTextFormat
+from PySide6.QtGui import QFontDatabase, QPainter, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
 
 from .. import style
@@ -57,8 +57,8 @@ class CodeView(QPlainTextEdit):
 
     def paint_gutter(self, gutter: QWidget, event) -> None:
         painter = QPainter(gutter)
-        painter.fillRect(event.rect(), QColor(242, 242, 242))
-        painter.setPen(QColor(130, 130, 130))
+        painter.fillRect(event.rect(), style.GUTTER_COLOR)
+        painter.setPen(style.GUTTER_TEXT_COLOR)
         block = self.firstVisibleBlock()
         top = round(self.blockBoundingGeometry(block).translated(self.contentOffset()).top())
         height = self.fontMetrics().height()
@@ -88,6 +88,12 @@ class SourcePanel(QWidget):
         self.recorded: dict[str, str] = {}
         self.creation_line: Optional[int] = None
         self.problem_line: Optional[int] = None
+        style.on_palette_changed(self._on_palette_changed)
+
+    def _on_palette_changed(self) -> None:
+        if self.file is not None:
+            self._update()  # the highlighted lines' colours
+        self.code.gutter.update()
 
     def load(self, file: Optional[str]) -> None:
         """Read ``file`` again (a restart may follow an edit)."""

@@ -53,6 +53,7 @@ class TensorPanel(QWidget):
         self.call_combo.activated.connect(self._on_call_combo_activated)
         self.call_combo.setVisible(False)  # only for modules called more than once
         self.tree = make_table(self, COLUMNS, WIDTHS)
+        self.tree.setIndentation(12)  # nested rows (a parameter's grad) keep their names
         for column, title in enumerate(COLUMNS):
             if title in COLUMN_TIPS:
                 self.tree.headerItem().setToolTip(column, COLUMN_TIPS[title])
