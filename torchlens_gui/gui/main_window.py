@@ -25,6 +25,7 @@ from .panels.log_panel import LogPanel
 from .panels.nonfinite_panel import NonFinitePanel
 from .panels.source_panel import SourcePanel
 from .panels.tensor_panel import TensorPanel
+from .panels.tensor_viewer import TensorViewer
 from .recent_files import RecentFiles
 from .run_views import RunViews
 from .session_controller import Changes, SessionController
@@ -57,6 +58,7 @@ class MainWindow(QMainWindow):
         self.diagnostics_panel = DiagnosticsPanel()
         self.source_panel = SourcePanel()
         self.log_panel = LogPanel()
+        self.tensor_viewer = TensorViewer()
         self.debug_actions = Actions(self)
         view_menu = self.debug_actions.build_menus(self)
         self.toolbar = self.debug_actions.build_toolbar(self)
@@ -70,7 +72,7 @@ class MainWindow(QMainWindow):
             "Tensors": self.tensor_panel, "Activations": self.activation_panel,
             "Gradients": self.gradient_panel, "NaN / Inf": self.nonfinite_panel,
             "Diagnostics": self.diagnostics_panel, "Source": self.source_panel,
-            "Log": self.log_panel})
+            "Log": self.log_panel, "Tensor Viewer": self.tensor_viewer})
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.sharing = Sharing(self, self.debug_actions.file_menu, self.debug_actions.quit)
@@ -303,7 +305,8 @@ class MainWindow(QMainWindow):
         """Dock title -> (panel, how to fill it) for the panels that follow the selection."""
         return {"Tensors": (self.tensor_panel, self._show_tensors),
                 "Activations": (self.activation_panel, self._show_activations),
-                "Gradients": (self.gradient_panel, self._show_gradients)}
+                "Gradients": (self.gradient_panel, self._show_gradients),
+                "Tensor Viewer": (self.tensor_viewer, self._show_values)}
 
     def _show_tensors(self) -> None:
         self.tensor_panel.show_call(self.controller.record, self._selected_path(),
@@ -311,6 +314,9 @@ class MainWindow(QMainWindow):
 
     def _show_activations(self) -> None:
         self.activation_panel.show_call(self._selected_path(), self.selected_call())
+
+    def _show_values(self) -> None:
+        self.tensor_viewer.show_call(self.controller.record, self.selected_call())
 
     def _show_gradients(self) -> None:
         self.gradient_panel.show_module(self.controller.record, self._selected_path())

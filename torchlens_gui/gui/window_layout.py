@@ -7,10 +7,10 @@ from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
 DEFAULT_SIZE = (1400, 900)
-LAYOUT_VERSION = 2  # bump when the default layout changes, so stale saved states are ignored
+LAYOUT_VERSION = 3  # bump when the default layout changes, so stale saved states are ignored
 
 _RIGHT = ("Tensors",)
-_RIGHT_TABS = ("Activations", "Gradients", "NaN / Inf")
+_RIGHT_TABS = ("Activations", "Gradients", "NaN / Inf", "Tensor Viewer")
 _BOTTOM = ("Diagnostics",)
 _BOTTOM_RIGHT = ("Source",)
 _BOTTOM_TABS = ("Log",)

@@ -1,0 +1,44 @@
+"""Every plot exports to PNG and SVG from its context menu."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pyqtgraph as pg
+import pytest
+from PySide6.QtWidgets import QFileDialog
+
+from conftest import case
+
+
+def _plots(window) -> dict[str, pg.PlotWidget]:
+    return {"activations": window.activation_panel.findChild(pg.PlotWidget),
+            "gradient norms": window.gradient_panel.findChildren(pg.PlotWidget)[0],
+            "gradient histogram": window.gradient_panel.findChildren(pg.PlotWidget)[-1],
+            "nan-inf": window.nonfinite_panel.findChild(pg.PlotWidget)}
+
+
+@pytest.mark.parametrize("suffix", ["png", "svg"])
+def test_every_plot_exports_from_its_context_menu(qtbot, window, driver, tmp_path,
+                                                  monkeypatch, suffix):
+    driver.open(case("snap_conv_nan.py"), run=True)  # paused where the NaN is born
+    for title in ("Gradients", "NaN / Inf", "Activations"):
+        window.docks[title].raise_()
+    plots = _plots(window)
+    assert len({id(p) for p in plots.values()}) == 4
+    for name, plot in plots.items():
+        actions = {a.text(): a for a in plot.actions()}
+        action = actions[f"Export Plot as {suffix.upper()}…"]
+        target = tmp_path / f"{name}.{suffix}"
+        monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                            staticmethod(lambda *args, t=target: (str(t), "")))
+        action.trigger()
+        data = target.read_bytes()
+        if suffix == "png":
+            assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+        else:
+            root = ET.fromstring(data)  # a well-formed SVG document
+            assert root.tag.endswith("svg"), name
+    nan_svg = (tmp_path / "nan-inf.svg") if suffix == "svg" else None
+    if nan_svg is not None:
+        assert "module call" in nan_svg.read_text()  # the axis label is in the drawing
