@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def check(model: Any, inputs: Any, loss: Optional[Callable[[Any], Any]] = None,

@@ -24,7 +24,30 @@ def _check_parser() -> argparse.ArgumentParser:
                              "memory or compute (values, NaNs and gradients are not seen)")
     parser.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
                         help="stop a run that takes longer than this (default 600; 0: no limit)")
+    parser.add_argument("--steps", type=int, default=None, metavar="N",
+                        help="run N training steps (forward, loss, backward, optimizer step, "
+                             "zero_grad) cycling through batches() or example_inputs()")
     add_output_options(parser)
+    return parser
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="torchlens-gui run",
+        description="Run an unmodified training script as __main__ under the debugger "
+                    "(like `python SCRIPT ARGS...`). Everything after SCRIPT belongs to the "
+                    "script. Exit status with --headless: 0 clean, 1 problems found, 2 could "
+                    "not start.")
+    parser.add_argument("--headless", action="store_true",
+                        help="no window: print the report (as `check` does) when it ends")
+    parser.add_argument("--json", action="store_true", help="with --headless: one JSON object")
+    parser.add_argument("--steps", type=int, default=None, metavar="N",
+                        help="stop the script cleanly after N training steps")
+    parser.add_argument("--timeout", type=float, default=0.0, metavar="SECONDS",
+                        help="stop a script that runs longer than this (default: no limit)")
+    parser.add_argument("script", help="the training script")
+    add_output_options(parser)
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
     return parser
 
 
@@ -102,24 +125,43 @@ def _app_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_writer(err):
+    """A session listener that writes what the user's code printed to ``err``."""
+    from .core.recording.events import LogWritten
+
+    def listener(event) -> None:
+        if isinstance(event, LogWritten):
+            err.write(event.text)
+
+    return listener
+
+
 def run_check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
-    from .core.recording.report import exit_code, to_json, to_text
     from .core.engine.session import Session
     from .core.engine.watchdog import run_with_timeout
 
     err = sys.stderr  # the real stream: the session redirects sys.stderr while it runs
-
-    def listener(event) -> None:
-        from .core.recording.events import LogWritten
-
-        if isinstance(event, LogWritten):
-            err.write(event.text)
-
+    listener = _log_writer(err)
     keeper = tensor_keeper(args)
-    session = Session(args.file, device=args.device, listener=listener, values=True,
-                      histograms=True, dry_run=args.dry_run, tensor_keeper=keeper)
+    options = dict(device=args.device, listener=listener, values=True, histograms=True,
+                   dry_run=args.dry_run, tensor_keeper=keeper)
+    if args.steps is not None:
+        if args.steps < 1:
+            _check_parser().error("--steps needs a number of steps >= 1")
+        from .core.engine.training_session import TrainingSession
+
+        session = TrainingSession(args.file, steps=args.steps, **options)
+    else:
+        session = Session(args.file, **options)
     record = run_with_timeout(session, args.timeout)
+    return _print_report(record, args, keeper, err)
+
+
+def _print_report(record, args: argparse.Namespace, keeper, err) -> int:
+    """Print the report (text or --json), write --save/--html; the exit status."""
+    from .core.recording.report import exit_code, to_json, to_text
+
     if args.json:
         sys.stdout.write(json.dumps(to_json(record), allow_nan=False) + "\n")
     else:
@@ -128,6 +170,27 @@ def run_check(argv: Sequence[str]) -> int:
     if not write_outputs(args, record, keeper, err):
         return 2
     return exit_code(record)
+
+
+def run_script(argv: Sequence[str]) -> int:
+    """`torchlens-gui run [OPTIONS] SCRIPT [ARGS...]`."""
+    args = _run_parser().parse_args(argv)
+    if args.steps is not None and args.steps < 1:
+        _run_parser().error("--steps needs a number of steps >= 1")
+    if not args.headless:
+        from .gui.app import run_app
+
+        return run_app(file=args.script, script_args=args.args, steps=args.steps)
+    from .core.engine.script_session import ScriptSession
+    from .core.engine.watchdog import run_with_timeout
+
+    err = sys.stderr  # the script's prints go to stderr: stdout carries the report
+    listener = _log_writer(err)
+    keeper = tensor_keeper(args)
+    session = ScriptSession(args.script, args.args, max_steps=args.steps, listener=listener,
+                            values=True, histograms=True, tensor_keeper=keeper)
+    record = run_with_timeout(session, args.timeout)
+    return _print_report(record, args, keeper, err)
 
 
 def _is_snapshot(path: Optional[str]) -> bool:
@@ -141,6 +204,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "check":
         return run_check(argv[1:])
+    if argv and argv[0] == "run":
+        return run_script(argv[1:])
     args = _app_parser().parse_args(argv)
     if args.screenshot and not args.run and not _is_snapshot(args.file):
         _app_parser().error("--screenshot needs --run (or a snapshot file)")

@@ -1,4 +1,4 @@
-"""Example: a deep stack of sigmoid layers whose gradients vanish toward the input.
+"""Example: a deep stack of sigmoid layers whose gradients fade (vanishing gradients).
 
 Open it with `torchlens-gui resources/examples/deep_sigmoid.py`, press F5 to run to the end and
 look at the Gradients panel: on its log scale each layer's gradient norm is several times

@@ -1,4 +1,4 @@
-"""Example: a small classifier whose custom normalisation divides by a sum that can be zero.
+"""Example: a normalisation that divides by a sum that can be zero (NaN in forward).
 
 Open it with `torchlens-gui resources/examples/mlp_nan.py` and press F5: the debugger stops at
 the module where the NaN is born and shows the line.

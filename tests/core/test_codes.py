@@ -63,7 +63,8 @@ def test_every_rule_reports_codes_of_the_table_and_takes_part_in_some_event():
     reported = {code for rule in RULES for code in rule.reports}
     # the rest are reported by the session and the watchdog (run_failures.py)
     assert set(CODES) == reported | {codes.LOAD_ERROR, codes.CREATION_ERROR,
-                                     codes.DEVICE_UNAVAILABLE, codes.OUT_OF_MEMORY, codes.TIMEOUT}
+                                     codes.DEVICE_UNAVAILABLE, codes.OUT_OF_MEMORY, codes.TIMEOUT,
+                                     *codes.STEP_CODES}
 
 
 def test_a_rule_is_called_only_for_the_events_it_overrides():

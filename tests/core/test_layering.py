@@ -1,38 +1,49 @@
-"""The core engine stays Qt-free: nothing under torchlens_gui/core imports Qt or pyqtgraph."""
+"""The layers hold: core imports no Qt, GUI or CLI, and core's groups import downward only
+(engine > diagnostics > usercode > statistics > recording). The contracts are declared in
+pyproject.toml and checked by import-linter."""
 
-import ast
 import os
+import shutil
 import subprocess
 import sys
 
 import torchlens_gui
 
-CORE = os.path.join(os.path.dirname(torchlens_gui.__file__), "core")
+PACKAGE = os.path.dirname(torchlens_gui.__file__)
+ROOT = os.path.dirname(PACKAGE)
 FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "pyqtgraph", "qtpy")
 
 
-def imported_roots(path: str) -> set[str]:
-    with open(path, encoding="utf-8") as fh:
-        tree = ast.parse(fh.read(), path)
-    roots = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
+def lint_imports(root: str) -> subprocess.CompletedProcess:
+    """import-linter over the package found under ``root``, with the project's contracts."""
+    env = dict(os.environ, PYTHONPATH=root)
+    command = "import sys; from importlinter.cli import lint_imports_command; " \
+              "sys.exit(lint_imports_command())"
+    return subprocess.run([sys.executable, "-c", command, os.path.join(ROOT, "pyproject.toml"),
+                           "--no-cache"],
+                          cwd=root, env=env, capture_output=True, text=True)
 
 
-def test_no_core_file_imports_qt():
-    offenders = []
-    for folder, _, files in os.walk(CORE):
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(folder, name)
-                bad = imported_roots(path) & set(FORBIDDEN)
-                if bad:
-                    offenders.append(f"{os.path.relpath(path, CORE)}: {sorted(bad)}")
-    assert offenders == []
+def test_the_import_contracts_are_kept():
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 2 kept, 0 broken." in result.stdout
+
+
+def test_a_layer_importing_upward_breaks_a_contract(tmp_path):
+    """The check bites: recording importing diagnostics, and core importing Qt, are caught."""
+    copy = tmp_path / "torchlens_gui"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(copy / "core" / "recording" / "report.py", "a", encoding="utf-8") as fh:
+        fh.write("\nfrom ..diagnostics import codes  # upward\n")
+    with open(copy / "core" / "statistics" / "stats.py", "a", encoding="utf-8") as fh:
+        fh.write("\nimport PySide6  # Qt in core\n")
+    result = lint_imports(str(tmp_path))
+    assert result.returncode == 1
+    assert "Contracts: 0 kept, 2 broken." in result.stdout
+    assert "torchlens_gui.core.recording.report -> torchlens_gui.core.diagnostics" in \
+        result.stdout
+    assert "torchlens_gui.core.statistics.stats -> PySide6" in result.stdout
 
 
 def test_importing_core_and_cli_check_loads_no_qt():

@@ -110,4 +110,4 @@ def test_a_loss_warning_is_selected_at_the_end_with_its_line(driver, window):
     chosen = window.diagnostics_panel.diagnostics[item.data(0, Qt.ItemDataRole.UserRole)]
     assert chosen.code == "hand-written-cross-entropy"
     assert window.source_panel.problem_line == chosen.line == 20
-    assert window.selected is not None and window.selected[0] == ""
+    assert window.selection.path == ""

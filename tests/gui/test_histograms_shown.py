@@ -4,10 +4,11 @@ the Activations panel is one line saying why."""
 from __future__ import annotations
 
 from conftest import EXAMPLES, case
+from torchlens_gui.gui.window_layout import Dock
 
 
 def show_activations(window, qtbot):
-    window.docks["Activations"].raise_()
+    window.docks[Dock.ACTIVATIONS].raise_()
     qtbot.waitUntil(lambda: window.activation_panel.isVisible())
     return window.activation_panel
 

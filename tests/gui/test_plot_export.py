@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog
 
 from conftest import case
+from torchlens_gui.gui.window_layout import Dock
 
 
 def _plots(window) -> dict[str, pg.PlotWidget]:
@@ -22,7 +23,7 @@ def _plots(window) -> dict[str, pg.PlotWidget]:
 def test_every_plot_exports_from_its_context_menu(qtbot, window, driver, tmp_path,
                                                   monkeypatch, suffix):
     driver.open(case("snap_conv_nan.py"), run=True)  # paused where the NaN is born
-    for title in ("Gradients", "NaN / Inf", "Activations"):
+    for title in (Dock.GRADIENTS, Dock.NONFINITE, Dock.ACTIVATIONS):
         window.docks[title].raise_()
     plots = _plots(window)
     assert len({id(p) for p in plots.values()}) == 4

@@ -10,6 +10,7 @@ from torchlens_gui.core.recording import events as ev
 from torchlens_gui.gui import module_model as mm
 from torchlens_gui.gui.panels.diagnostics_panel import detail_html, module_text
 from torchlens_gui.gui.style import format_number
+from torchlens_gui.gui.window_layout import Dock
 
 
 def test_multi_output_module_says_how_many_and_lists_them(driver, window):
@@ -50,7 +51,7 @@ def test_one_number_format_with_four_significant_digits():
 
 def test_empty_gradient_chart_is_one_line(driver, window, qtbot):
     driver.open(case("gui_shape_error.py"), run=True)  # stopped in forward: no gradient
-    window.docks["Gradients"].raise_()
+    window.docks[Dock.GRADIENTS].raise_()
     qtbot.waitUntil(window.gradient_panel.isVisible)
     chart = window.gradient_panel.norms
     assert not chart.plot.isVisible() and chart.message.isVisible()

@@ -16,6 +16,7 @@ from conftest import case
 from torchlens_gui.core.engine.session import Session
 from torchlens_gui.core.engine.tensor_keeper import TensorKeeper
 from torchlens_gui.core.recording.snapshot import load_snapshot, save_snapshot
+from torchlens_gui.gui.window_layout import Dock
 
 
 def _snapshot_of(tmp_path, name="snap_conv_nan.py", tensors=True):
@@ -60,7 +61,7 @@ def test_an_opened_snapshot_shows_every_panel_read_only(qtbot, window, tmp_path)
     window.select_call("features.0", None)
     call = window.selected_call()
     assert call is not None and call.outputs[0].shape == (2, 6, 12, 12)
-    window.docks["Gradients"].raise_()
+    window.docks[Dock.GRADIENTS].raise_()
     window.gradient_panel.refresh_norms(record)
 
 

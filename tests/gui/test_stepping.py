@@ -92,6 +92,11 @@ def test_backward_is_stepped_module_by_module(driver, window):
     assert window.gradient_panel.norms.values  # bars drawn along depth
     driver.key(Qt.Key.Key_F5)
     assert driver.record.status == "ok"
+    window.tree.select_path("head", notify=True)
+    QTest.keyClick(window, Qt.Key.Key_F9)  # off again: one owner, the tree asks it
+    assert window.controller.breakpoints == frozenset()
+    assert window.model.data(window.model.index_of("head"),
+                             Qt.ItemDataRole.DecorationRole) is None
 
 
 def test_break_on_nan_stops_at_origin(driver, window):

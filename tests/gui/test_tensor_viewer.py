@@ -15,6 +15,7 @@ from torchlens_gui.core.recording.snapshot import save_snapshot
 from torchlens_gui.gui.panels.tensor_slicing import (MAX_SIDE, SliceSpec, cell_kind, picture,
                                                      slice_2d)
 from torchlens_gui.gui.panels.tensor_viewer import CELL_COLORS, NOTHING_KEPT
+from torchlens_gui.gui.window_layout import Dock
 
 
 def test_a_slice_is_a_view_and_pictures_are_strided():
@@ -42,7 +43,7 @@ def snapshot_path(tmp_path):
 def _select(window, path):
     window.tree.select_path(path)
     window.select_call(path, None)
-    window.docks["Tensor Viewer"].raise_()
+    window.docks[Dock.VIEWER].raise_()
     window._show_values()
     return window.tensor_viewer
 

@@ -62,7 +62,7 @@ def test_a_finished_run_selects_its_first_error_and_its_module(driver, window):
     item = window.diagnostics_panel.list.currentItem()
     assert item is not None and item.text(1) == "non-finite"
     assert window.tree.selected_path() == "head.1"
-    assert window.selected[0] == "head.1"
+    assert window.selection.path == "head.1"
 
 
 def test_first_problem_ranks_severity_then_phase_and_never_info():

@@ -37,6 +37,9 @@ class Actions:
         self.open = make("&Open…", QKeySequence.StandardKey.Open,
                          "Open a model file or a snapshot",
                          sp.SP_DialogOpenButton, short="Open")
+        self.run_script = make("Run a &Training Script…", None,
+                               "Run a training script under the debugger",
+                               sp.SP_FileDialogDetailedView, short="Script")
         self.quit = make("&Quit", "Ctrl+Q", "Stop the session and quit",
                          sp.SP_DialogCloseButton)
         self.continue_ = make("&Continue", "F5",
@@ -92,6 +95,7 @@ class Actions:
         bar = window.menuBar()
         file_menu = self.file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open)
+        file_menu.addAction(self.run_script)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.quit)

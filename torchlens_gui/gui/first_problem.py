@@ -9,11 +9,11 @@ from ..core.recording import events as ev
 
 SEVERITY_RANK = {"error": 0, "warning": 1}
 # Diagnostic phases in the order a run passes them: an error while loading explains the rest.
-PHASE_RANK = {"load": 0, "build": 1, "forward": 2, "loss": 3, "backward": 4}
+PHASE_RANK = {phase: rank for rank, phase in enumerate(ev.RUN_PHASES)}
 
 
 def first_problem(diagnostics: Iterable[ev.Diagnostic]) -> Optional[ev.Diagnostic]:
     """The error (else warning) of the earliest phase, first raised among equals."""
-    ranked = [(SEVERITY_RANK[d.severity], PHASE_RANK.get(d.phase, len(PHASE_RANK)), order, d)
+    ranked = [(SEVERITY_RANK[d.severity], PHASE_RANK.get(str(d.phase), len(PHASE_RANK)), order, d)
               for order, d in enumerate(diagnostics) if d.severity in SEVERITY_RANK]
     return min(ranked, key=lambda r: r[:3])[3] if ranked else None

@@ -7,7 +7,7 @@ demand, and a drain's changes become dataChanged for the changed rows only.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QFont
@@ -83,10 +83,11 @@ class ModuleTreeModel(QAbstractItemModel):
     # a dataChanged per row.
     sig_rows_changed = Signal(object)
 
-    def __init__(self, record: Optional[RunRecord] = None, parent=None) -> None:
+    def __init__(self, record: Optional[RunRecord] = None, parent=None,
+                 breakpoints: Callable[[], frozenset[str]] = frozenset) -> None:
         super().__init__(parent)
         self.record = record or RunRecord()
-        self.breakpoints: set[str] = set()
+        self.breakpoints = breakpoints  # asked of their owner (the session controller)
         self.current: Optional[str] = None
         self._ids: dict[str, int] = {}
         self._paths: list[str] = []
@@ -116,7 +117,7 @@ class ModuleTreeModel(QAbstractItemModel):
         self._row.clear()
         self._parent.clear()
         self._cells.clear()
-        self._problem_paths = {d.module for d in self.record.diagnostics if d.module is not None}
+        self._problem_paths = self.record.problem_paths()
         self._index_nodes(self.record.nodes.values())
         self.endResetModel()
 
@@ -186,11 +187,6 @@ class ModuleTreeModel(QAbstractItemModel):
         """Mark the module the session is paused in."""
         old, self.current = self.current, path
         self.refresh_paths({p for p in (old, path) if p is not None})
-
-    def set_breakpoints(self, paths: set[str]) -> None:
-        changed = self.breakpoints ^ paths
-        self.breakpoints = set(paths)
-        self.refresh_paths(changed)
 
     # ---- lookup -----------------------------------------------------------------------------
 
@@ -301,7 +297,7 @@ class ModuleTreeModel(QAbstractItemModel):
         return None
 
     def _decoration(self, path: str):
-        if path in self.breakpoints:
+        if path in self.breakpoints():
             return style.breakpoint_icon()
         if path in self._problem_paths:
             return style.problem_icon()
@@ -337,16 +333,10 @@ class ModuleTreeModel(QAbstractItemModel):
                 return out_text + " +grad"
             return out_text or (grad_text and "grad " + grad_text)
         if column == COL_GRAD:
-            return style.format_number(self._grad_norm(path, call))
+            return style.format_number(self.record.module_grad_norm(path, call)[0])
         if column == COL_TIME:
             return style.format_seconds(call.elapsed_s)
         return ""
-
-    def _grad_norm(self, path: str, call) -> Optional[float]:
-        norm = self.record.grad_norm(path)
-        if norm is None and call.grads:
-            norm = call.grads[min(call.grads)].norm
-        return norm
 
     def _background(self, path: str) -> Optional[QBrush]:
         if path == self.current:
@@ -376,6 +366,6 @@ class ModuleTreeModel(QAbstractItemModel):
                 lines.append(f"output: {out_text}")
             if grad_text:
                 lines.append(f"gradient at output: {grad_text}")
-        if path in self.breakpoints:
+        if path in self.breakpoints():
             lines.append("breakpoint (F9 to remove)")
         return "\n".join(lines)

@@ -15,7 +15,7 @@ from .module_tree import ModuleTree
 from .panels.gradient_panel import GradientPanel
 from .panels.nonfinite_panel import NonFinitePanel
 from .session_controller import Changes
-from .window_layout import is_shown
+from .window_layout import Dock, is_shown
 
 TREE_REFRESH_S = 0.1
 CHART_REFRESH_S = 0.4
@@ -27,15 +27,15 @@ class RunViews:
     """The tree model and the run-wide charts, refreshed from drains of the controller."""
 
     def __init__(self, model: ModuleTreeModel, tree: ModuleTree, nonfinite: NonFinitePanel,
-                 gradients: GradientPanel, docks: dict[str, QDockWidget]) -> None:
+                 gradients: GradientPanel, docks: dict[Dock, QDockWidget]) -> None:
         self.model, self.tree = model, tree
         self.nonfinite, self.gradients = nonfinite, gradients
         self.record = RunRecord()
         self._pending_paths: set[str] = set()
         self._tree_due = self._charts_due = 0.0
-        for title, panel in (("NaN / Inf", nonfinite), ("Gradients", gradients)):
+        for which, panel in ((Dock.NONFINITE, nonfinite), (Dock.GRADIENTS, gradients)):
             # Charts skipped while hidden are redrawn when their tab is shown.
-            docks[title].visibilityChanged.connect(
+            docks[which].visibilityChanged.connect(
                 lambda visible, p=panel: visible and self._refresh_chart(p))
 
     def set_record(self, record: RunRecord) -> None:

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Optional
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 
@@ -98,6 +98,7 @@ class SessionController(QObject):
 
     sig_session_started = Signal(object)  # the new RunRecord
     sig_record_changed = Signal(object)  # Changes
+    sig_breakpoints_changed = Signal(object)  # the paths whose breakpoint was set or cleared
     # Emitted on the worker thread when it queues a pause or the end; queued to the GUI thread.
     sig_stop_queued = Signal(int)  # the session's generation
 
@@ -108,8 +109,8 @@ class SessionController(QObject):
         self.device = "cpu"
         self.generation = 0
         self.gate: Optional[StepGate] = None
+        self._breakpoints: frozenset[str] = frozenset()  # the one owner: gate and tree ask here
         self.keeper: Optional[TensorKeeper] = None
-        self.breakpoints: set[str] = set()
         self.break_on_nonfinite = True
         self.break_on_exception = True
         self.started_at: Optional[float] = None
@@ -216,9 +217,19 @@ class SessionController(QObject):
         if self.gate is not None and self.running:
             self.gate.command(command, target)
 
-    def set_breakpoints(self, paths: set[str]) -> None:
-        self.breakpoints = set(paths)
+    @property
+    def breakpoints(self) -> frozenset[str]:
+        return self._breakpoints
+
+    def set_breakpoints(self, paths: Iterable[str]) -> None:
+        new = frozenset(paths)
+        changed, self._breakpoints = self._breakpoints ^ new, new
         self._apply_gate_options()
+        if changed:
+            self.sig_breakpoints_changed.emit(set(changed))
+
+    def toggle_breakpoint(self, path: str) -> None:
+        self.set_breakpoints(self._breakpoints ^ {path})
 
     def set_break_options(self, nonfinite: bool, exception: bool) -> None:
         self.break_on_nonfinite, self.break_on_exception = nonfinite, exception

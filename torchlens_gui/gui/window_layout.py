@@ -3,17 +3,39 @@ user's own layout and window size between runs (QSettings)."""
 
 from __future__ import annotations
 
+from enum import Enum
+
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
 DEFAULT_SIZE = (1400, 900)
 LAYOUT_VERSION = 3  # bump when the default layout changes, so stale saved states are ignored
 
-_RIGHT = ("Tensors",)
-_RIGHT_TABS = ("Activations", "Gradients", "NaN / Inf", "Tensor Viewer")
-_BOTTOM = ("Diagnostics",)
-_BOTTOM_RIGHT = ("Source",)
-_BOTTOM_TABS = ("Log",)
+
+class Dock(str, Enum):
+    """Which dock: the key of ``MainWindow.docks``. The value names it in saved layouts (its
+    objectName is "dock_" + value), so it never changes with the title."""
+
+    TENSORS = "tensors"
+    ACTIVATIONS = "activations"
+    GRADIENTS = "gradients"
+    NONFINITE = "naninf"
+    DIAGNOSTICS = "diagnostics"
+    SOURCE = "source"
+    LOG = "log"
+    VIEWER = "tensorviewer"
+
+
+TITLES = {Dock.TENSORS: "Tensors", Dock.ACTIVATIONS: "Activations",
+          Dock.GRADIENTS: "Gradients", Dock.NONFINITE: "NaN / Inf",
+          Dock.DIAGNOSTICS: "Diagnostics", Dock.SOURCE: "Source", Dock.LOG: "Log",
+          Dock.VIEWER: "Tensor Viewer"}
+
+_RIGHT = (Dock.TENSORS,)
+_RIGHT_TABS = (Dock.ACTIVATIONS, Dock.GRADIENTS, Dock.NONFINITE, Dock.VIEWER)
+_BOTTOM = (Dock.DIAGNOSTICS,)
+_BOTTOM_RIGHT = (Dock.SOURCE,)
+_BOTTOM_TABS = (Dock.LOG,)
 
 
 def is_shown(widget: QWidget) -> bool:
@@ -28,19 +50,19 @@ class WindowLayout:
     def __init__(self, window: QMainWindow, view_menu: QMenu) -> None:
         self.window = window
         self.view_menu = view_menu
-        self.docks: dict[str, QDockWidget] = {}
+        self.docks: dict[Dock, QDockWidget] = {}
 
-    def dock_all(self, panels: dict[str, QWidget]) -> dict[str, QDockWidget]:
+    def dock_all(self, panels: dict[Dock, QWidget]) -> dict[Dock, QDockWidget]:
         w = self.window
         w.setDockNestingEnabled(True)
         # Bottom docks span the full width: diagnostics and source need long lines.
         w.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         w.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
-        for title, panel in panels.items():
-            dock = QDockWidget(title, w)
-            dock.setObjectName("dock_" + "".join(ch for ch in title.lower() if ch.isalnum()))
+        for which, panel in panels.items():
+            dock = QDockWidget(TITLES[which], w)
+            dock.setObjectName("dock_" + which.value)
             dock.setWidget(panel)
-            self.docks[title] = dock
+            self.docks[which] = dock
             self.view_menu.addAction(dock.toggleViewAction())
         right = Qt.DockWidgetArea.RightDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
@@ -62,10 +84,10 @@ class WindowLayout:
     def _default_sizes(self) -> None:
         w = self.window
         first_tab = self.docks[_RIGHT_TABS[0]]
-        w.resizeDocks([self.docks["Tensors"]], [640], Qt.Orientation.Horizontal)
-        w.resizeDocks([self.docks["Tensors"], first_tab], [260, 300], Qt.Orientation.Vertical)
-        w.resizeDocks([self.docks["Diagnostics"]], [250], Qt.Orientation.Vertical)
-        w.resizeDocks([self.docks["Diagnostics"], self.docks["Source"]], [700, 700],
+        w.resizeDocks([self.docks[Dock.TENSORS]], [640], Qt.Orientation.Horizontal)
+        w.resizeDocks([self.docks[Dock.TENSORS], first_tab], [260, 300], Qt.Orientation.Vertical)
+        w.resizeDocks([self.docks[Dock.DIAGNOSTICS]], [250], Qt.Orientation.Vertical)
+        w.resizeDocks([self.docks[Dock.DIAGNOSTICS], self.docks[Dock.SOURCE]], [700, 700],
                       Qt.Orientation.Horizontal)
 
     def restore(self, settings: QSettings, saved: bool = True) -> None:

@@ -59,3 +59,16 @@ RUNTIME_ERROR = _code("runtime-error", "error", "any other exception in forward,
 LAZY_MODULE = _code("lazy-module", "info", "a lazy layer and the shapes it took")
 FROZEN_PARAMETERS = _code("frozen-parameters", "info", "parameters with requires_grad=False")
 DRY_RUN = _code("dry-run", "info", "what a dry run cannot see")
+DIVERGING_LOSS = _code("diverging-loss", "warning", "the training loss rose 100x over its "
+                       "running minimum or turned non-finite")
+DATA_NON_FINITE = _code("data-non-finite", "error", "a training batch already held NaN/Inf")
+BATCH_SHAPE = _code("batch-shape", "info", "a batch's shape differs from the first batch's")
+COLLATE_SIZE_MISMATCH = _code("collate-size-mismatch", "error",
+                              "a DataLoader's items differ in size")
+SCRIPT_EXIT = _code("script-exit", "error", "the script called sys.exit with a failure status")
+SCRIPT_THREADS = _code("script-threads", "warning", "the script left threads running")
+NO_MODULE_CALLED = _code("no-module-called", "warning", "the script never called a module")
+
+# Reported by the step tracker (diagnostics/training.py) and script mode, not by a Rule.
+STEP_CODES = (DIVERGING_LOSS, DATA_NON_FINITE, BATCH_SHAPE, SCRIPT_EXIT, SCRIPT_THREADS,
+              NO_MODULE_CALLED)

@@ -5,6 +5,7 @@ the first ``explain`` that recognises an exception wins). Adding a rule: a file 
 
 from __future__ import annotations
 
+from .data_loading import CollateSizeMismatch
 from .exceptions import ExceptionExplainer
 from .gradients import GradientChecks
 from .loss import LossChecks
@@ -21,5 +22,6 @@ RULES: tuple[type[Rule], ...] = (
     GradientChecks,
     HandWrittenCrossEntropy,
     StructureChecks,
+    CollateSizeMismatch,      # before the general explainer: it knows the DataLoader's
     ExceptionExplainer,
 )

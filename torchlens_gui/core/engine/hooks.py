@@ -113,11 +113,7 @@ class ModuleHooks:
         ctx = self.ctx
         if ctx.phase != Phase.FORWARD or ctx.hooks_suspended or _get_ident() != self.thread:
             return
-        path = ctx.paths.get(id(module))
-        if path is None:
-            path = self._adopt_unregistered(module)
-        call_index = self.call_counts.get(path, 0)
-        self.call_counts[path] = call_index + 1
+        path, call_index = self._next_call(module)
         depth = len(ctx.stack)
         histogram = self.histogram_wanted(Phase.FORWARD, "enter", path, depth)
         inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
@@ -135,6 +131,15 @@ class ModuleHooks:
             self._keep(path, call_index, "input", leaves(args, ""))
         if not gate.free_running:  # free-running: nothing but a problem pauses
             gate.checkpoint(Phase.FORWARD, "enter", path, call_index, depth)
+
+    def _next_call(self, module: nn.Module) -> tuple[str, int]:
+        """The module's path (adopting an unregistered one) and the index of this call."""
+        path = self.ctx.paths.get(id(module))
+        if path is None:
+            path = self._adopt_unregistered(module)
+        call_index = self.call_counts.get(path, 0)
+        self.call_counts[path] = call_index + 1
+        return path, call_index
 
     def _on_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         ctx = self.ctx

@@ -158,18 +158,7 @@ class Session:
             self._ended = True
 
     def _run_phases(self) -> str:
-        self._params = None
-        self._phase(Phase.LOAD)
-        spec = self._load()
-        device = self._resolve_device()
-        ctx = self.ctx = SessionContext(spec.file, device, self.dry_run, self.record,
-                                        CreationSites())
-        self._phase(Phase.BUILD)
-        model = self._build(spec, ctx)
-        inputs = self._prepare_inputs(spec, device)
-        for diagnostic in self.diagnostician.after_build(ctx):
-            self.report(diagnostic)
-
+        spec, ctx, model, inputs = self._load_and_build()
         self._hooks = ModuleHooks(ctx, self.emit, self.gate, self.diagnostician, self.report,
                                   values=self.values, histograms=self.histograms,
                                   zeros=self.zero_counts, tensor_keeper=self.tensor_keeper)
@@ -181,6 +170,22 @@ class Session:
                 self._backward(loss_value, ctx)
         self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
         return "problems" if self._has_problems() else "ok"
+
+    def _load_and_build(self) -> tuple[ModelSpec, SessionContext, nn.Module, Any]:
+        """Load the file, build the model on the device and prepare the inputs (also the
+        start of a training run)."""
+        self._params = None
+        self._phase(Phase.LOAD)
+        spec = self._load()
+        device = self._resolve_device()
+        ctx = self.ctx = SessionContext(spec.file, device, self.dry_run, self.record,
+                                        CreationSites())
+        self._phase(Phase.BUILD)
+        model = self._build(spec, ctx)
+        inputs = self._prepare_inputs(spec, device)
+        for diagnostic in self.diagnostician.after_build(ctx):
+            self.report(diagnostic)
+        return spec, ctx, model, inputs
 
     def _param_infos(self, ctx: SessionContext) -> tuple:
         """Statistics of every parameter and gradient, computed once: after a backward the
@@ -201,8 +206,11 @@ class Session:
     def _load(self) -> ModelSpec:
         if isinstance(self.source, ModelSpec):
             return self.source
+        from .steps import refusing_training
+
         try:
-            return load_model_file(self.source)
+            with refusing_training():
+                return load_model_file(self.source)
         except LoadError as exc:
             self.report(run_failures.load_error(exc))
             raise _Abort("failed") from None

@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .record import RunRecord, find_origin, nonfinite_count
+from .record import RunRecord
 
 WIDTH, HEIGHT = 760, 260
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 16, 30, 40
@@ -151,10 +151,10 @@ def gradient_norm_chart(record: RunRecord) -> Optional[Chart]:
 
 def nonfinite_chart(record: RunRecord) -> Optional[Chart]:
     """NaN + Inf values in each call's outputs, in execution order; None for a clean run."""
-    counts = [nonfinite_count(call) for call in record.calls]
+    counts = [call.output_nonfinite_count for call in record.calls]
     if not any(counts):
         return None
-    origin = find_origin(record.calls) or next(c for c in record.calls if c.output_nonfinite)
+    origin = record.nonfinite_origin() or next(c for c in record.calls if c.output_nonfinite)
     first = origin.order
     top = max(counts) * 2
     canvas = _Canvas("NaN / Inf values per call (log scale)", len(counts), top, 0.5, True,
@@ -171,12 +171,8 @@ def nonfinite_chart(record: RunRecord) -> Optional[Chart]:
 
 
 def step_losses(record: RunRecord) -> list[Optional[float]]:
-    """The loss of each training step, when the record has steps (``record.steps``)."""
-    out = []
-    for step in getattr(record, "steps", None) or ():
-        value = step.get("loss") if isinstance(step, dict) else getattr(step, "loss", None)
-        out.append(float(value) if isinstance(value, (int, float)) else None)
-    return out
+    """The loss of each training step (empty for a single pass)."""
+    return [None if math.isnan(v) else v for v in record.steps.losses()]
 
 
 def loss_chart(record: RunRecord) -> Optional[Chart]:

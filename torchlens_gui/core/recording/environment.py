@@ -13,7 +13,7 @@ def environment_block(command: Optional[list[str]] = None) -> dict[str, Any]:
     """Host, time (UTC), Python, torch, CUDA and device names, and the command line."""
     import torch
 
-    from ... import __version__
+    from ..._version import __version__
 
     devices: list[str] = []
     cuda = None

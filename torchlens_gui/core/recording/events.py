@@ -22,6 +22,7 @@ class Phase(str, Enum):
     FORWARD = "forward"
     LOSS = "loss"
     BACKWARD = "backward"
+    OPTIMIZER = "optimizer"  # a training step's update (training runs only)
     DONE = "done"
     FAILED = "failed"
     STOPPED = "stopped"
@@ -33,7 +34,8 @@ class Phase(str, Enum):
         return format(self.value, spec)
 
 
-RUN_PHASES = (Phase.LOAD, Phase.BUILD, Phase.FORWARD, Phase.LOSS, Phase.BACKWARD)
+RUN_PHASES = (Phase.LOAD, Phase.BUILD, Phase.FORWARD, Phase.LOSS, Phase.BACKWARD,
+              Phase.OPTIMIZER)
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,7 @@ class Diagnostic:
     fix: Optional[str] = None
     call_index: Optional[int] = None
     details: tuple[tuple[str, str], ...] = ()  # extra facts (expected/actual...) for panels
+    step: Optional[int] = None  # the training step it was found at (None outside training)
 
 
 @dataclass(frozen=True)
@@ -291,6 +294,44 @@ class Resumed(Event):
 class LogWritten(Event):
     stream: str  # "stdout" | "stderr" | "warning"
     text: str
+
+
+@dataclass(frozen=True)
+class StepFigures:
+    """What one training step measured (every step keeps these; module figures follow
+    ``modules`` of the StepEnded event, NaN where a module had no gradient or update).
+
+    ``lr`` holds one learning rate per param group; ``nonfinite`` names where a NaN/Inf was
+    seen in this step ("", "forward", "loss", "backward" or "optimizer"). ``ended_by`` is what
+    closed the step: "optimizer", "backward", "module" or "end"."""
+
+    step: int
+    loss: Optional[float] = None
+    grad_norm: Optional[float] = None
+    lr: tuple[float, ...] = ()
+    nonfinite: str = ""
+    ended_by: str = "optimizer"
+    module_grad_norms: tuple[float, ...] = ()
+    module_update_ratios: tuple[float, ...] = ()
+    batch_index: Optional[int] = None
+    input_mean: Optional[float] = None
+    input_std: Optional[float] = None
+    elapsed_s: float = 0.0
+    full: bool = False  # whether every module call of the step was summarised
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    step: int
+
+
+@dataclass(frozen=True)
+class StepEnded(Event):
+    """A training step is over. ``modules`` names the parameterised modules the per-module
+    figures refer to (the same tuple object from step to step while it does not change)."""
+
+    figures: StepFigures
+    modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """RunRecord: everything a session reported, rebuilt from its events alone.
 
-The session keeps one for its diagnostics; the CLI keeps one for the report; the GUI keeps one on
-its own thread for the tree and panels. Because it is fed only immutable events, each owner can
-read it without locks.
+The session keeps one (its detectors read it; the CLI reports it); the GUI keeps one on its own
+thread for the tree and panels. Because it is fed only immutable events, each owner can read it
+without locks. The queries below answer the run's domain questions once (where a NaN was
+born, a module's gradient norm, its diagnostics) so that every view asks instead of
+recomputing.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 from . import events as ev
+from .steps import KeptStep, StepHistory
 
 
 @dataclass
@@ -44,6 +47,16 @@ class CallRecord:
     def grad_nonfinite(self) -> bool:
         return _any_nonfinite(self.grads.values())
 
+    @property
+    def output_nonfinite_count(self) -> int:
+        """NaN + Inf elements over the call's outputs."""
+        return sum(s.nan + s.inf for s in self.outputs)
+
+    @property
+    def output_grad(self) -> Optional[ev.TensorSummary]:
+        """The gradient that arrived at the call's first output that got one."""
+        return self.grads[min(self.grads)] if self.grads else None
+
 
 def _any_nonfinite(summaries) -> bool:
     # A plain loop, not any() over a generator: the GUI asks this of every call of a run on
@@ -73,28 +86,6 @@ def _with_histograms(summaries: tuple[ev.TensorSummary, ...], hists: dict
                 out = out or list(summaries)
                 out[index] = replace(s, hist=hist)
     return summaries if out is None else tuple(out)
-
-
-def nonfinite_count(call: CallRecord) -> int:
-    return sum(s.nan + s.inf for s in call.outputs)
-
-
-def find_origin(calls: list[CallRecord]) -> Optional[CallRecord]:
-    """The first call whose inputs were finite and outputs were not, and inside which no call
-    did the same: where the first NaN/Inf was born."""
-    candidates = [c for c in calls if c.output_nonfinite and not c.input_nonfinite]
-    orders = {c.order for c in candidates}
-    for candidate in candidates:
-        inner = False
-        for later in calls[candidate.order + 1:]:
-            if later.depth <= candidate.depth:
-                break
-            if later.order in orders:
-                inner = True
-                break
-        if not inner:
-            return candidate
-    return None
 
 
 class RunRecord:
@@ -127,6 +118,11 @@ class RunRecord:
         self._handlers: dict[type, Optional[Callable[[Any], None]]] = {}
         # calls_by_key without building a CallKey per lookup (the hot path of every event)
         self._calls_by_pair: dict[tuple[str, int], CallRecord] = {}
+        # Training runs: figures of every step, full records of a bounded few. The calls above
+        # are always the current step's.
+        self.steps = StepHistory()
+        self.step: Optional[int] = None
+        self._step_diagnostics = 0  # len(diagnostics) when the current step started
 
     # ---- feeding ---------------------------------------------------------------------------
 
@@ -224,7 +220,38 @@ class RunRecord:
             self.log.append((e.stream, e.text))
             self._log_chars += len(e.text)
 
+    def _on_StepStarted(self, e: ev.StepStarted) -> None:
+        if self.step is not None:  # the previous step's calls stay with its KeptStep
+            self.calls, self.calls_by_key, self.calls_by_path = [], {}, {}
+            self._calls_by_pair, self.backward_order, self.loss = {}, [], None
+        self.step = e.step
+        self._step_diagnostics = len(self.diagnostics)
+
+    def _on_StepEnded(self, e: ev.StepEnded) -> None:
+        figures = e.figures
+        problem = bool(figures.nonfinite) or any(
+            d.severity in ("error", "warning") for d in self.diagnostics[self._step_diagnostics:])
+        kept = KeptStep(figures.step, self.calls, self.backward_order, self.loss, problem) \
+            if self.calls else None
+        self.steps.add(figures, e.modules, kept)
+
+    def show_step(self, step: int) -> bool:
+        """Make a kept step's module calls the current ones (the report and the tree show
+        them); False when that step's full record was not kept."""
+        kept = self.steps.kept.get(step)
+        if kept is None:
+            return False
+        self.calls, self.backward_order, self.loss = kept.calls, kept.backward_order, kept.loss
+        self.calls_by_path, self.calls_by_key, self._calls_by_pair = {}, {}, {}
+        for call in kept.calls:
+            self.calls_by_path.setdefault(call.path, []).append(call)
+            self.calls_by_key[call.key] = call
+            self._calls_by_pair[(call.path, call.call_index)] = call
+        return True
+
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
+        if not self.calls and self.steps.kept:  # a light last step: show the last full one
+            self.show_step(max(self.steps.kept))
         self.status, self.elapsed_s = e.status, e.elapsed_s
         self.paused_at = None
 
@@ -247,6 +274,55 @@ class RunRecord:
             return None
         norms = [p.grad.norm for p in node.params if p.grad is not None and p.grad.norm is not None]
         return sum(n * n for n in norms) ** 0.5 if norms else None
+
+    def module_grad_norm(self, path: str, call: Optional[CallRecord] = None
+                         ) -> tuple[Optional[float], bool]:
+        """The gradient norm that stands for a module, and whether it is its parameters':
+        (grad_norm(path), True) once its own parameters have gradients, else the norm of the
+        gradient that arrived at ``call``'s output (default: the module's last call), False.
+        (None, False) when it has neither. A non-finite gradient's norm is over its finite
+        values, as every summary's."""
+        norm = self.grad_norm(path)
+        if norm is not None:
+            return norm, True
+        call = call if call is not None else self.last_call(path)
+        grad = call.output_grad if call is not None else None
+        return (grad.norm if grad is not None else None), False
+
+    def nonfinite_origin(self) -> Optional[CallRecord]:
+        """Where the first NaN/Inf of the forward was born: the first call whose inputs were
+        finite and outputs were not, and inside which no call did the same."""
+        calls = self.calls
+        candidates = [c for c in calls if c.output_nonfinite and not c.input_nonfinite]
+        orders = {c.order for c in candidates}
+        for candidate in candidates:
+            inner = False
+            for later in calls[candidate.order + 1:]:
+                if later.depth <= candidate.depth:
+                    break
+                if later.order in orders:
+                    inner = True
+                    break
+            if not inner:
+                return candidate
+        return None
+
+    def diagnostics_of(self, path: str, call_index: Optional[int] = None
+                       ) -> list[ev.Diagnostic]:
+        """The diagnostics that name module ``path``; with ``call_index``, those of that call
+        (and those that name no call)."""
+        return [d for d in self.diagnostics if d.module == path and (
+            call_index is None or d.call_index is None or d.call_index == call_index)]
+
+    def problem_paths(self) -> set[str]:
+        """The modules some diagnostic names."""
+        return {d.module for d in self.diagnostics if d.module is not None}
+
+    def problem_beside(self, path: Optional[str]) -> Optional[ev.Diagnostic]:
+        """The diagnostic whose line to show beside module ``path``: its own first one with a
+        line, else the run's first error with a line."""
+        return next((d for d in self.diagnostics if d.module == path and d.line), None) \
+            or next((d for d in self.diagnostics if d.severity == "error" and d.line), None)
 
     def has_errors(self) -> bool:
         return any(d.severity == "error" for d in self.diagnostics)

@@ -6,7 +6,7 @@ import math
 import os
 from typing import Any, Optional
 
-from .events import Diagnostic, ParamInfo, TensorSummary
+from .events import Diagnostic, ParamInfo, StepFigures, TensorSummary
 from .record import RunRecord
 
 SCHEMA_VERSION = 1
@@ -54,7 +54,20 @@ def param_json(p: ParamInfo) -> dict[str, Any]:
 
 def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
     return {"code": d.code, "severity": d.severity, "phase": d.phase, "module": d.module,
-            "file": d.file, "line": d.line, "message": d.message, "fix": d.fix}
+            "file": d.file, "line": d.line, "message": d.message, "fix": d.fix,
+            "step": d.step}
+
+
+def step_json(f: StepFigures, modules: tuple[str, ...]) -> dict[str, Any]:
+    """One training step's figures (`steps` of the report)."""
+    return {
+        "step": f.step, "loss": _num(f.loss), "grad_norm": _num(f.grad_norm),
+        "lr": [_num(v) for v in f.lr], "nonfinite": f.nonfinite or None,
+        "ended_by": f.ended_by, "batch_index": f.batch_index,
+        "input_mean": _num(f.input_mean), "input_std": _num(f.input_std),
+        "modules": {m: {"grad_norm": _num(g), "update_ratio": _num(r)}
+                    for m, g, r in zip(modules, f.module_grad_norms, f.module_update_ratios)},
+    }
 
 
 def to_json(record: RunRecord) -> dict[str, Any]:
@@ -85,6 +98,7 @@ def to_json(record: RunRecord) -> dict[str, Any]:
                  "surrogate": bool(loss.surrogate) if loss else False},
         "modules": modules,
         "diagnostics": [diagnostic_json(d) for d in record.diagnostics],
+        "steps": [step_json(f, record.steps.modules(f.step)) for f in record.steps],
     }
 
 
@@ -140,6 +154,8 @@ def to_text(record: RunRecord) -> str:
     if record.loss is not None:
         kind = " (surrogate: sum of outputs)" if record.loss.surrogate else ""
         lines.append(f"loss: {_fmt(record.loss.value)}{kind}")
+    if len(record.steps):
+        lines.extend(_steps_text(record))
     if record.dry_run:
         lines.append("A dry run sees shapes and dtypes only: no values, NaNs or gradients.")
     lines.append("")
@@ -148,7 +164,9 @@ def to_text(record: RunRecord) -> str:
     for d in record.diagnostics:
         where = d.module if d.module else ""
         loc = f"{os.path.basename(d.file)}:{d.line}" if d.file and d.line else ""
-        head = " ".join(x for x in (f"[{d.severity}] {d.code}", f"({d.phase})", where, loc) if x)
+        at_step = f"step {d.step}" if d.step is not None else ""
+        head = " ".join(x for x in (f"[{d.severity}] {d.code}", f"({d.phase})", at_step, where,
+                                    loc) if x)
         lines.append(head)
         lines.append(f"    {d.message}")
         if d.fix:
@@ -156,3 +174,21 @@ def to_text(record: RunRecord) -> str:
     lines.append("")
     lines.append(f"status: {record.status}")
     return "\n".join(lines)
+
+
+def _steps_text(record: RunRecord, shown: int = 10) -> list[str]:
+    """The first and last steps' figures (all of them when there are few)."""
+    figures = list(record.steps)
+    picked = figures if len(figures) <= shown else figures[:shown // 2] + figures[-shown // 2:]
+    lines = [f"{len(figures)} training step(s):",
+             f"  {'step':>6} {'loss':>10} {'grad norm':>10} {'lr':>10}  ended by"]
+    previous = 0
+    for f in picked:
+        if f.step != previous + 1:
+            lines.append("  ...")
+        previous = f.step
+        lr = _fmt(f.lr[0]) if f.lr else "-"
+        flag = f"  NaN/Inf in {f.nonfinite}" if f.nonfinite else ""
+        lines.append(f"  {f.step:>6} {_fmt(f.loss):>10} {_fmt(f.grad_norm):>10} {lr:>10}  "
+                     f"{f.ended_by}{flag}")
+    return lines

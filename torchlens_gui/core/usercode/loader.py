@@ -28,6 +28,12 @@ from .user_frames import innermost_user_line, is_library_file
 _counter = itertools.count()
 
 
+class TrainsAtImport(BaseException):
+    """Raised (by the engine's guard) when a file runs backward or an optimizer step while it
+    is being imported: a training script, not a model file. BaseException so the file's own
+    ``except Exception`` cannot swallow it."""
+
+
 class LoadError(Exception):
     """The file could not be loaded or does not follow the contract."""
 
@@ -51,6 +57,11 @@ class ModelSpec:
     name: str = "model"
     # A file to show beside a live model (no model file): where its class is defined.
     shown_file: Optional[str] = None
+    # Training steps (optional): optimizer(model) -> torch optimizer; batches() -> iterable of
+    # inputs or of (inputs, target) pairs, then loss(output, target).
+    optimizer: Optional[Callable[[nn.Module], Any]] = None
+    batches: Optional[Callable[[], Any]] = None
+    target_loss: Optional[Callable[[Any, Any], Any]] = None  # loss(output, target), if so
 
 
 def spec_from_objects(model: nn.Module, inputs: Any, loss: Optional[Callable] = None,
@@ -107,6 +118,15 @@ def load_model_file(path: str) -> ModelSpec:
             fix="Move script code under `if __name__ == \"__main__\":` so importing the file "
                 "does not exit.",
         ) from None
+    except TrainsAtImport as exc:
+        line = innermost_user_line(exc.__traceback__, path)
+        raise LoadError(
+            f"This file runs a training loop when imported: use `torchlens-gui run "
+            f"{os.path.basename(path)}` ({exc} while loading)",
+            file=path, line=line,
+            fix="Run it as a script (torchlens-gui run FILE), or move the loop under "
+                "`if __name__ == \"__main__\":` and define build_model() and example_inputs().",
+        ) from None
     except ImportError as exc:
         line = innermost_user_line(exc.__traceback__, path)
         raise LoadError(
@@ -155,6 +175,8 @@ def _spec_from_namespace(ns: dict, path: str) -> ModelSpec:
         inputs_fn = make_inputs
     elif "inputs" in ns:
         inputs_fn = lambda: inputs_obj  # noqa: E731
+    elif callable(ns.get("batches")):  # the first batch serves as the example
+        inputs_fn = lambda: split_batch(next(iter(ns["batches"]())), ns.get("loss"))[0]  # noqa
     else:
         raise LoadError(
             "No inputs found: the file defines neither example_inputs() nor a module-level `inputs`",
@@ -169,8 +191,37 @@ def _spec_from_namespace(ns: dict, path: str) -> ModelSpec:
             line=_line_of_name(path, "loss"),
             fix="Define `def loss(output):` returning a scalar tensor, or remove `loss`.",
         )
+    user_loss = None
+    if callable(loss_fn) and takes_target(loss_fn) and callable(ns.get("batches")):
+        user_loss = loss_fn
+
+        def loss_fn(output):  # a single run: the first batch's target
+            return user_loss(output, split_batch(next(iter(ns["batches"]())), user_loss)[1])
     name = os.path.splitext(os.path.basename(path))[0]
-    return ModelSpec(build=build_fn, inputs=inputs_fn, loss=loss_fn, file=path, name=name)
+    optimizer_fn, batches_fn = ns.get("optimizer"), ns.get("batches")
+    return ModelSpec(build=build_fn, inputs=inputs_fn, loss=loss_fn, file=path, name=name,
+                     optimizer=optimizer_fn if callable(optimizer_fn) else None,
+                     batches=batches_fn if callable(batches_fn) else None,
+                     target_loss=user_loss)
+
+
+def takes_target(loss_fn: Callable) -> bool:
+    """Whether ``loss`` is ``loss(output, target)`` (two required positional parameters)."""
+    try:
+        params = [p for p in inspect.signature(loss_fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                  and p.default is p.empty]
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 2
+
+
+def split_batch(batch: Any, loss_fn: Optional[Callable]) -> tuple[Any, Any]:
+    """(inputs, target) of one item of batches(): a pair when the loss takes a target."""
+    if loss_fn is not None and takes_target(loss_fn) and isinstance(batch, (tuple, list)) \
+            and len(batch) == 2:
+        return batch[0], batch[1]
+    return batch, None
 
 
 def _line_of_name(path: str, name: str) -> Optional[int]:

@@ -29,7 +29,7 @@ _MODEL_LEVEL = {"loss": "(the loss: loss(output))", "load": "(the model file)"}
 def module_text(diagnostic: ev.Diagnostic) -> str:
     """The module a diagnostic is about; "(the model)" or the loss when it names none."""
     if diagnostic.module is None:
-        return _MODEL_LEVEL.get(diagnostic.phase, "(the model)")
+        return _MODEL_LEVEL.get(str(diagnostic.phase), "(the model)")
     return diagnostic.module or "(root)"
 
 

@@ -35,18 +35,18 @@ def depth_norms(record: RunRecord) -> tuple[list[str], list[Optional[float]], li
         node = nodes.get(path)
         if node is None:
             continue
-        param_norm = record.grad_norm(path) if node.params else None
-        grads = call.grads
-        if param_norm is None and not grads:
+        if not node.params and not call.grads:  # nothing to show: skipped without a query
+            continue
+        norm, of_params = record.module_grad_norm(path, call)
+        if norm is None and not call.grads:
             continue
         seen.add(path)
         paths.append(path)
-        if param_norm is not None:
-            values.append(param_norm)
+        if of_params:
+            values.append(norm)
             colors.append(style.PLOT_PARAM)
-        else:
-            out_grad = grads[min(grads)]
-            values.append(out_grad.norm if out_grad.finite else float("nan"))
+        else:  # non-finite shows as a mark on the log scale, not as its finite part's norm
+            values.append(norm if call.output_grad.finite else float("nan"))
             colors.append(style.PLOT_BAR)
     return paths, values, colors
 

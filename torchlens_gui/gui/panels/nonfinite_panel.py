@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, \
     QWidget
 
-from ...core.recording.record import CallRecord, RunRecord, find_origin, nonfinite_count
+from ...core.recording.record import CallRecord, RunRecord
 from .. import style
 from .plots import make_plot, settle
 
@@ -56,20 +56,20 @@ class NonFinitePanel(QWidget):
             return
         self._shown = key
         self.chart_and_list.setVisible(bool(bad))
-        origin = find_origin(record.calls)
+        origin = record.nonfinite_origin()
         xs = [c.order for c in bad if c.output_nonfinite]
-        heights = [nonfinite_count(c) for c in bad if c.output_nonfinite]
+        heights = [c.output_nonfinite_count for c in bad if c.output_nonfinite]
         self.bars.setOpts(x=xs, height=heights)
         self.origin_bar.setOpts(x=[origin.order] if origin else [],
-                                height=[nonfinite_count(origin)] if origin else [])
+                                height=[origin.output_nonfinite_count] if origin else [])
         self.plot.setXRange(-1, max(len(record.calls), 1), padding=0)
         self.plot.setYRange(0, max(heights, default=1) * 1.25, padding=0)  # room for the label
         if origin is not None:
             self.origin_label.setText(f"first: {origin.path or '(root)'}")
-            self.origin_label.setPos(origin.order, nonfinite_count(origin))
+            self.origin_label.setPos(origin.order, origin.output_nonfinite_count)
             self.summary.setText(
                 f"First NaN/Inf born in <b>{origin.path or '(root)'}</b> (call "
-                f"{origin.call_index}): finite inputs, {nonfinite_count(origin)} non-finite "
+                f"{origin.call_index}): finite inputs, {origin.output_nonfinite_count} non-finite "
                 f"output elements. {len(bad)} call(s) affected.")
         else:
             self.origin_label.setText("")

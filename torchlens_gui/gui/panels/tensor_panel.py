@@ -130,8 +130,7 @@ class TensorPanel(QWidget):
         section.setExpanded(True)
 
     def _add_problems(self, record: RunRecord, path: str, call: Optional[CallRecord]) -> None:
-        diagnostics = [d for d in record.diagnostics if d.module == path and (
-            call is None or d.call_index is None or d.call_index == call.call_index)]
+        diagnostics = record.diagnostics_of(path, call.call_index if call is not None else None)
         if not diagnostics:
             return
         section = QTreeWidgetItem(self.tree, [f"Problems ({len(diagnostics)})"])

@@ -1,0 +1,150 @@
+"""Script mode: run an unmodified training script as ``__main__`` under the debugger.
+
+``ScriptSession(script, args)`` runs the file like ``python SCRIPT ARGS...`` (``sys.argv`` is
+``[SCRIPT, *ARGS]``, its folder first on ``sys.path``, ``__name__ == "__main__"``) on the
+calling thread, under the global module hooks and the step tracker. Modules it calls at top
+level become roots of the tree, under their variable names. ``max_steps`` stops it cleanly after
+that many steps (StepLimitReached unwinds the script; ``sys.exit(0)`` ends it normally).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import sys
+import threading
+import types
+from typing import Iterator, Optional, Sequence
+
+import torch
+
+from ..diagnostics import codes
+from ..recording import events as ev
+from ..recording.events import Phase
+from ..usercode.context import SessionContext
+from ..usercode.creation_sites import CreationSites
+from ..usercode.user_frames import innermost_user_line
+from .gate import SessionStopped
+from .session import _Abort
+from .steps import StepLimitReached
+from .training_session import TrainingSession
+
+# How long threads the script started may take to finish after it returns.
+THREAD_GRACE_S = 2.0
+
+
+class ScriptSession(TrainingSession):
+    def __init__(self, script: str, args: Sequence[str] = (), *, max_steps: Optional[int] = None,
+                 **kwargs) -> None:
+        super().__init__(script, max_steps=max_steps, **kwargs)
+        self.script_args = [str(a) for a in args]
+        self.exit_code: Optional[int] = None  # what the script passed to sys.exit, if it did
+
+    def _run_phases(self) -> str:
+        self._phase(Phase.LOAD)
+        path = self.source
+        code = self._compile(path)
+        ctx = self.ctx = SessionContext(path, torch.device("cpu"), False, self.record,
+                                        CreationSites())
+        self.emit(ev.TreeBuilt((ev.ModuleNode("", "script", None, 0, 0),)))
+        main = types.ModuleType("__main__")
+        main.__file__ = path
+        main.__builtins__ = builtins
+        tracker = self._install_steps(ctx, roots=main.__dict__)
+        tracker.pause_at_first_step = self.gate_pauses_at_start
+        threads_before = set(threading.enumerate())
+        self._phase(Phase.FORWARD)
+        try:
+            with ctx.sites.recording(path), _as_main(path, self.script_args, main):
+                exec(code, main.__dict__)
+        except StepLimitReached:
+            pass
+        except SystemExit as exc:
+            self._on_exit(exc, path)
+        except (SessionStopped, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            phase = ctx.phase if ctx.phase in (Phase.FORWARD, Phase.BACKWARD, Phase.OPTIMIZER) \
+                else Phase.FORWARD
+            self._fail_in_phase(exc, phase, ctx)
+        finally:
+            ctx.phase = Phase.DONE
+            tracker.finish()
+        self._wait_for_threads(threads_before, path)
+        if tracker.step == 0 and not self.record.diagnostics:
+            self.report(ev.Diagnostic(
+                code=codes.NO_MODULE_CALLED, severity="warning", phase="forward",
+                message="The script ran to its end without calling any torch module: there was "
+                        "nothing to record",
+                file=path, fix="Point torchlens-gui run at the script that trains or runs the "
+                                "model (and check the arguments after the script's name)."))
+        self._params = None
+        self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
+        return "problems" if self._has_problems() else "ok"
+
+    @property
+    def gate_pauses_at_start(self) -> bool:
+        return not self.gate.free_running
+
+    def _compile(self, path: str):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                source = fh.read()
+            return compile(source, path, "exec")
+        except SyntaxError as exc:
+            self.report(ev.Diagnostic(
+                code=codes.LOAD_ERROR, severity="error", phase="load",
+                message=f"Syntax error: {exc.msg}", file=path, line=exc.lineno,
+                fix="Fix the syntax at the marked line; the script must be valid Python."))
+        except (OSError, UnicodeDecodeError) as exc:
+            self.report(ev.Diagnostic(
+                code=codes.LOAD_ERROR, severity="error", phase="load",
+                message=f"Cannot read {path}: {exc}", file=path,
+                fix="Check the path of the script."))
+        raise _Abort("failed")
+
+    def _on_exit(self, exc: SystemExit, path: str) -> None:
+        code = exc.code
+        if code is None or code == 0:
+            return
+        self.exit_code = code if isinstance(code, int) else 1
+        self.report(ev.Diagnostic(
+            code=codes.SCRIPT_EXIT, severity="error", phase="forward",
+            message=f"The script called sys.exit({code!r})",
+            file=path, line=innermost_user_line(exc.__traceback__, path),
+            fix="A non-zero exit status means the script reported a failure: read its output "
+                "in the Log panel."))
+
+    def _wait_for_threads(self, before: set, path: str) -> None:
+        """Threads the script started and left running: wait a moment, then name them."""
+        started = [t for t in threading.enumerate() if t not in before and t.is_alive()
+                   and t is not threading.current_thread()]
+        for thread in started:
+            thread.join(THREAD_GRACE_S / max(1, len(started)))
+        left = [t.name for t in started if t.is_alive()]
+        if left:
+            self.report(ev.Diagnostic(
+                code=codes.SCRIPT_THREADS, severity="warning", phase="forward",
+                message=f"The script left {len(left)} thread(s) running after it ended: "
+                        + ", ".join(left[:5]),
+                file=path, fix="Join the threads the script starts (or make them daemon "
+                                "threads) so it ends cleanly."))
+
+
+@contextlib.contextmanager
+def _as_main(path: str, args: list[str], main: types.ModuleType) -> Iterator[None]:
+    """sys.argv, sys.path[0] and sys.modules['__main__'] as ``python SCRIPT ARGS`` sets them,
+    restored afterwards."""
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    saved_main = sys.modules.get("__main__")
+    sys.argv = [path, *args]
+    sys.path.insert(0, os.path.dirname(path))
+    sys.modules["__main__"] = main
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+        sys.path[:] = saved_path
+        if saved_main is not None:
+            sys.modules["__main__"] = saved_main

@@ -1,0 +1,143 @@
+"""Module hooks for runs of many steps: full recording in the steps someone looks at, a light
+one in between, and outermost calls reported to the step tracker.
+
+Light recording keeps the module stack and one finiteness test per output (a sum per tensor,
+one host transfer per call): no summaries, no events. Where a light call turns finite inputs
+into NaN/Inf, that call is summarised after all and handed to the detectors as in a full run, so
+a problem is explained the same way whichever mode found it.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any, Optional
+
+import torch.nn as nn
+
+from ..diagnostics import codes
+from ..recording import events as ev
+from ..recording.structures import tensors
+from ..statistics.stats import all_finite, summarize_nested
+from ..usercode.context import ActiveCall
+from ..usercode.tree import describe_module_tree
+from ..usercode.user_frames import is_user_file
+from .hooks import ModuleHooks
+from .steps import StepTracker
+
+_get_ident = threading.get_ident
+_perf_counter = time.perf_counter
+
+
+class StepHooks(ModuleHooks):
+    """ModuleHooks that switch between full and light recording per step.
+
+    ``roots`` (script mode) names modules called at top level that are not in the tree yet:
+    a dict to look their variable name up in (the script's globals), or None when the session
+    built the model itself."""
+
+    def __init__(self, *args: Any, tracker: StepTracker, roots: Optional[dict] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tracker = tracker
+        self.roots = roots
+        self._counted_step = 0
+
+    def _on_enter(self, module: nn.Module, args: tuple) -> None:
+        ctx = self.ctx
+        if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
+            return
+        tracker = self.tracker
+        if not ctx.stack:
+            if self.roots is not None and id(module) not in ctx.paths:
+                self._adopt_root(module)
+            tracker.top_level_call(ctx.paths.get(id(module), ""), args)
+        if tracker.step != self._counted_step:  # call indices count within a step
+            self._counted_step = tracker.step
+            self.call_counts.clear()
+        if tracker.full:
+            super()._on_enter(module, args)
+            return
+        path, call_index = self._next_call(module)
+        call = ActiveCall(module, path, call_index, len(ctx.stack), _perf_counter())
+        call.light = True  # its exit takes the light path too, whatever the mode is by then
+        ctx.stack.append(call)
+
+    def _on_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        ctx = self.ctx
+        if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
+            return
+        stack = ctx.stack
+        light = stack and stack[-1].module is module and getattr(stack[-1], "light", False)
+        if not light:
+            super()._on_exit(module, args, kwargs, output)
+        else:
+            self._light_exit(module, args, kwargs, output)
+        if not ctx.stack:
+            self.tracker.top_level_exit()
+
+    def _light_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        call = self._pop(module)
+        if call is None:
+            return
+        outs = tensors(output)
+        if all(all_finite(outs)):
+            return
+        inputs_finite = all(all_finite(tensors(args) + tensors(kwargs)))
+        born = not call.child_nonfinite and inputs_finite
+        if self.ctx.stack:
+            self.ctx.stack[-1].child_nonfinite = True
+        if self.tracker.nonfinite == "" and not inputs_finite:
+            return  # the batch itself (a data diagnostic names it)
+        if not born:
+            return
+        self.tracker.nonfinite = self.tracker.nonfinite or "forward"
+        if any(d.code in (codes.NON_FINITE, codes.DATA_NON_FINITE) for d in self.ctx.record.diagnostics):
+            return  # born again from already broken weights: the first birth says it all
+        # Explain it as a full run would: summarise this one call and ask the detectors.
+        inputs = summarize_nested(args, "", values=True, histogram="problem")
+        outputs = summarize_nested(output, "", values=True, histogram="problem")
+        self.emit(ev.ModuleEntered(call.path, call.call_index, call.depth, inputs))
+        self.emit(ev.ModuleExited(call.path, call.call_index, call.depth, inputs, outputs,
+                                  _perf_counter() - call.started))
+        for diagnostic in self.diagnostician.on_module_output(self.ctx, call, args, kwargs,
+                                                              output, inputs, outputs):
+            self.report(diagnostic)
+        if self.gate.problem_pause_wanted("non-finite"):
+            self.gate.pause(ev.PauseLocation("forward", "exit", call.path, call.call_index,
+                                             call.depth, "non-finite"))
+
+    def _adopt_root(self, module: nn.Module) -> None:
+        """A module the script calls at top level: a root of the tree under its variable name
+        (``model``), else its class name."""
+        ctx = self.ctx
+        name = _variable_name(module, ctx.user_file) or next(
+            (key for key, value in self.roots.items()
+             if value is module and not key.startswith("_")), None)
+        if name is None:
+            name = type(module).__name__
+        taken = {n.split(".")[0] for n in ctx.modules}
+        base, number = name, 2
+        while name in taken:
+            name, number = f"{base}#{number}", number + 1
+        entries = describe_module_tree(module, ctx.sites, prefix=name, parent="", depth=1)
+        for node, sub in entries:
+            if id(sub) in ctx.paths:  # shared with an earlier root: keep its first name
+                continue
+            ctx.paths[id(sub)] = node.path
+            ctx.modules[node.path] = sub
+            self.emit(ev.ModuleAdded(node))
+
+
+def _variable_name(module: nn.Module, user_file: Optional[str]) -> Optional[str]:
+    """The name the script's calling function holds ``module`` under (``gen`` in main())."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if is_user_file(frame.f_code.co_filename, user_file):
+            for key, value in frame.f_locals.items():
+                if value is module and not key.startswith("_") and key != "self":
+                    return key
+            return None
+        frame = frame.f_back
+    return None

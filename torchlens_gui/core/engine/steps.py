@@ -1,0 +1,372 @@
+"""Training steps: where one ends, and the figures each one measured.
+
+A step ends at each optimizer step (torch's global optimizer step hooks; with several
+optimizers, at the step of the first one that ever stepped). A run with no optimizer ends its
+steps at each backward, and one with neither at each outermost module call. The last two are
+only known once the next step begins (an optimizer step may still follow a backward), so those
+steps close lazily: at the next outermost module call or backward, or at the end of the run.
+
+Per step the tracker measures the loss (the value backward started from), the global gradient
+norm, the learning rate of every param group, and per parameterised module its gradient norm and
+update-to-weight ratio ||w_after - w_before|| / ||w_before||: a handful of foreach kernels and
+one host transfer per optimizer step. Everything leaves as immutable events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from typing import Any, Callable, Iterator, Optional
+
+import torch
+import torch.nn as nn
+
+from ..recording import events as ev
+from ..recording.events import Phase
+from ..usercode.context import SessionContext
+from ..usercode.loader import TrainsAtImport
+from ..usercode.tree import own_parameters
+from ..diagnostics import training as training_checks
+from .gate import StepGate
+
+
+class StepLimitReached(BaseException):
+    """Raised on the session thread once ``max_steps`` steps are done: unwinds the script
+    (BaseException, so its ``except Exception`` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def refusing_training() -> Iterator[None]:
+    """Raise TrainsAtImport on the first backward or optimizer step of this thread inside the
+    block (a model file that trains when imported stops at once instead of training)."""
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    thread = threading.get_ident()
+    original = torch.autograd.backward
+
+    def refuse(what: str) -> None:
+        if threading.get_ident() == thread:
+            raise TrainsAtImport(what)
+
+    def backward(*args, **kwargs):
+        refuse("it calls backward()")
+        return original(*args, **kwargs)
+
+    handle = register_optimizer_step_pre_hook(
+        lambda optimizer, args, kwargs: refuse("it calls optimizer.step()"))
+    torch.autograd.backward = backward
+    try:
+        yield
+    finally:
+        torch.autograd.backward = original
+        handle.remove()
+
+
+class StepTracker:
+    """Numbers the steps of a run, measures them and pauses at step starts when asked."""
+
+    def __init__(self, ctx: SessionContext, emit: Callable[[ev.Event], None],
+                 report: Callable[[ev.Diagnostic], None], gate: StepGate, *,
+                 max_steps: Optional[int] = None, full_steps: int = 1) -> None:
+        self.ctx = ctx
+        self.emit = emit
+        self.report = report
+        self.gate = gate
+        self.max_steps = max_steps
+        self.full_steps = full_steps  # the first N steps summarise every module call
+        self.thread = threading.get_ident()
+        self.step = 0  # the open step, 0 before the first
+        self.open = False
+        self.kind = "module"  # what ends steps: "module" < "backward" < "optimizer"
+        self._pending = ""  # a lazy close waiting for the next step's first activity
+        self._primary: Optional[int] = None  # id of the optimizer whose step ends a step
+        self._handles: list[Any] = []
+        self._original_backward: Optional[Callable] = None
+        # Commands from other threads (the GUI): read on the session thread at a step start.
+        self.break_at_step: Optional[int] = None
+        self.break_at_next_step = False
+        self.pause_at_first_step = False
+        self.next_batch_index: Optional[int] = None  # set by a loop that knows its batches
+        self._reset_step()
+        self.checks = training_checks.TrainingChecks()
+        self._param_owner: dict[int, str] = {}
+        self._known_modules = -1
+
+    # ---- install / remove -------------------------------------------------------------------
+
+    def install(self) -> None:
+        from torch.optim.optimizer import (register_optimizer_step_post_hook,
+                                           register_optimizer_step_pre_hook)
+
+        self._handles.append(register_optimizer_step_pre_hook(self._on_optimizer_pre))
+        self._handles.append(register_optimizer_step_post_hook(self._on_optimizer_post))
+        # Tensor.backward calls torch.autograd.backward through the module attribute.
+        self._original_backward = torch.autograd.backward
+        original = self._original_backward
+        tracker = self
+
+        def backward(tensors, *args, **kwargs):
+            if threading.get_ident() != tracker.thread:
+                return original(tensors, *args, **kwargs)
+            tracker._before_backward(tensors)
+            previous = tracker.ctx.phase
+            tracker.ctx.phase = Phase.BACKWARD
+            try:
+                with torch.autograd.set_multithreading_enabled(False):
+                    return original(tensors, *args, **kwargs)
+            finally:
+                tracker.ctx.phase = previous
+                tracker._after_backward()
+
+        torch.autograd.backward = backward
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        if self._original_backward is not None:
+            torch.autograd.backward = self._original_backward
+            self._original_backward = None
+
+    # ---- what the session and hooks tell the tracker ----------------------------------------
+
+    @property
+    def full(self) -> bool:
+        """Whether this step summarises every module call (the first steps, or someone is
+        stepping or has breakpoints)."""
+        return self.step <= self.full_steps or not self.gate.free_running
+
+    def top_level_call(self, path: str, inputs: tuple) -> None:
+        """An outermost module call is about to run (no other module is running). A lazy close
+        waits for the step's first module to be called again (a loss module called after the
+        model belongs to the model's step)."""
+        if self._pending and path == self.first_module:
+            self._close(self._pending)
+        if not self.open:
+            self._start(path)
+        if self.first_module is None:
+            self.first_module = path
+        # The batch is what the first call with gradients gets (not an evaluation under
+        # no_grad that follows the previous optimizer step).
+        if self.first_input is None and (torch.is_grad_enabled() or self.kind == "module"):
+            self._note_inputs(path, inputs)
+
+    def top_level_exit(self) -> None:
+        if self.kind == "module":
+            self._pending = "module"
+
+    def finish(self) -> None:
+        """The run is over: close the open step (a training run's trailing calls with no
+        backward, an evaluation after the last optimizer step, are not a step of their own)."""
+        if not self.open:
+            return
+        if self.kind != "module" and self.loss is None and not self._pending:
+            self.open = False
+            return
+        self._close(self._pending or "end", final=True)
+
+    def loss_value(self, value: Optional[float]) -> None:
+        self.loss = value
+
+    # ---- steps ------------------------------------------------------------------------------
+
+    def _reset_step(self) -> None:
+        self.loss: Optional[float] = None
+        self.nonfinite = ""
+        self.first_input: Optional[tuple] = None
+        self.first_module: Optional[str] = None  # the step's first outermost module
+        self.batch_index: Optional[int] = None
+        self.grad_norms: dict[str, float] = {}
+        self.update_ratios: dict[str, float] = {}
+        self.lr: tuple[float, ...] = ()
+        self.started = time.perf_counter()
+
+    def _start(self, path: str = "") -> None:
+        self.step += 1
+        self.open = True
+        self._reset_step()
+        self.batch_index = self.next_batch_index
+        self.emit(ev.StepStarted(self.step))
+        wanted = self.pause_at_first_step and self.step == 1
+        if self.break_at_next_step and self.step > 1:
+            wanted, self.break_at_next_step = True, False
+        if self.break_at_step is not None and self.step == self.break_at_step:
+            wanted = True
+        if wanted:
+            self.gate.pause(ev.PauseLocation("forward", "start", path, 0, 0, "step-start"))
+
+    def _close(self, ended_by: str, final: bool = False) -> None:
+        self._pending = ""
+        if not self.open:
+            return
+        if ended_by != "optimizer" and not self.grad_norms:
+            self._read_gradients(None)
+        figures = self._figures(ended_by)
+        for diagnostic in self.checks.after_step(figures, self._modules, self.ctx):
+            self.report(diagnostic)
+        self.emit(ev.StepEnded(figures, self._modules))
+        self.open = False
+        if not final and self.max_steps is not None and self.step >= self.max_steps:
+            raise StepLimitReached()
+
+    def _figures(self, ended_by: str) -> ev.StepFigures:
+        modules = self._modules = tuple(self.grad_norms) if self.grad_norms else ()
+        norms = tuple(self.grad_norms[m] for m in modules)
+        ratios = tuple(self.update_ratios.get(m, math.nan) for m in modules)
+        finite = [n for n in norms if not math.isnan(n)]
+        grad_norm = math.sqrt(sum(n * n for n in finite)) if finite else None
+        mean, std = (self.first_input[1], self.first_input[2]) if self.first_input else (None,
+                                                                                         None)
+        return ev.StepFigures(
+            step=self.step, loss=self.loss, grad_norm=grad_norm, lr=self.lr,
+            nonfinite=self.nonfinite, ended_by=ended_by, module_grad_norms=norms,
+            module_update_ratios=ratios, batch_index=self.batch_index, input_mean=mean,
+            input_std=std, elapsed_s=time.perf_counter() - self.started, full=self.full)
+
+    _modules: tuple[str, ...] = ()
+
+    # ---- backward ---------------------------------------------------------------------------
+
+    def _before_backward(self, tensors: Any) -> None:
+        if self._pending == "backward":  # a forward's backward belongs to its step
+            self._close(self._pending)
+        if not self.open:
+            self._start()
+        if self.kind == "module":
+            self.kind = "backward"
+        self._pending = ""
+        root = tensors if isinstance(tensors, torch.Tensor) else None
+        if root is not None and root.numel() == 1:
+            value = float(root.detach().float().item())
+            self.loss = value
+            if not math.isfinite(value) and not self.nonfinite:
+                self.nonfinite = "loss"
+
+    def _after_backward(self) -> None:
+        if self.kind == "backward":
+            self._pending = "backward"
+
+    # ---- optimizer --------------------------------------------------------------------------
+
+    def _on_optimizer_pre(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        if self._primary is None:
+            self._primary = id(optimizer)
+        self.kind = "optimizer"
+        self._pending = ""
+        if not self.open:
+            self._start()
+        self.ctx.phase, self._phase_before = Phase.OPTIMIZER, self.ctx.phase
+        self._snapshot = self._read_gradients(optimizer)
+        self.lr = self.lr + tuple(float(g.get("lr", math.nan)) if not isinstance(
+            g.get("lr"), torch.Tensor) else float(g["lr"]) for g in optimizer.param_groups)
+
+    def _on_optimizer_post(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        self.ctx.phase = getattr(self, "_phase_before", Phase.FORWARD)
+        params, before = self._snapshot if self._snapshot else ([], [])
+        self._snapshot = None
+        if params:
+            self._read_updates(params, before)
+        if id(optimizer) == self._primary:
+            self._close("optimizer")
+
+    # ---- measuring --------------------------------------------------------------------------
+
+    def _owner_table(self) -> dict[int, str]:
+        modules = self.ctx.modules
+        if len(modules) != self._known_modules:
+            self._known_modules = len(modules)
+            table = {}
+            for path, module in modules.items():
+                for _, p in own_parameters(module):
+                    table.setdefault(id(p), path)
+            self._param_owner = table
+        return self._param_owner
+
+    def _trained_params(self, optimizer: Optional[torch.optim.Optimizer]) -> list[nn.Parameter]:
+        if optimizer is not None:
+            return [p for group in optimizer.param_groups for p in group["params"]
+                    if p.grad is not None]
+        seen, out = set(), []
+        for module in self.ctx.modules.values():
+            for _, p in own_parameters(module):
+                if p.grad is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    out.append(p)
+        return out
+
+    def _read_gradients(self, optimizer: Optional[torch.optim.Optimizer]):
+        """Per-module gradient norms of the parameters about to be updated; returns
+        (params, copies of their values) for the update ratios."""
+        params = self._trained_params(optimizer)
+        if not params:
+            return None
+        owners = self._owner_table()
+        with torch.no_grad():
+            norms = torch.stack([n.float() for n in torch._foreach_norm(
+                [p.grad.detach() for p in params])]).tolist()
+            before = [p.detach().clone() for p in params] if optimizer is not None else []
+        sums: dict[str, float] = {}
+        for p, norm in zip(params, norms):
+            path = owners.get(id(p), "(other parameters)")
+            sums[path] = sums.get(path, 0.0) + norm * norm
+        for path, total in sums.items():
+            self.grad_norms[path] = math.sqrt(total)
+        if not self.nonfinite and any(not math.isfinite(n) for n in norms):
+            self.nonfinite = "backward"
+            bad = next(owners.get(id(p), "(other parameters)") for p, n in zip(params, norms)
+                       if not math.isfinite(n))
+            self.checks.nonfinite_gradient(self, bad)
+        return params, before
+
+    def _read_updates(self, params: list, before: list) -> None:
+        owners = self._owner_table()
+        with torch.no_grad():
+            deltas = torch._foreach_sub([p.detach() for p in params], before)
+            both = torch._foreach_norm(deltas) + torch._foreach_norm(before)
+            after = torch._foreach_norm([p.detach() for p in params])
+            values = torch.stack([v.float() for v in both + after]).tolist()
+        n = len(params)
+        delta_norms, weight_norms, after_norms = values[:n], values[n:2 * n], values[2 * n:]
+        delta_sq: dict[str, float] = {}
+        weight_sq: dict[str, float] = {}
+        for p, d, w in zip(params, delta_norms, weight_norms):
+            path = owners.get(id(p), "(other parameters)")
+            delta_sq[path] = delta_sq.get(path, 0.0) + d * d
+            weight_sq[path] = weight_sq.get(path, 0.0) + w * w
+        for path, d2 in delta_sq.items():
+            w = math.sqrt(weight_sq[path])
+            self.update_ratios[path] = math.sqrt(d2) / w if w > 0 else math.nan
+        grads_finite = not self.nonfinite
+        bad = [owners.get(id(p), "(other parameters)") for p, a in zip(params, after_norms)
+               if not math.isfinite(a)]
+        if bad and grads_finite:
+            self.nonfinite = "optimizer"
+            self.checks.nonfinite_update(self, bad[0])
+
+    def _note_inputs(self, path: str, inputs: tuple) -> None:
+        """The scale of the step's first batch (the first tensor into its first module)."""
+        tensor = next((t for t in inputs if isinstance(t, torch.Tensor)), None)
+        if tensor is None or tensor.device.type == "meta":
+            self.first_input = (path, None, None, None, True)
+            return
+        shape = tuple(tensor.shape)
+        mean = std = None
+        finite = True
+        if tensor.is_floating_point() and tensor.numel() > 0:
+            with torch.no_grad():
+                values = torch.stack([tensor.float().mean(), tensor.float().std()
+                                      if tensor.numel() > 1 else tensor.float().mean() * 0]
+                                     ).tolist()
+            mean, std = values
+            finite = math.isfinite(mean) and math.isfinite(std)
+            if not finite:
+                finite = bool(torch.isfinite(tensor).all())
+        self.first_input = (path, mean if finite else None, std if finite else None, shape,
+                            finite)
+        self.checks.on_batch(self, path, shape, finite)
