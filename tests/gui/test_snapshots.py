@@ -45,7 +45,8 @@ def test_an_opened_snapshot_shows_every_panel_read_only(qtbot, window, tmp_path)
     assert record.snapshot is not None and list(record.nodes) == list(live.nodes)
     assert "snapshot recorded on" in window.windowTitle() and "read-only" in window.windowTitle()
     assert "Snapshot" in window.status.phase_label.text()
-    assert window.status.where_label.text().startswith(f"Recorded on {record.snapshot.recorded_on}")
+    assert window.status.where_label.text().startswith(
+        f"Read-only, recorded on {record.snapshot.recorded_on}")
     assert window.model.rowCount() == 1  # the root, with every module under it
     assert set(window.model.paths()) == set(live.nodes)
     # Nothing can run: no source to step, restart or continue.

@@ -118,3 +118,23 @@ def test_stepping_keeps_the_tensors_of_the_pause(qtbot, window, driver):
     assert viewer.tensor_combo.currentText() == "output"
     assert tuple(viewer.tensor.shape) == (2, 6, 12, 12) and len(viewer.map_images) == 6
     window.controller.stop(wait=True)
+
+
+def test_double_clicking_a_tensor_row_opens_it_in_the_viewer(qtbot, window, snapshot_path):
+    with qtbot.waitSignal(window.controller.sig_record_changed, timeout=5000):
+        window.open_file(snapshot_path)
+    window.tree.select_path("features.2")
+    window.select_call("features.2", None)
+    panel = window.tensor_panel
+    rows = {}
+    for i in range(panel.tree.topLevelItemCount()):
+        section = panel.tree.topLevelItem(i)
+        for j in range(section.childCount()):
+            item = section.child(j)
+            if item.data(0, Qt.ItemDataRole.UserRole):
+                rows[item.data(0, Qt.ItemDataRole.UserRole)] = item
+    assert set(rows) >= {("input", "[0]"), ("output", ""), ("grad", "grad[0]")}
+    panel.tree.itemDoubleClicked.emit(rows[("grad", "grad[0]")], 0)
+    viewer = window.tensor_viewer
+    assert viewer.tensor_combo.currentText() == "gradient grad[0]"
+    assert tuple(viewer.tensor.shape) == (2, 6, 12, 12)

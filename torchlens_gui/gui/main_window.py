@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         c.sig_breakpoints_changed.connect(self.model.refresh_paths)
         self.tree.sig_module_selected.connect(lambda path: self.select_call(path, None))
         self.tensor_panel.sig_call_selected.connect(self.select_call)
+        self.tensor_panel.sig_tensor_activated.connect(self._on_tensor_panel_tensor_activated)
         self.nonfinite_panel.sig_call_selected.connect(self._on_call_chosen)
         self.diagnostics_panel.sig_diagnostic_selected.connect(
             self._on_diagnostics_diagnostic_selected)
@@ -347,6 +348,15 @@ class MainWindow(QMainWindow):
 
     def _show_values(self) -> None:
         self.tensor_viewer.show_call(self.controller.record, self.selected_call())
+
+    def _on_tensor_panel_tensor_activated(self, role: str, name: str) -> None:
+        call = self.selected_call()
+        if call is None:
+            return
+        self.docks[Dock.VIEWER].show()
+        self.docks[Dock.VIEWER].raise_()
+        self._show_values()
+        self.tensor_viewer.show_tensor((call.path, call.call_index, role, name))
 
     def _show_gradients(self) -> None:
         self.gradient_panel.show_module(self.controller.record, self._selected_path())

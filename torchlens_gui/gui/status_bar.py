@@ -61,7 +61,7 @@ class StatusBar(QStatusBar):
         self.phase_label.setText(f"<b>{phase}</b> on {record.device}" if record.device
                                  else f"<b>{phase}</b>")
         if record.snapshot is not None:
-            self.phase_label.setText("<b>Snapshot</b> (read-only)")
+            self.phase_label.setText("<b>Snapshot</b>")
         if record.status is not None:
             self._timer.stop()
             text = ENDED_TEXT.get(record.status, record.status)
@@ -69,7 +69,7 @@ class StatusBar(QStatusBar):
             if errors:
                 text += f" — {errors[0].message.splitlines()[0]}"
             if record.snapshot is not None:
-                text = f"Recorded on {record.snapshot.recorded_on} at " \
+                text = f"Read-only, recorded on {record.snapshot.recorded_on} at " \
                        f"{record.snapshot.saved_at} · {text}"
             self.where_label.setText(text)
             self.elapsed_label.setText(f"{record.elapsed_s:.2f} s")
