@@ -35,6 +35,10 @@ forward and backward themselves need, activations, gradients and the session's r
 included, which is the stricter comparison.
 
 The last line reads ``overhead mlp50=R1 resnet=R2 gpt=R3``: mode 2 over mode 1.
+
+``--train`` times training steps instead (benchmarks/train_overhead.py): forward, loss,
+backward and an Adam step, plain against under ``torchlens-gui run``; its last line reads
+``train-overhead mlp50=R1 resnet=R2 gpt=R3``.
 """
 
 from __future__ import annotations
@@ -387,6 +391,12 @@ def main(argv=None) -> int:
                         help="the detectors the app runs (standard), or none: the engine alone")
     parser.add_argument("--probe-memory", nargs=2, metavar=("MODEL", "MODE"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--train", action="store_true",
+                        help="training steps (forward, loss, backward, optimizer step) under "
+                             "`torchlens-gui run` against the plain step")
+    parser.add_argument("--steps", type=int, default=12,
+                        help="with --train: steps per round (the first of a session's is left "
+                             "out)")
     args = parser.parse_args(argv)
 
     global DIAGNOSTICS
@@ -397,6 +407,11 @@ def main(argv=None) -> int:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.train:
+        from train_overhead import main_train
+
+        return main_train(build, [m for m in args.models.split(",") if m], device,
+                          max(1, args.runs // 3), args.steps)
     if args.probe_memory:
         print(json.dumps(probe_memory(args.probe_memory[0], args.probe_memory[1], device)))
         return 0

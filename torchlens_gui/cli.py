@@ -45,6 +45,11 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="stop the script cleanly after N training steps")
     parser.add_argument("--timeout", type=float, default=0.0, metavar="SECONDS",
                         help="stop a script that runs longer than this (default: no limit)")
+    parser.add_argument("--run", action="store_true",
+                        help="window: run right away instead of pausing before the first step")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="window: save it to PNG when the run stops (a break or the end), "
+                             "then exit")
     parser.add_argument("script", help="the training script")
     add_output_options(parser)
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
@@ -122,6 +127,10 @@ def _app_parser() -> argparse.ArgumentParser:
                         help="with --run (or a snapshot): save the window to PNG when the run "
                              "stops (the snapshot is shown), then exit")
     parser.add_argument("--version", action="version", version=f"torchlens-gui {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation without a screen: open the window "
+                             "offscreen, debug the bundled NaN example, print one line "
+                             "(versions, device, result, seconds); exit 0 when it passed")
     return parser
 
 
@@ -180,7 +189,8 @@ def run_script(argv: Sequence[str]) -> int:
     if not args.headless:
         from .gui.app import run_app
 
-        return run_app(file=args.script, script_args=args.args, steps=args.steps)
+        return run_app(file=args.script, script_args=args.args, steps=args.steps, run=args.run,
+                       screenshot=args.screenshot)
     from .core.engine.script_session import ScriptSession
     from .core.engine.watchdog import run_with_timeout
 
@@ -207,6 +217,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if argv and argv[0] == "run":
         return run_script(argv[1:])
     args = _app_parser().parse_args(argv)
+    if args.self_test:
+        from .gui.self_test import run_self_test
+
+        return run_self_test(device=args.device)
     if args.screenshot and not args.run and not _is_snapshot(args.file):
         _app_parser().error("--screenshot needs --run (or a snapshot file)")
     from .gui.app import run_app

@@ -7,13 +7,13 @@ class TwoHeads(nn.Module):
     def __init__(self):
         super().__init__()
         self.body = nn.Linear(4, 8)
-        self.context = nn.Linear(4, 8)  # <- no-gradient:context
+        self.context = nn.Linear(4, 8)
         self.head = nn.Linear(8, 2)
         self.aux_head = nn.Linear(8, 5)  # <- no-gradient:aux
 
     def forward(self, x):
         h = torch.relu(self.body(x))
-        c = self.context(x).detach()
+        c = self.context(x).detach()  # <- no-gradient:context
         return self.head(h + c)
 
 

@@ -55,6 +55,23 @@ def test_codes_are_named_only_through_the_table():
     assert offenders == []
 
 
+def test_phases_are_named_only_through_the_phase_enum():
+    """``phase="..."`` literals would bring back a second spelling of a phase."""
+    offenders = []
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            with open(path, encoding="utf-8") as fh:
+                tree = ast.parse(fh.read(), path)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.keyword) and node.arg == "phase" and \
+                        isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                    offenders.append(f"{os.path.relpath(path, PACKAGE)}:{node.value.lineno}")
+    assert offenders == []
+
+
 def test_every_rule_reports_codes_of_the_table_and_takes_part_in_some_event():
     for rule in RULES:
         assert set(rule.reports) <= set(CODES), rule.__name__
@@ -64,7 +81,7 @@ def test_every_rule_reports_codes_of_the_table_and_takes_part_in_some_event():
     # the rest are reported by the session and the watchdog (run_failures.py)
     assert set(CODES) == reported | {codes.LOAD_ERROR, codes.CREATION_ERROR,
                                      codes.DEVICE_UNAVAILABLE, codes.OUT_OF_MEMORY, codes.TIMEOUT,
-                                     *codes.STEP_CODES}
+                                     codes.COMPILED_MODEL, *codes.STEP_CODES}
 
 
 def test_a_rule_is_called_only_for_the_events_it_overrides():

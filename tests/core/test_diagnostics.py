@@ -115,6 +115,8 @@ def test_unrecognised_exception_falls_back_to_runtime_error():
     found = the_problem("diag_runtime")
     assert_at(found, "diag_runtime", "runtime-error", "picky", "forward")
     assert "ValueError" in found["message"]
+    assert found["fix"] == ("Read the message and the marked line; step to the module to inspect "
+                            "its inputs.")
 
 
 def test_a_broken_detector_degrades_to_the_fallback(monkeypatch):
@@ -148,12 +150,26 @@ def test_forward_nan_is_named_where_born(name, module, op, kind, message_parts):
     assert f"{op} at {name}.py:{found['line']}" in found["message"]
     for part in message_parts:
         assert part in found["message"], found["message"]
+    assert found["fix"].startswith(FORWARD_NAN_FIXES[op].format(at=f"{name}.py:{found['line']}"))
+
+
+# The fix names the op's line and the remedy for that op.
+FORWARD_NAN_FIXES = {
+    "Tensor.div": "Guard the denominator at {at}: divide by (d + 1e-8) or d.clamp_min(1e-8)",
+    "torch.log": "Keep the log's input positive at {at}: torch.log(x.clamp_min(1e-8))",
+    "torch.softmax": "Make sure every row keeps at least one unmasked position before the "
+                     "softmax at {at}, or fill with torch.finfo(x.dtype).min instead of -inf",
+    "Tensor.mul": "Compute this op in float32 at {at} (x.float(), or torch.autocast",
+}
 
 
 def test_non_finite_loss_from_finite_output_names_the_loss_line():
     found = the_problem("diag_nan_loss")
     assert_at(found, "diag_nan_loss", "non-finite", None, "loss")
     assert "torch.log" in found["message"] and "inf" in found["message"]
+    assert found["fix"].startswith(
+        f"Keep the log's input positive at diag_nan_loss.py:{found['line']}: "
+        "torch.log(x.clamp_min(1e-8))")
 
 
 def test_backward_nan_names_module_parameter_and_op():
@@ -187,6 +203,8 @@ def test_loss_batch_mismatch_names_both_batches():
     found = the_problem("diag_loss_batch")
     assert_at(found, "diag_loss_batch", "loss-shape-mismatch", None, "loss")
     assert "batch 5" in found["message"] and "batch 10" in found["message"]
+    assert found["fix"] == ("Give the model and the loss the same batch: build the labels from "
+                            "the same samples as the inputs (5 of them), or slice both alike.")
 
 
 def test_label_out_of_range_names_label_range_and_output_layer():
@@ -201,6 +219,8 @@ def test_softmax_before_cross_entropy_points_at_the_softmax(name, module):
     found = the_problem(name)
     assert_at(found, name, "softmax-before-cross-entropy", module, "loss")
     assert "logits" in found["message"]
+    assert found["fix"] == (f"At {name}.py:{found['line']}: pass the raw logits (drop the "
+                            "softmax before the loss; keep softmax only for predictions).")
 
 
 @pytest.mark.parametrize("name, shapes", [
@@ -228,6 +248,8 @@ def test_inplace_change_that_breaks_backward_names_the_op_line():
     found = the_problem("diag_inplace")
     assert_at(found, "diag_inplace", "inplace-modification", "gate", "backward")
     assert "Tensor.mul_" in found["message"] and "sigmoid [3, 6]" in found["message"]
+    assert found["fix"].startswith(f"Use the out-of-place form at diag_inplace.py:{found['line']}:"
+                                   " x = x + y instead of x += y")
 
 
 # ---- gradients -------------------------------------------------------------------------------
@@ -253,7 +275,11 @@ def test_no_gradient_for_unused_head_and_detached_branch():
     assert_at(found[0], "diag_no_grad", "no-gradient", "aux_head", "backward", "no-gradient:aux")
     assert_at(found[1], "diag_no_grad", "no-gradient", "context", "backward",
               "no-gradient:context")
-    assert "never ran" in found[0]["message"] and "detached" in found[1]["message"]
+    assert "never ran" in found[0]["message"] and "Tensor.detach at diag_no_grad.py:16" in \
+        found[1]["message"]
+    assert found[0]["fix"].startswith("Remove it, or call it in forward;")
+    assert found[1]["fix"].startswith("Keep the computation in torch tensors at "
+                                      "diag_no_grad.py:16")
 
 
 # ---- structure -------------------------------------------------------------------------------
@@ -273,6 +299,9 @@ def test_lazy_and_frozen_modules_are_info_only():
     assert_at(info["lazy-module"], "diag_info", "lazy-module", "head", "forward")
     assert "weight [4, 32]" in info["lazy-module"]["message"]
     assert "nn.LazyLinear(4)" in info["lazy-module"]["message"]
+    assert info["lazy-module"]["fix"] == ("Nothing to fix; to make the shape explicit, replace "
+                                          "it with Linear(...) using these sizes.")
+    assert info["frozen-parameters"]["fix"].endswith("otherwise requires_grad_(True) on it.")
 
 
 # ---- dry run ---------------------------------------------------------------------------------
@@ -296,15 +325,20 @@ def test_nan_in_a_parameter_names_the_parameter():
     found = the_problem("diag_nan_param")
     assert_at(found, "diag_nan_param", "non-finite", "2", "forward")
     assert "parameter weight is not finite" in found["message"]
+    assert found["fix"].startswith("Re-initialise those parameters;")
 
 
 def test_nan_already_in_the_inputs_points_at_example_inputs():
     found = the_problem("diag_nan_input")
     assert_at(found, "diag_nan_input", "non-finite", "", "forward")
     assert "1 NaN" in found["message"]
+    assert found["fix"] == ("Clean the data in example_inputs() (torch.nan_to_num, or drop the "
+                            "bad rows).")
 
 
 def test_sigmoid_before_the_with_logits_loss():
     found = the_problem("diag_sigmoid_bce")
     assert_at(found, "diag_sigmoid_bce", "softmax-before-cross-entropy", "1", "loss")
     assert "sigmoid" in found["message"]
+    assert found["fix"] == (f"At diag_sigmoid_bce.py:{found['line']}: pass the raw logits (drop "
+                            "the sigmoid), or use F.binary_cross_entropy on probabilities.")

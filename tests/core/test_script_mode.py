@@ -199,3 +199,14 @@ def test_run_subprocess_exit_status_and_json_on_stdout():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["steps"][1]["step"] == 2
+
+
+def test_a_finished_session_and_its_record_can_be_freed():
+    import gc
+    import weakref
+
+    session = ScriptSession(script("argparse_train"), ["--lr", "0.1", "--steps", "3"])
+    record = weakref.ref(session.run())
+    session = weakref.ref(session)
+    gc.collect()
+    assert record() is None and session() is None  # nothing of torch's holds them

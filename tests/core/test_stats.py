@@ -16,7 +16,7 @@ from torchlens_gui.core.statistics import stats
 from torchlens_gui.core.engine.gate import Command, StepGate
 from torchlens_gui.core.usercode.loader import spec_from_objects
 from torchlens_gui.core.engine.session import Session
-from torchlens_gui.core.statistics.stats import (SummaryCache, histogram_of, shape_only, summarize,
+from torchlens_gui.core.statistics.stats import (SummaryCache, shape_only, summarize,
                                       summarize_many, summarize_nested)
 from torchlens_gui.core.usercode.tree import all_param_infos, describe_params
 
@@ -198,7 +198,7 @@ def test_statistics_of_a_tensor_that_requires_grad_build_no_graph():
 
 def test_histogram_counts_finite_values_and_spans_min_to_max():
     t = torch.tensor([0.0, 1.0, 1.0, 2.0, float("nan")])
-    hist = histogram_of(t)
+    hist = summarize(t, histogram=True).hist
     assert hist is not None and sum(hist.counts) == 4
     assert hist.edges[0] == 0.0 and hist.edges[-1] == 2.0
     assert len(hist.edges) == len(hist.counts) + 1 == stats.HIST_BINS + 1
@@ -330,7 +330,11 @@ def test_session_statistics_reach_the_events_and_inputs_repeat_outputs():
     assert exits["b"].inputs[0].name == "[0]" and exits["a"].outputs[0].name == ""
     grads = [e for e in events if isinstance(e, ev.GradientArrived)]
     assert {g.path for g in grads} == {"", "a", "b", "c"}
-    assert all(g.grad.norm is not None for g in grads)
+    # loss = out.sum(): the gradient at the output (c's, the root's) is all ones, [3, 2]
+    at_output = [g.grad for g in grads if g.path in ("", "c")]
+    assert [(s.shape, s.min, s.max) for s in at_output] == [((3, 2), 1.0, 1.0)] * 2
+    assert all(math.isclose(s.norm, 6 ** 0.5, rel_tol=1e-6) for s in at_output)
+    assert all(g.grad.norm > 0 for g in grads)
     params = [e for e in events if isinstance(e, ev.ParamsUpdated)][0].params
     infos = dict(params)["a"]
     assert infos[0].stats.norm > 0 and infos[0].grad.norm > 0

@@ -33,12 +33,13 @@ def test_choosing_an_example_opens_it(driver, window):
     assert window.central.currentWidget() is window.tree
 
 
-def test_a_training_script_is_explained_until_script_mode_exists(driver, window, tmp_path):
+def test_a_training_script_runs_in_script_mode(driver, window, tmp_path):
     script = tmp_path / "train.py"
-    script.write_text("import torch\nfor step in range(3):\n    pass\n")
-    text = window.run_script(str(script))
-    assert "torchlens-gui run train.py" in text and "build_model()" in text
-    assert window.central.currentWidget() is window.welcome  # nothing was opened
+    script.write_text("import torch\nlayer = torch.nn.Linear(2, 1)\n"
+                      "for step in range(3):\n    layer(torch.ones(1, 2)).sum().backward()\n")
+    location = driver.wait_stop(lambda: window.run_script(str(script)))
+    assert location is not None and location.reason == "step-start"
+    assert window.controller.script_args == []
     # A script that is a model file too opens as one.
     assert driver.wait_stop(lambda: window.run_script(case("gui_tiny.py"))) is not None
     assert window.controller.source == case("gui_tiny.py")

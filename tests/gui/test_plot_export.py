@@ -43,3 +43,16 @@ def test_every_plot_exports_from_its_context_menu(qtbot, window, driver, tmp_pat
     nan_svg = (tmp_path / "nan-inf.svg") if suffix == "svg" else None
     if nan_svg is not None:
         assert "module call" in nan_svg.read_text()  # the axis label is in the drawing
+
+
+def test_layouts_of_plots_export_whole(qtbot, window, tmp_path, monkeypatch):
+    """The Steps charts and the feature-map grid are layouts of several plots: one picture."""
+    for layout, name in ((window.steps_panel.graphics, "steps"),
+                         (window.tensor_viewer.maps_widget, "maps")):
+        actions = {a.text(): a for a in layout.actions()}
+        for suffix in ("png", "svg"):
+            target = tmp_path / f"{name}.{suffix}"
+            monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                                staticmethod(lambda *args, t=target: (str(t), "")))
+            actions[f"Export Plot as {suffix.upper()}…"].trigger()
+            assert target.stat().st_size > 0

@@ -11,6 +11,7 @@ from PySide6.QtTest import QTest
 
 from conftest import EXAMPLES, case
 from torchlens_gui.gui import module_model as mm
+from torchlens_gui.gui import style
 
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 
@@ -31,7 +32,9 @@ def test_open_shows_tree_paused_before_first_module(driver, window):
     assert cell(window, "body.0", mm.COL_TYPE) == "Linear"
     assert cell(window, "body.0", mm.COL_PARAMS) == "40"
     # Not run yet: dimmed, no shape.
-    assert model.data(model.index_of("head"), Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.data(model.index_of("head"), Qt.ItemDataRole.ForegroundRole
+                      ).color() == style.DIM_COLOR
+    assert model.data(model.index_of(""), Qt.ItemDataRole.ForegroundRole) is None  # entered
     assert cell(window, "head", mm.COL_SHAPE) == ""
     assert window.tree.selected_path() == ""
     assert "Paused entering (root)" in window.status.where_label.text()
@@ -105,8 +108,8 @@ def test_break_on_nan_stops_at_origin(driver, window):
     assert (where.path, where.kind, where.reason) == ("norm", "exit", "non-finite")
     assert window.tree.selected_path() == "norm"
     assert cell(window, "norm", mm.COL_NONFINITE) == "NaN 48"
-    assert window.model.data(window.model.index_of("norm"),
-                             Qt.ItemDataRole.BackgroundRole) is not None
+    assert window.model.data(window.model.index_of("norm"), Qt.ItemDataRole.BackgroundRole
+                             ).color() == style.CURRENT_COLOR  # paused here
     assert "born in <b>norm</b>" in window.nonfinite_panel.summary.text()
     # The all-NaN output has nothing to plot: the input that went in is shown first.
     picker = window.activation_panel.picker
@@ -121,8 +124,9 @@ def test_break_on_nan_stops_at_origin(driver, window):
 def test_break_on_nan_can_be_turned_off(driver, window):
     window.debug_actions.break_nonfinite.setChecked(False)
     driver.open(EXAMPLES + "/mlp_nan.py")
-    driver.key(Qt.Key.Key_F5)
-    assert driver.record.status is not None
+    driver.key(Qt.Key.Key_F5)  # not stopped at the NaN: straight to the end
+    assert (driver.record.status, driver.record.paused_at) == ("problems", None)
+    assert [d.code for d in driver.record.diagnostics] == ["non-finite"]
 
 
 def test_history_selection_keeps_session_paused(driver, window):
@@ -153,6 +157,39 @@ def test_run_to_selected_module(driver, window):
     window.tree.select_path("body.2", notify=True)
     where = driver.key(Qt.Key.Key_F10, Qt.KeyboardModifier.ControlModifier)
     assert (where.path, where.kind, where.reason) == ("body.2", "enter", "run-to")
+
+
+class _RowNorm(nn.Module):
+    def forward(self, x):
+        return x / x.sum(dim=1, keepdim=True)
+
+
+def test_debug_opens_the_window_on_a_live_nan_model(driver, window, monkeypatch):
+    """torchlens_gui.debug(): a spec of the live objects, no user file; the window stops where
+    the NaN is born and names it."""
+    import torchlens_gui
+    from torchlens_gui.gui import app
+
+    opened = {}
+    monkeypatch.setattr(app, "run_app", lambda **kwargs: opened.update(kwargs) or 0)
+    model = nn.Sequential(nn.ReLU(), _RowNorm(), nn.Linear(3, 1))
+    inputs = torch.tensor([[-1.0, -2.0, -3.0], [1.0, 2.0, 3.0]])
+    assert torchlens_gui.debug(model, inputs, device="cpu") == 0
+    spec = opened["spec"]
+    assert (opened["device"], spec.file) == ("cpu", None)
+    assert spec.build() is model
+    driver.wait_stop(lambda: window.open_spec(spec))
+    where = driver.key(Qt.Key.Key_F5)
+    assert (where.path, where.kind, where.reason) == ("1", "exit", "non-finite")
+    assert cell(window, "1", mm.COL_NONFINITE) == "NaN 3"  # the all-negative row: 0/0
+    assert cell(window, "0", mm.COL_NONFINITE) == ""
+    (diagnostic,) = window.controller.record.diagnostics
+    assert (diagnostic.code, diagnostic.module) == ("non-finite", "1")
+    assert diagnostic.message.startswith("NaN is born in 1 (_RowNorm()): Tensor.div at "
+                                         "test_stepping.py:")
+    assert diagnostic.message.endswith("The module's output has 3 NaN of 6 values.")
+    driver.key(Qt.Key.Key_F5)
+    assert driver.record.status == "problems"
 
 
 def test_live_model_from_debug(driver, window):

@@ -12,6 +12,7 @@ from PySide6.QtCore import QModelIndex
 from conftest import EXAMPLES, case
 from torchlens_gui.core.recording import events as ev
 from torchlens_gui.core.recording.record import RunRecord
+from torchlens_gui.gui import style
 from torchlens_gui.gui.module_model import ModuleTreeModel
 from torchlens_gui.gui.window_layout import Dock
 
@@ -106,8 +107,9 @@ def test_drop_a_py_file_opens_it(qtbot, window):
 
 def test_events_of_a_stale_session_are_dropped(qtbot, window):
     controller = window.controller
-    controller._queue.put((controller.generation - 1, ev.PhaseChanged("backward")))
+    # the stale one comes last: applied, it would be the phase the record ends on
     controller._queue.put((controller.generation, ev.PhaseChanged(ev.Phase.BUILD)))
+    controller._queue.put((controller.generation - 1, ev.PhaseChanged(ev.Phase.BACKWARD)))
     controller.drain()
     assert controller.record.phase == ev.Phase.BUILD
 
@@ -234,3 +236,48 @@ def test_gradient_norms_chart_matches_the_record(driver, window, qtbot):
     chart.set_values([0.0] * 5000 + [1.0, None], ["m"] * 5002)
     assert len(chart.marks.data) <= MAX_MARKS  # zeros marked, thinned to the pixels
     assert sum(len(item.opts["x"]) for item in chart.bars.values()) == 1
+
+
+def test_tree_columns_are_found_by_their_headers():
+    """Cells looked up by the header a user reads, not by our column constants."""
+    from PySide6.QtCore import Qt
+
+    from torchlens_gui.core.engine.session import Session
+
+    record = Session(case("gui_tiny.py"), device="cpu").run()
+    model = ModuleTreeModel(record)
+    model.rebuild()
+    headers = {model.headerData(c, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole): c
+               for c in range(model.columnCount())}
+    assert list(headers) == ["Module", "Type", "Output shape", "Dtype", "Device", "Params",
+                             "NaN/Inf", "Grad norm", "Time"]
+
+    def cell(path: str, header: str) -> str:
+        return model.data(model.index_of(path, headers[header]), Qt.ItemDataRole.DisplayRole)
+
+    assert [cell("body.0", h) for h in ("Module", "Type", "Output shape", "Dtype", "Device",
+                                        "Params", "NaN/Inf")] == [
+        "0", "Linear", "[3, 8]", "float32", "cpu", "40", ""]
+    norm, of_params = record.module_grad_norm("body.0")
+    assert of_params and cell("body.0", "Grad norm") == style.format_number(norm)
+
+
+def test_problem_rows_are_painted_in_the_problem_colours():
+    from PySide6.QtCore import Qt
+
+    from torchlens_gui.core.engine.session import Session
+
+    def background(model, path):
+        brush = model.data(model.index_of(path), Qt.ItemDataRole.BackgroundRole)
+        return brush.color().name() if brush is not None else None
+
+    nan = ModuleTreeModel(Session(EXAMPLES + "/mlp_nan.py", device="cpu").run())
+    nan.rebuild()
+    assert background(nan, "norm") == style.NONFINITE_COLOR.name()  # NaN born here
+    assert background(nan, "encoder.0") is None  # a clean row is not painted
+    failed = ModuleTreeModel(Session(case("gui_shape_error.py"), device="cpu").run())
+    failed.rebuild()
+    assert background(failed, "2") == style.ERROR_COLOR.name()  # raised here
+    assert background(failed, "0") is None
+    nan.set_current("encoder.0")  # the paused module stands out over everything
+    assert background(nan, "encoder.0") == style.CURRENT_COLOR.name()

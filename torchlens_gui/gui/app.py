@@ -13,15 +13,40 @@ APPLICATION = "torchlens-gui"
 
 
 def _application():
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
+
+    from .display_check import create_application
 
     app = QApplication.instance()
     if app is None:
-        app = QApplication(sys.argv[:1])
+        app = create_application(lambda: QApplication(sys.argv[:1]))
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("torchlens-gui")
+    app.setDesktopFileName(APPLICATION)  # Wayland matches the window to torchlens-gui.desktop
+    app.setWindowIcon(_app_icon(QIcon))
     return app
+
+
+def _app_icon(icon_class):
+    from ..bundled import ICON_SIZES, icon_path
+
+    icon = icon_class()
+    for size in ICON_SIZES:
+        if os.path.exists(icon_path(size)):
+            icon.addFile(icon_path(size))
+    return icon
+
+
+def window_problem() -> Optional[str]:
+    """Why no window can open here (message for the user), or None; None too when a
+    QApplication exists already (it opened its platform plugin)."""
+    from PySide6.QtCore import QCoreApplication
+
+    from .display_check import display_problem
+
+    return None if QCoreApplication.instance() is not None else display_problem()
 
 
 def save_screenshot(window, path: str) -> bool:
@@ -32,7 +57,8 @@ def save_screenshot(window, path: str) -> bool:
 
 
 def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool = False,
-            screenshot: Optional[str] = None, spec: Optional[ModelSpec] = None) -> int:
+            screenshot: Optional[str] = None, spec: Optional[ModelSpec] = None,
+            script_args: Optional[list[str]] = None, steps: Optional[int] = None) -> int:
     """Open the debugger window on ``file`` or ``spec`` and run the Qt event loop.
 
     ``run`` continues right after loading (to the end or the first break); with ``screenshot``
@@ -40,6 +66,10 @@ def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool 
     """
     if screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no screen needed for a PNG
+    problem = window_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     app = _application()
     from PySide6.QtCore import QTimer
 
@@ -52,6 +82,8 @@ def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool 
         _arm_screenshot(window, screenshot)
     if spec is not None:
         window.open_spec(spec, run=run or bool(screenshot))
+    elif file is not None and script_args is not None:  # torchlens-gui run SCRIPT (window)
+        window.open_script(file, script_args, run=run or bool(screenshot), steps=steps)
     elif file is not None:
         window.open_file(file, run=run or bool(screenshot))
     elif screenshot:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import ast
 import os
 import re
-import sys
 from dataclasses import dataclass
 from typing import Optional
+
+from ..bundled import resources_dir
 
 # Shown first: the example the README's launch command opens.
 FIRST = "mlp_nan.py"
@@ -29,14 +30,12 @@ class Example:
 
 
 def examples_dir() -> Optional[str]:
-    """resources/examples beside the package (a checkout or an editable install), or inside a
-    frozen app's bundle; None when this installation ships none."""
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    candidates = [os.path.join(here, "resources", "examples")]
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        candidates.append(os.path.join(bundle, "resources", "examples"))
-    return next((c for c in candidates if os.path.isdir(c)), None)
+    """The examples folder of this installation (checkout, wheel or packaged bundle: see
+    torchlens_gui.bundled); None when it ships none."""
+    try:
+        return os.path.join(resources_dir(), "examples")
+    except FileNotFoundError:
+        return None
 
 
 def bundled_examples(directory: Optional[str] = None) -> list[Example]:

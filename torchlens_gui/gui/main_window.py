@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+import shlex
+from typing import Optional, Sequence
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, \
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMainWindow, \
     QStackedWidget, QWidget
 
 from ..core.recording import events as ev
 from ..core.engine.gate import Command
 from ..core.usercode.loader import ModelSpec
 from ..core.recording.record import CallRecord, RunRecord
+from . import style
 from .actions import Actions
 from .device_combo import make_device_combo
 from .examples import bundled_examples
 from .first_problem import first_problem
-from .help_menu import SCRIPT_FILTER, build_help_menu, script_explanation
+from .help_menu import SCRIPT_FILTER, build_help_menu, is_model_file
 from .module_model import ModuleTreeModel
 from .module_tree import ModuleTree
 from .panels.activation_panel import ActivationPanel
@@ -27,6 +29,7 @@ from .panels.gradient_panel import GradientPanel
 from .panels.log_panel import LogPanel
 from .panels.nonfinite_panel import NonFinitePanel
 from .panels.source_panel import SourcePanel
+from .panels.steps_panel import StepsPanel
 from .panels.tensor_panel import TensorPanel
 from .panels.tensor_viewer import TensorViewer
 from .recent_files import RecentFiles
@@ -62,6 +65,7 @@ class MainWindow(QMainWindow):
         self.diagnostics_panel = DiagnosticsPanel()
         self.source_panel = SourcePanel()
         self.log_panel = LogPanel()
+        self.steps_panel = StepsPanel()
         self.tensor_viewer = TensorViewer()
         self.debug_actions = Actions(self)
         view_menu = self.debug_actions.build_menus(self)
@@ -79,7 +83,8 @@ class MainWindow(QMainWindow):
             Dock.TENSORS: self.tensor_panel, Dock.ACTIVATIONS: self.activation_panel,
             Dock.GRADIENTS: self.gradient_panel, Dock.NONFINITE: self.nonfinite_panel,
             Dock.DIAGNOSTICS: self.diagnostics_panel, Dock.SOURCE: self.source_panel,
-            Dock.LOG: self.log_panel, Dock.VIEWER: self.tensor_viewer})
+            Dock.LOG: self.log_panel, Dock.STEPS: self.steps_panel,
+            Dock.VIEWER: self.tensor_viewer})
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.sharing = Sharing(self, self.debug_actions.file_menu, self.debug_actions.quit)
@@ -87,6 +92,9 @@ class MainWindow(QMainWindow):
         self.layout_.restore(self.settings, saved=not default_layout)
         self.run_views = RunViews(self.model, self.tree, self.nonfinite_panel,
                                   self.gradient_panel, self.docks)
+        from .training_controls import TrainingControls
+
+        self.training = TrainingControls(self)
         self._connect()
         self._update_actions()
 
@@ -151,6 +159,16 @@ class MainWindow(QMainWindow):
         self.recent.add(path)
         self.controller.start(path, run=run)
 
+    def open_script(self, path: str, args: list[str], run: bool = False,
+                    steps: Optional[int] = None) -> None:
+        """Run ``path`` as a training script with ``args`` (paused before its first step
+        unless ``run``); ``steps`` stops it after that many steps."""
+        path = os.path.abspath(path)
+        if self.controller.source != path:
+            self.controller.set_breakpoints(())
+        self.recent.add(path)
+        self.controller.start(path, run=run, script_args=list(args), steps=steps)
+
     def open_spec(self, spec: ModelSpec, run: bool = False) -> None:
         """Debug a live model (``torchlens_gui.debug``)."""
         self.controller.start(spec, run=run)
@@ -182,17 +200,21 @@ class MainWindow(QMainWindow):
         start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
         path, _ = QFileDialog.getOpenFileName(self, "Run a training script", start,
                                               SCRIPT_FILTER)
-        if path and self.run_script(path) is not None:
-            QMessageBox.information(self, "Run a training script",
-                                    script_explanation(path) or "")
+        if not path:
+            return
+        text, ok = QInputDialog.getText(self, "Run a training script",
+                                        f"Arguments for {os.path.basename(path)} (as on the "
+                                        "command line):")
+        if ok:
+            self.run_script(path, shlex.split(text))
 
-    def run_script(self, path: str) -> Optional[str]:
-        """Debug a training script. Until script mode exists, a script that is also a model
-        file is opened as one; otherwise the returned text says how scripts will run."""
-        explanation = script_explanation(path)
-        if explanation is None:
+    def run_script(self, path: str, args: Sequence[str] = ()) -> None:
+        """Debug a training script: run it as __main__ with ``args``, paused before its first
+        step (script mode). A file that is a model file too opens as one."""
+        if is_model_file(path):
             self.open_file(path)
-        return explanation
+        else:
+            self.open_script(path, list(args))
 
     def _on_device_combo_changed(self, _index: int) -> None:
         self.controller.device = self.device_combo.currentData()
@@ -222,6 +244,9 @@ class MainWindow(QMainWindow):
         self.central.setCurrentWidget(self.tree)
         self.run_views.set_record(record)
         self.diagnostics_panel.clear()
+        self.steps_panel.set_record(record)
+        if self.controller.trains:
+            self.docks[Dock.STEPS].raise_()
         source = self.controller.source
         file = source if isinstance(source, str) else getattr(source, "file", None)
         snapshot = record.snapshot
@@ -249,6 +274,8 @@ class MainWindow(QMainWindow):
             self.diagnostics_panel.add(changes.diagnostics)
         if changes.log:
             self.log_panel.append_output(changes.log)
+        if (changes.steps or changes.paused or changes.ended) and is_shown(self.steps_panel):
+            self.steps_panel.refresh()
         location = record.paused_at
         if changes.paused is not None and location is not None:
             self.model.set_current(location.path)
@@ -269,7 +296,8 @@ class MainWindow(QMainWindow):
         if ended.status == "failed" and not self.controller.record.nodes:
             first = ended.diagnostics[0].message.splitlines()[0] if ended.diagnostics else ""
             self.tree.set_placeholder(
-                f"<h3 style='color:#b00000'>Could not load the model</h3>{_html(first)}<br><br>"
+                f"<h3 style='color:#b00000'>Could not load the model</h3>"
+                f"{style.html_text(first)}<br><br>"
                 "The <b>Diagnostics</b> panel below has the line and a fix; the <b>Source</b> "
                 "panel marks the line.<br>Edit the file, then press <b>Ctrl+Shift+F5</b> to "
                 "restart.")
@@ -307,6 +335,8 @@ class MainWindow(QMainWindow):
         for name in STATEFUL:
             getattr(self.debug_actions, name).setEnabled(name in enabled)
         # After the end, Restart is the next step: it stands out in the toolbar and menu.
+        if hasattr(self, "training"):
+            self.training.update()
         restart = self.debug_actions.restart
         font = restart.font()
         if font.bold() != state.ended:
@@ -407,6 +437,3 @@ def _openable(path: str) -> bool:
     """A model file (by name) or a snapshot (by content, whatever its name)."""
     return bool(path) and (path.endswith(".py") or Sharing.is_snapshot(path))
 
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

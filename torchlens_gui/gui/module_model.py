@@ -180,9 +180,6 @@ class ModuleTreeModel(QAbstractItemModel):
             self.dataChanged.emit(self.index(min(rows), 0, parent_index),
                                   self.index(max(rows), last, parent_index))
 
-    def refresh_all(self) -> None:
-        self.refresh_paths(set(self._ids))
-
     def set_current(self, path: Optional[str]) -> None:
         """Mark the module the session is paused in."""
         old, self.current = self.current, path

@@ -60,6 +60,7 @@ class Changes:
     log: list[tuple[str, str]] = field(default_factory=list)
     paused: Optional[ev.PauseLocation] = None
     resumed: bool = False
+    steps: bool = False  # a training step started or ended
     ended: Optional[ev.SessionEnded] = None
 
     def note(self, event: ev.Event) -> None:
@@ -91,6 +92,8 @@ class Changes:
             self.ended, self.paused = event, None
         elif isinstance(event, ev.SessionStarted):
             self.started = True
+        elif isinstance(event, (ev.StepStarted, ev.StepEnded)):
+            self.steps = True
 
 
 class SessionController(QObject):
@@ -117,6 +120,12 @@ class SessionController(QObject):
         # "auto": histograms while stepping (where someone looks), none during a free run.
         self.histograms: bool | str = "auto"
         self._thread: Optional[threading.Thread] = None
+        self.session: Optional[Session] = None
+        # Script mode (the script's arguments) and training steps of a model file; None: the
+        # single forward and backward of a model file.
+        self.script_args: Optional[list[str]] = None
+        self.train_steps: Optional[int] = None
+        self.break_at_step: Optional[int] = None
         self._gc_thresholds: Optional[tuple[int, ...]] = None  # the ones to restore
         # Cleared while the GUI thread applies a drain: the worker then waits at its next event
         # (releasing the GIL) instead of fighting the views for it. The wait is bounded, so a
@@ -162,12 +171,16 @@ class SessionController(QObject):
     # ---- starting ---------------------------------------------------------------------------
 
     def start(self, source: str | ModelSpec, device: Optional[str] = None,
-              run: bool = False) -> None:
+              run: bool = False, script_args: Optional[list[str]] = None,
+              steps: Optional[int] = None) -> None:
         """Stop any current session and start a new one on ``source``, paused before its first
-        module unless ``run``. A file is re-read on every start."""
+        module unless ``run``. A file is re-read on every start. ``script_args`` (a list, maybe
+        empty) runs ``source`` as a training script; ``steps`` limits it to that many steps, or
+        runs that many training steps of a model file."""
         self._hold_full_collections()  # first: dropping the last record is already work
         self.stop(wait=True)
         self.source = source
+        self.script_args, self.train_steps = script_args, steps
         if device:
             self.device = device
         self.generation += 1
@@ -178,14 +191,30 @@ class SessionController(QObject):
         # Actual tensors for the viewer: where it pauses, at problems, at breakpoints.
         keeper = self.keeper = TensorKeeper(at_pauses=True, pinned=self.breakpoints,
                                             max_bytes=KEPT_TENSOR_BYTES)
-        session = Session(source, device=self.device, gate=self.gate,
-                          histograms=self.histograms, tensor_keeper=keeper,
-                          listener=lambda event: self._post(generation, event))
+        session = self.session = self._make_session(
+            source, gate=self.gate, histograms=self.histograms, tensor_keeper=keeper,
+            listener=lambda event: self._post(generation, event))
         self._thread = threading.Thread(target=session.run, name=THREAD_NAME, daemon=True)
         self.started_at = time.monotonic()
         self.sig_session_started.emit(self.record)
         self._thread.start()
         self._timer.start()
+
+    def _make_session(self, source: str | ModelSpec, **options) -> Session:
+        if self.script_args is not None:
+            from ..core.engine.script_session import ScriptSession
+
+            session = ScriptSession(source, self.script_args, max_steps=self.train_steps,
+                                    **options)
+        elif self.train_steps is not None:
+            from ..core.engine.training_session import TrainingSession
+
+            session = TrainingSession(source, steps=self.train_steps, device=self.device,
+                                      **options)
+        else:
+            return Session(source, device=self.device, **options)
+        session.set_break_at_step(self.break_at_step)
+        return session
 
     def show_record(self, record: RunRecord) -> None:
         """Show a finished record (an opened snapshot) as a session paused at its end: every
@@ -201,14 +230,35 @@ class SessionController(QObject):
         self.sig_session_started.emit(record)
         self.sig_record_changed.emit(Changes(
             started=True, tree_reset=True, phase=True, loss=record.loss is not None,
+            steps=len(record.steps) > 0,
             diagnostics=list(record.diagnostics), log=list(record.log),
             ended=ev.SessionEnded(record.status or "ok", record.elapsed_s,
                                   tuple(record.diagnostics))))
 
     def restart(self, run: bool = False) -> None:
-        """Start again on the same source (re-reading the file)."""
+        """Start again on the same source (re-reading the file), in the same mode."""
         if self.source is not None:
-            self.start(self.source, run=run)
+            self.start(self.source, run=run, script_args=self.script_args,
+                       steps=self.train_steps)
+
+    # ---- training steps ---------------------------------------------------------------------
+
+    @property
+    def trains(self) -> bool:
+        """Whether the session runs training steps (script mode or Run N Steps)."""
+        return self.script_args is not None or self.train_steps is not None
+
+    def set_break_at_step(self, step: Optional[int]) -> None:
+        """Pause at the start of training step ``step`` (None: no such break)."""
+        self.break_at_step = step
+        if hasattr(self.session, "set_break_at_step"):
+            self.session.set_break_at_step(step)
+
+    def run_to_next_step(self) -> None:
+        """Continue to the start of the next training step."""
+        if hasattr(self.session, "break_at_next_step") and self.paused:
+            self.session.break_at_next_step()
+            self.command(Command.CONTINUE)
 
     # ---- driving ----------------------------------------------------------------------------
 
@@ -333,6 +383,8 @@ class SessionController(QObject):
                 break
             if generation != self.generation:
                 continue  # a session we already left behind
+            if isinstance(event, ev.StepStarted):  # the rows of the last step's calls change
+                changes.paths.update(self.record.calls_by_path)
             self.record.apply(event)
             changes.note(event)
             count += 1

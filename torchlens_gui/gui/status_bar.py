@@ -12,12 +12,14 @@ from ..core.recording import events as ev
 from ..core.recording.record import RunRecord
 
 PHASE_TEXT = {ev.Phase.LOAD: "Loading", ev.Phase.BUILD: "Building", ev.Phase.FORWARD: "Forward",
-              ev.Phase.LOSS: "Loss", ev.Phase.BACKWARD: "Backward", ev.Phase.DONE: "Done",
+              ev.Phase.LOSS: "Loss", ev.Phase.BACKWARD: "Backward", ev.Phase.OPTIMIZER: "Optimizer step",
+              ev.Phase.DONE: "Done",
               ev.Phase.FAILED: "Failed", ev.Phase.STOPPED: "Stopped"}
 KIND_TEXT = {"enter": "entering", "exit": "leaving", "grad": "gradient arrived at",
              "error": "raised in", "start": "starting"}
 REASON_TEXT = {"non-finite": "NaN/Inf born here", "exception": "exception raised here",
-               "breakpoint": "breakpoint", "run-to": "run-to target"}
+               "breakpoint": "breakpoint", "run-to": "run-to target",
+               "step-start": "start of a training step"}
 ENDED_TEXT = {"ok": "Finished: no problems found", "problems": "Finished: problems found "
               "(see Diagnostics)", "failed": "Failed (see Diagnostics)", "stopped": "Stopped"}
 

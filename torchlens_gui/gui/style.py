@@ -3,6 +3,7 @@ the same way (a NaN is always the same red)."""
 
 from __future__ import annotations
 
+import html
 import math
 from functools import lru_cache
 from typing import Optional
@@ -27,6 +28,19 @@ PLOT_PARAM = (230, 140, 40)
 PLOT_BAD = (220, 50, 50)
 PLOT_ORIGIN = (150, 0, 0)
 
+_RED = (220, 40, 40)  # errors and breakpoints
+_AMBER = (240, 160, 30)  # warnings and modules with a problem
+
+
+def hex_color(color: QColor | tuple[int, int, int]) -> str:
+    """"#rrggbb" of a style colour (a QColor or a plot tuple), for rich text."""
+    return (color if isinstance(color, QColor) else QColor(*color)).name()
+
+
+def html_text(text: str) -> str:
+    """Plain text made safe inside rich text."""
+    return html.escape(text, quote=False)
+
 
 @lru_cache(maxsize=None)
 def _dot_icon(r: int, g: int, b: int) -> QIcon:
@@ -43,16 +57,15 @@ def _dot_icon(r: int, g: int, b: int) -> QIcon:
 
 def breakpoint_icon() -> QIcon:
     """A red dot, as breakpoints look in every debugger."""
-    return _dot_icon(220, 40, 40)
+    return _dot_icon(*_RED)
 
 
 def problem_icon() -> QIcon:
-    return _dot_icon(240, 160, 30)
+    return _dot_icon(*_AMBER)
 
 
 def severity_icon(severity: str) -> QIcon:
-    return {"error": _dot_icon(220, 40, 40), "warning": _dot_icon(240, 160, 30)}.get(
-        severity, _dot_icon(70, 130, 200))
+    return _dot_icon(*{"error": _RED, "warning": _AMBER}.get(severity, PLOT_BAR))
 
 
 def format_number(value: Optional[float]) -> str:

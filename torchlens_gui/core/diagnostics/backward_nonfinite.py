@@ -124,7 +124,6 @@ class BackwardWatch:
         self.handles: list[Any] = []
         self.birth: Optional[BackwardBirth] = None
         self.birth_at = -1
-        self.hooked = False
 
     def on_module_output(self, call: ActiveCall, args: tuple, output: Any) -> None:
         # Bookkeeping, not the user's ops: a grad_fn read is a torch function the op watch
@@ -168,7 +167,6 @@ class BackwardWatch:
                 else:
                     checked.append(i)
             self.handles.append(node.register_hook(self._make_hook(node, tuple(checked))))
-        self.hooked = True
 
     def _walk(self, root) -> Optional[list]:
         """Every node under ``root`` with its owning module; None when the graph is too big."""

@@ -59,6 +59,12 @@ RUNTIME_ERROR = _code("runtime-error", "error", "any other exception in forward,
 LAZY_MODULE = _code("lazy-module", "info", "a lazy layer and the shapes it took")
 FROZEN_PARAMETERS = _code("frozen-parameters", "info", "parameters with requires_grad=False")
 DRY_RUN = _code("dry-run", "info", "what a dry run cannot see")
+DRY_RUN_INCOMPLETE = _code("dry-run-incomplete", "info",
+                           "a dry run stopped at an op the meta device cannot run")
+COMPILED_MODEL = _code("compiled-model", "info",
+                       "a torch.compile'd model is debugged through its original module, eagerly")
+RNN_BATCH_FIRST = _code("rnn-batch-first", "warning",
+                        "an RNN with batch_first=False reads batch-major input as time steps")
 DIVERGING_LOSS = _code("diverging-loss", "warning", "the training loss rose 100x over its "
                        "running minimum or turned non-finite")
 DATA_NON_FINITE = _code("data-non-finite", "error", "a training batch already held NaN/Inf")

@@ -49,7 +49,7 @@ def collate_size_mismatch(exc: BaseException) -> Optional[Diagnostic]:
         except (TypeError, OSError):
             pass
     return Diagnostic(
-        code=codes.COLLATE_SIZE_MISMATCH, severity="error", phase="forward",
+        code=codes.COLLATE_SIZE_MISMATCH, severity="error", phase=Phase.FORWARD,
         message=f"The DataLoader cannot stack a batch: {name} returned items of different sizes "
                 f"({first} at entry {first_at}, {other} at entry {other_at})",
         file=file, line=line, details=(("sizes", f"{first} / {other}"),),

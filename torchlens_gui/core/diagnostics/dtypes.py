@@ -12,6 +12,7 @@ import torch
 from . import codes
 from ..usercode.context import SessionContext
 from ..recording.events import Diagnostic, Phase
+from ..statistics.stats import dtype_name
 from .sources import described, function_return_line, short_location
 from .where import Where, modules_running
 
@@ -57,7 +58,19 @@ def float_mix(ctx: SessionContext, phase: Phase, where: Where, model_dtype: torc
               other: torch.dtype) -> Diagnostic:
     """A module got floats of another dtype than its parameters: say where they come from (the
     model's inputs, or a tensor made inside forward) and convert that side."""
-    name, model_name = _dt(other), _dt(model_dtype)
+    name, model_name = dtype_name(other), dtype_name(model_dtype)
+    weight = _loss_weight_of(where, other)
+    if weight is not None:
+        at = short_location(where.file, where.line)
+        return Diagnostic(
+            code=codes.DTYPE_MISMATCH, severity="error", phase=phase,
+            message=f"{where.failure.op}" + (f" at {at}" if at else "") + f" got a {name} "
+                    f"{weight} tensor while the model's output is {model_name}: the loss "
+                    "computes in one dtype." + (" torch.from_numpy and NumPy arithmetic make "
+                                                "float64." if name == "float64" else ""),
+            fix=f"Make the {weight} {model_name} where it is built: torch.tensor(..., "
+                f"dtype=torch.{model_name}) or .to(torch.{model_name}) (then .to(device) too).",
+            details=(("expected", model_name), ("got", name)), **where.fields())
     root = ctx.record.calls_of("")
     from_inputs = bool(root) and any(s.dtype == name for s in root[0].inputs)
     who = described(ctx, where.module) if where.module is not None else "an op"
@@ -91,8 +104,20 @@ def float_mix(ctx: SessionContext, phase: Phase, where: Where, model_dtype: torc
                       **where.fields())
 
 
-def _dt(dtype: torch.dtype) -> str:
-    return str(dtype).replace("torch.", "")
+_LOSS_TENSORS = {"weight": "class-weight", "pos_weight": "pos_weight"}
+
+
+def _loss_weight_of(where: Where, dtype: torch.dtype) -> Optional[str]:
+    """"class-weight" when the failing op is a loss whose weight/pos_weight argument has
+    ``dtype`` (the side to convert), else None."""
+    failure = where.failure
+    if failure is None or "loss" not in failure.op and "entropy" not in failure.op:
+        return None
+    for fact in failure.tensors:
+        key = fact.name.strip("[]'\".").split("'")[-1].split(".")[-1]
+        if key in _LOSS_TENSORS and fact.dtype == dtype:
+            return _LOSS_TENSORS[key]
+    return None
 
 
 def _operand_dtypes(where: Where) -> list[torch.dtype]:

@@ -14,7 +14,10 @@ import torch
 from ..usercode.context import ActiveCall, SessionContext
 from ..recording.events import Diagnostic, Phase
 from ..usercode.loader import format_exception_only
+from .backward_errors import explain_backward_failure
+from .batch_errors import explain_batch_errors
 from .dtypes import explain_dtype
+from .dry_run_limits import explain_meta_limit
 from . import codes
 from .findings import DiagnosedError, listing
 from .module_shapes import explain_layer_shape
@@ -33,13 +36,14 @@ class ExceptionExplainer(Rule):
 
     name = "exception"
     reports = (codes.INPLACE_MODIFICATION, codes.DEVICE_MISMATCH, codes.DTYPE_MISMATCH,
-               codes.LABEL_OUT_OF_RANGE, codes.SHAPE_MISMATCH, codes.RUNTIME_ERROR)
+               codes.LABEL_OUT_OF_RANGE, codes.SHAPE_MISMATCH, codes.RUNTIME_ERROR,
+               codes.DRY_RUN_INCOMPLETE)
 
     def __init__(self, state: WatchState) -> None:
         super().__init__(state)
         self.explainers: tuple[Explainer, ...] = (
-            explain_inplace, explain_device, explain_dtype, explain_label, explain_shape,
-            explain_input_type)
+            explain_inplace, explain_backward_failure, explain_device, explain_meta_limit,
+            explain_dtype, explain_label, explain_batch_errors, explain_shape, explain_input_type)
 
     def explain(self, exc: BaseException, phase: Phase, ctx: SessionContext,
                 failing: Optional[ActiveCall]) -> Optional[Diagnostic]:

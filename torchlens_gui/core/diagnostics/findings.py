@@ -4,7 +4,7 @@ number formatting."""
 from __future__ import annotations
 
 import math
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional
 
 from ..recording.events import Diagnostic
 
@@ -17,13 +17,6 @@ class DiagnosedError(RuntimeError):
     def __init__(self, diagnostic: Diagnostic) -> None:
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
-
-
-def shape_text(shape: Optional[Sequence[int]]) -> str:
-    """[4, 20] for a shape, "?" when unknown."""
-    if shape is None:
-        return "?"
-    return "[" + ", ".join(str(int(d)) for d in shape) + "]"
 
 
 def number(value: Optional[float]) -> str:

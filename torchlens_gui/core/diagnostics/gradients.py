@@ -9,8 +9,13 @@ layer's r:
 
 - ``exploding-gradient`` when r grows by more than EXPLODING_DEPTH_RATIO (1e3) from the output
   side to the input side, or any layer's gradient norm exceeds EXPLODING_ABSOLUTE_NORM (1e6);
-- ``vanishing-gradient`` when r shrinks by more than 1 / VANISHING_DEPTH_RATIO (1e4), that is the
-  ratio is below 1e-4.
+- ``vanishing-gradient`` when r shrinks by more than 1 / VANISHING_DEPTH_RATIO (1e3) from the
+  output side to the input side AND by more than a per-layer factor on average: the geometric
+  mean decay d = ratio ** (1 / (layers - 1)) is below VANISHING_PER_LAYER_SATURATING (0.25, a
+  sigmoid's steepest slope) when a saturating activation (Sigmoid, Tanh, ...) ran, below
+  VANISHING_PER_LAYER (0.1) otherwise. A 5-layer sigmoid MLP (ratio ~3.8e-4, d ~0.13) is
+  flagged; a freshly initialised 2-layer BERT (ratio ~2e-5 over 14 weight layers, d ~0.43:
+  attention's query/key projections get little gradient through a near-uniform softmax) is not.
 
 At least MIN_LAYERS_FOR_DEPTH (3) layers are needed for the depth comparison. Relative norms make
 the comparison independent of layer sizes and of the loss's scale. The depth comparison is skipped
@@ -34,12 +39,15 @@ from ..usercode.tree import subtree_all
 from .backward_nonfinite import BackwardWatch, backward_nonfinite
 from . import codes
 from .findings import count_text, listing, number
+from .graph_cuts import cut_text, cuts_after
 from .op_watch import WatchState
 from .rule import Rule
-from .sources import described
+from .sources import described, short_location
 
 EXPLODING_DEPTH_RATIO = 1e3
-VANISHING_DEPTH_RATIO = 1e-4
+VANISHING_DEPTH_RATIO = 1e-3
+VANISHING_PER_LAYER_SATURATING = 0.25
+VANISHING_PER_LAYER = 0.1
 EXPLODING_ABSOLUTE_NORM = 1e6
 MIN_LAYERS_FOR_DEPTH = 3
 SATURATING = (nn.Sigmoid, nn.Tanh, nn.Softsign, nn.Hardtanh, nn.Hardsigmoid)
@@ -112,13 +120,31 @@ class GradientChecks(Rule):
                 "; if it is meant to stay fixed, freeze it with requires_grad_(False) so the " \
                 "optimizer skips it."
             site = ctx.site_of(path)
+            file, line = (site.file, site.line) if site else (ctx.user_file, None)
+            cuts = self._cuts_after(ctx, path) if ran else []
+            if cuts:
+                why = (f"ran in forward, but the graph from its output to the loss is cut by "
+                       f"{cut_text(cuts)}: autograd cannot follow a Python number, a detached "
+                       "tensor or a NumPy array")
+                fix = (f"Keep the computation in torch tensors at "
+                       f"{short_location(cuts[0].file, cuts[0].line)}: no .item()/float(), "
+                       ".detach()/.data or NumPy round trip on the way to the loss (torch ops "
+                       "instead of NumPy ones); if the cut is meant, freeze the layers before it "
+                       "with requires_grad_(False).")
+                file, line = cuts[0].file, cuts[0].line
             found.append(Diagnostic(
                 code=codes.NO_GRADIENT, severity="warning", phase=Phase.BACKWARD,
                 message=f"{described(ctx, path, module)} got no gradient for "
                         f"{count_text(len(names), 'parameter')} ({listing(names)}): it {why}.",
-                module=path, file=site.file if site else ctx.user_file,
-                line=site.line if site else None, fix=fix))
+                module=path, file=file, line=line, fix=fix))
         return sorted(found, key=lambda d: d.module or "")
+
+    def _cuts_after(self, ctx: SessionContext, path: str) -> list:
+        calls = ctx.record.calls_of(path)
+        if not calls:
+            return []
+        params = {id(p) for p in ctx.modules[path].parameters()}
+        return cuts_after(self.state.cuts, calls[0].order, params)
 
     # ---- exploding / vanishing ----------------------------------------------------------------
 
@@ -132,8 +158,13 @@ class GradientChecks(Rule):
             path, g = max(huge, key=lambda item: item[1])
             return [self._exploding(ctx, path, f"{path} has a gradient norm of {number(g)} "
                                     f"(above {number(EXPLODING_ABSOLUTE_NORM)})", layers)]
-        if ratio is not None and ratio < VANISHING_DEPTH_RATIO:
-            return [self._vanishing(ctx, layers[0][0], story, layers)]
+        if ratio is not None and ratio < VANISHING_DEPTH_RATIO and ratio > 0:
+            per_layer = ratio ** (1 / (len(layers) - 1))
+            saturating = _saturating_ran(ctx)
+            limit = VANISHING_PER_LAYER_SATURATING if saturating else VANISHING_PER_LAYER
+            if per_layer < limit:
+                story += f", {number(per_layer)}x per layer on average"
+                return [self._vanishing(ctx, layers[0][0], story, layers, saturating)]
         return []
 
     def _exploding(self, ctx, path: str, story: str, layers) -> Diagnostic:
@@ -148,10 +179,9 @@ class GradientChecks(Rule):
                 "between the layers, and clip: torch.nn.utils.clip_grad_norm_(model.parameters(),"
                 " 1.0).", details=_norm_details(layers))
 
-    def _vanishing(self, ctx, path: str, story: str, layers) -> Diagnostic:
+    def _vanishing(self, ctx, path: str, story: str, layers, saturating: list[str]
+                   ) -> Diagnostic:
         site = ctx.site_of(path)
-        saturating = [p for p, m in ctx.modules.items() if isinstance(m, SATURATING)
-                      and ctx.record.calls_of(p)]
         cause = f" {count_text(len(saturating), 'saturating activation')} " \
                 f"({type(ctx.modules[saturating[0]]).__name__}, e.g. {saturating[0]}) " \
                 f"{'shrinks' if len(saturating) == 1 else 'shrink'} the gradient on the way." \
@@ -179,6 +209,12 @@ def _depth_story(ctx: SessionContext, layers) -> tuple[Optional[float], str]:
     return ratio, (f"the relative gradient ||grad||/||weight|| is {number(r_out)} at the "
                    f"output-side layer {_named(ctx, last)} and {number(r_in)} at the input-side "
                    f"layer {_named(ctx, first)} ({number(ratio)}x across {len(layers)} layers)")
+
+
+def _saturating_ran(ctx: SessionContext) -> list[str]:
+    """Paths of the saturating activation modules (sigmoid, tanh...) that ran in forward."""
+    return [p for p, m in ctx.modules.items() if isinstance(m, SATURATING)
+            and ctx.record.calls_of(p)]
 
 
 def _named(ctx: SessionContext, path: str) -> str:

@@ -24,9 +24,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic, Phase
+from ..recording.events import Diagnostic, Phase, shape_text
 from . import codes
-from .findings import DiagnosedError, shape_text
+from .batch_trace import batch_change_cause, class_count_mismatch, rnn_batch_first
+from .findings import DiagnosedError
 from .op_watch import OpWatch, ProbabilityOrigin, WatchState
 from .rule import Rule
 from .sources import change_fix, short_location
@@ -60,18 +61,20 @@ class LossChecks(Rule):
 
     name = "loss"
     reports = (codes.LOSS_SHAPE_MISMATCH, codes.LABEL_OUT_OF_RANGE,
-             codes.SOFTMAX_BEFORE_CROSS_ENTROPY)
+               codes.SOFTMAX_BEFORE_CROSS_ENTROPY, codes.RNN_BATCH_FIRST)
 
     def __init__(self, state: WatchState) -> None:
         super().__init__(state)
         self.ctx: Optional[SessionContext] = None
         self.pending: list[Diagnostic] = []
         self.broadcast_reported = False
+        self.rnn_checked = False
 
     def _bind(self, ctx: SessionContext) -> None:
         """Findings belong to one session's context; a new context starts afresh."""
         if self.ctx is not ctx:
             self.ctx, self.pending, self.broadcast_reported = ctx, [], False
+            self.rnn_checked = False
 
     def take_pending(self) -> list[Diagnostic]:
         found, self.pending = self.pending, []
@@ -113,6 +116,9 @@ class LossChecks(Rule):
                 self._check_class_loss(CLASS_LOSSES[func], output, target, named, where, watch)
             else:
                 self._check_elementwise(ELEMENTWISE_LOSSES[func], output, target, where, watch)
+            if target.dim() and not self.rnn_checked:  # it ran: an RNN may still read it wrong
+                self.rnn_checked = True
+                self.pending += rnn_batch_first(self.ctx, int(target.shape[0]))
         except DiagnosedError:
             raise
         except Exception:
@@ -122,10 +128,19 @@ class LossChecks(Rule):
 
     def _check_class_loss(self, name: str, output: torch.Tensor, target: torch.Tensor,
                           named: dict, where: dict, watch: OpWatch) -> None:
+        if target.is_floating_point() and output.dim():  # class probabilities as target
+            wrong = class_count_mismatch(name, output, target, where)
+            if wrong is not None:
+                raise DiagnosedError(wrong)
         if target.is_floating_point() or output.dim() == 0:
-            return  # class probabilities as target: nothing to check here
+            return
         classes = int(output.shape[1] if output.dim() >= 2 else output.shape[0])
         if output.dim() >= 2 and target.dim() >= 1 and output.shape[0] != target.shape[0]:
+            cause = batch_change_cause(self.ctx, watch.state.reshapes, int(output.shape[0]),
+                                       int(target.shape[0]),
+                                       watch.state.maker_of(weakref.ref(output)), where)
+            if cause is not None:
+                raise DiagnosedError(cause)
             raise DiagnosedError(Diagnostic(
                 code=codes.LOSS_SHAPE_MISMATCH, severity="error",
                 message=f"{name} got output {shape_text(output.shape)} (batch "

@@ -21,10 +21,10 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic, Phase
+from ..recording.events import Diagnostic, Phase, shape_text
+from ..statistics.stats import dtype_name
 from ..usercode.user_frames import caller_user_frame
 from . import codes
-from .findings import shape_text
 from .op_watch import WatchState
 from .rule import Rule
 from .sources import short_location
@@ -34,7 +34,6 @@ _SOFTMAX_NODE = "SoftmaxBackward0"
 _LOG_SOFTMAX_NODE = "LogSoftmaxBackward0"
 _LOG_NODE = "LogBackward0"
 _DisableTorchFunction = torch._C.DisableTorchFunction
-
 
 class LossLogicWatch(TorchFunctionMode):
     """Watches the loss phase for log-probabilities multiplied by class indices."""
@@ -87,7 +86,7 @@ class LossLogicWatch(TorchFunctionMode):
         return Diagnostic(
             code=codes.HAND_WRITTEN_CROSS_ENTROPY, severity="warning", phase=Phase.LOSS, file=file, line=line,
             message=(f"The loss multiplies log-probabilities {shape_text(log_probs.shape)} "
-                     f"({kind}) by class indices {shape_text(labels.shape)} ({_dtype(labels)})"
+                     f"({kind}) by class indices {shape_text(labels.shape)} ({dtype_name(labels.dtype)})"
                      + (f" at {at}" if at else "") + ": broadcasting scales log-probabilities by "
                      "label values instead of picking each row's label, so the loss runs but "
                      "measures nothing useful."),
@@ -98,7 +97,6 @@ class LossLogicWatch(TorchFunctionMode):
                     "to -inf." if kind == "log of a softmax" else ".")),
             details=(("log-probabilities", shape_text(log_probs.shape)),
                      ("labels", shape_text(labels.shape))))
-
 
 class HandWrittenCrossEntropy(Rule):
     """The rule: a :class:`LossLogicWatch` around the loss, its finding reported with it."""
@@ -120,7 +118,6 @@ class HandWrittenCrossEntropy(Rule):
                 ) -> Iterable[Diagnostic]:
         return self.watch.found if self.watch is not None else ()
 
-
 def _looks_like_class_indices(t: Any, log_probs: torch.Tensor) -> bool:
     """An integer-valued tensor that is not shaped like the log-probabilities it multiplies
     (a one-hot or soft target has their shape; labels have one value per row)."""
@@ -136,10 +133,5 @@ def _looks_like_class_indices(t: Any, log_probs: torch.Tensor) -> bool:
             return bool(((values == values.round()) & (values >= 0)).all())
     return False
 
-
 def _node_name(node: Any) -> str:
     return type(node).__name__ if node is not None else ""
-
-
-def _dtype(t: torch.Tensor) -> str:
-    return str(t.dtype).replace("torch.", "")

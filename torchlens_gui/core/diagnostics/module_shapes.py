@@ -15,9 +15,9 @@ import torch.nn as nn
 
 from . import codes
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic, TensorSummary
+from ..recording.events import Diagnostic, TensorSummary, shape_text
 from ..recording.record import CallRecord
-from .findings import number, sentence, shape_text
+from .findings import number, sentence
 from .sources import change_fix, described
 
 

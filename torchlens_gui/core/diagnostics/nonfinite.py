@@ -20,7 +20,7 @@ from ..recording.events import Diagnostic, Phase, TensorSummary
 from ..recording.structures import tensors
 from . import codes
 from .findings import count_text, listing, number
-from .op_trace import NonFiniteTracer, OpEvent, TraceResult, rerun_traced
+from .op_trace import PLUS_INF_HINT, NonFiniteTracer, OpEvent, TraceResult, rerun_traced
 from .op_watch import WatchState
 from .rule import Rule
 from .sources import described, function_return_line, short_location
@@ -103,6 +103,8 @@ def _fix_for(event: OpEvent) -> str:
         return f"Make sure every row keeps at least one unmasked position before the softmax" \
                f"{at}, or fill with torch.finfo(x.dtype).min instead of -inf, or zero the " \
                "fully masked rows afterwards (torch.nan_to_num(p, nan=0.0))."
+    if event.hint == PLUS_INF_HINT:
+        return f"Fill with float('-inf') (or torch.finfo(x.dtype).min){at}, not +inf."
     if event.dtype in _LOW_PRECISION:
         return f"Compute this op in float32{at} (x.float(), or torch.autocast which keeps " \
                "reductions and exponentials in float32), or scale the values down first."

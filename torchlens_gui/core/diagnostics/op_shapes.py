@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from . import codes
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic, Phase
-from .findings import listing, shape_text
+from ..recording.events import Diagnostic, Phase, shape_text
+from .findings import listing
 from .sources import described, short_location
-
-if TYPE_CHECKING:
-    from .where import Where
+from .where import Where
 
 _MATMUL = re.compile(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)|must have "
                      r"same reduction dim|first two dimensions of batch2|Expected size for first")
@@ -30,11 +28,11 @@ _INDEX = re.compile(r"index out of range in self")
 _GENERIC = re.compile(r"\b(shape|size|sizes|dimension|dimensions)\b", re.IGNORECASE)
 
 
-def _operands(where: "Where") -> list[tuple[int, ...]]:
+def _operands(where: Where) -> list[tuple[int, ...]]:
     return [t.shape for t in where.failure.tensors] if where.failure else []
 
 
-def _origin_notes(ctx: SessionContext, where: "Where") -> str:
+def _origin_notes(ctx: SessionContext, where: Where) -> str:
     """" [4, 3] is the output of enc (Linear...)." for operands that are a module's output."""
     notes = []
     failure = where.failure
@@ -46,7 +44,7 @@ def _origin_notes(ctx: SessionContext, where: "Where") -> str:
     return (" " + "; ".join(notes) + ".") if notes else ""
 
 
-def explain_op_shape(exc, text: str, phase: Phase, ctx: SessionContext, where: "Where"
+def explain_op_shape(exc, text: str, phase: Phase, ctx: SessionContext, where: Where
                      ) -> Optional[Diagnostic]:
     op = where.failure.op if where.failure else "an op"
     shapes = [shape_text(s) for s in _operands(where)]
@@ -65,7 +63,7 @@ def explain_op_shape(exc, text: str, phase: Phase, ctx: SessionContext, where: "
                       **where.fields())
 
 
-def _explain(text: str, head: str, shapes: list[str], where: "Where"
+def _explain(text: str, head: str, shapes: list[str], where: Where
              ) -> Optional[tuple[str, str]]:
     operands = _operands(where)
     if _MATMUL.search(text):

@@ -5,8 +5,8 @@ Used on demand: a module whose inputs were finite produced a non-finite output, 
 :class:`NonFiniteTracer`, which checks every op's tensor inputs and outputs. The loss phase runs
 under the tracer directly (it is small).
 
-NaN and Inf are told apart: an Inf written on purpose (``masked_fill(mask, float('-inf'))``,
-``torch.full(..., -inf)``) is *intended*; the softmax of a fully masked row, which turns those
+NaN and Inf are told apart: a -inf written on purpose (``masked_fill(mask, float('-inf'))``,
+``torch.full(..., -inf)``) is *intended*; a +inf written the same way is not (a sign slip); the softmax of a fully masked row, which turns those
 -inf into NaN, is the op to report.
 """
 
@@ -83,15 +83,20 @@ def _flags(ts: list[torch.Tensor]) -> tuple[bool, bool]:
     return bool(nan), bool(inf)
 
 
-def _writes_infinity(args: tuple, kwargs: dict) -> bool:
-    """An op given +-inf as an argument (masked_fill's value, full's fill value)."""
+def _infinity_written(args: tuple, kwargs: dict) -> int:
+    """-1 or +1 for an op given -inf or +inf as an argument (masked_fill's value, full's fill
+    value), else 0."""
     for _, leaf in iter_leaves((args, kwargs)):
         if isinstance(leaf, float) and math.isinf(leaf):
-            return True
+            return -1 if leaf < 0 else 1
         if isinstance(leaf, torch.Tensor) and leaf.dim() == 0 and leaf.is_floating_point() \
                 and leaf.device.type != "meta" and bool(torch.isinf(leaf)):
-            return True
-    return False
+            return -1 if float(leaf) < 0 else 1
+    return 0
+
+
+PLUS_INF_HINT = ("its fill value is +inf, not -inf (-float('-inf') is +inf), so the masked "
+                 "positions get the largest score instead of the smallest")
 
 
 class NonFiniteTracer(TorchFunctionMode):
@@ -135,8 +140,10 @@ class NonFiniteTracer(TorchFunctionMode):
         found = caller_user_frame(self.ctx.user_file)
         file, line = found if found else (None, None)
         call = self.ctx.current
-        intended = kind == "inf" and _writes_infinity(args, kwargs)
-        hint = "" if intended else self.hint(func, args, kwargs, kind)
+        written = _infinity_written(args, kwargs) if kind == "inf" else 0
+        intended = written < 0  # a mask is -inf; +inf is a slip (PLUS_INF_HINT)
+        hint = "" if intended else PLUS_INF_HINT if written > 0 else \
+            self.hint(func, args, kwargs, kind)
         self.result.events.append(OpEvent(op_name(func), func, kind, intended,
                                           call.path if call else None, file, line,
                                           outs[0].dtype, hint))

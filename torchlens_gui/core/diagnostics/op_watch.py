@@ -24,6 +24,9 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from ..usercode.context import SessionContext
+from ..recording.events import shape_text
+from .batch_trace import RESHAPES, ReshapeRecord
+from .graph_cuts import GRAPH_CUTS, MAX_CUTS, GraphCut, cut_made, leaves_of
 from ..recording.structures import iter_leaves, tensors
 from ..usercode.user_frames import caller_user_frame
 
@@ -78,7 +81,7 @@ class TensorFacts:
     device: str
 
     def shape_text(self) -> str:
-        return "[" + ", ".join(str(d) for d in self.shape) + "]"
+        return shape_text(self.shape)
 
 
 def tensor_facts(args: tuple, kwargs: dict) -> tuple[TensorFacts, ...]:
@@ -133,6 +136,8 @@ class WatchState:
 
     failures: list[OpFailure] = field(default_factory=list)
     inplace: list[InplaceOp] = field(default_factory=list)
+    reshapes: list[ReshapeRecord] = field(default_factory=list)  # views that changed the batch
+    cuts: list[GraphCut] = field(default_factory=list)  # .item()/.detach()... in the graph
     probabilities: dict[int, tuple[Any, ProbabilityOrigin]] = field(default_factory=dict)
     # id(tensor) -> (weak ref, module path) for module outputs: who made an operand
     made_by: dict[int, tuple[Any, str]] = field(default_factory=dict)
@@ -205,6 +210,10 @@ class OpWatch(TorchFunctionMode):
         except Exception as exc:
             self._note_failure(func, args, kwargs, exc)
             raise
+        if func in RESHAPES:
+            self._note_reshape(func, args, result)
+        elif func in GRAPH_CUTS:
+            self._note_cut(func, args)
         if inplace and args:
             self._note_inplace(func, args[0], before)
         elif func in PROBABILITY_MAKERS and isinstance(result, torch.Tensor):
@@ -264,6 +273,35 @@ class OpWatch(TorchFunctionMode):
             self.state.inplace.append(InplaceOp(op_name(func), module, file, line,
                                                 tuple(int(d) for d in target.shape), before,
                                                 int(target._version)))
+        except Exception:
+            pass
+
+    def _note_reshape(self, func, args: tuple, result: Any) -> None:
+        """A view/reshape that changed dim 0 (the batch), for a later batch mismatch."""
+        try:
+            source = args[0] if args else None
+            if not isinstance(source, torch.Tensor) or not isinstance(result, torch.Tensor) or \
+                    not source.dim() or not result.dim() or source.shape[0] == result.shape[0] \
+                    or len(self.state.reshapes) >= MAX_KEPT or self.ctx.hooks_suspended:
+                return
+            module, _, file, line = self.where()
+            self.state.reshapes.append(ReshapeRecord(
+                op_name(func), tuple(int(d) for d in source.shape),
+                tuple(int(d) for d in result.shape), module, file, line))
+        except Exception:
+            pass
+
+    def _note_cut(self, func, args: tuple) -> None:
+        """.item()/.detach()/.numpy()... on a tensor in the graph: where the graph may be cut."""
+        try:
+            source = args[0] if args else None
+            if not isinstance(source, torch.Tensor) or not source.requires_grad or \
+                    not torch.is_grad_enabled() or len(self.state.cuts) >= MAX_CUTS or \
+                    self.ctx.hooks_suspended:
+                return
+            module, _, file, line = self.where()
+            self.state.cuts.append(GraphCut(cut_made(func, op_name(func)), module, file, line,
+                                            len(self.ctx.record.calls), leaves_of(source)))
         except Exception:
             pass
 

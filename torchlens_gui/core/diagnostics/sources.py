@@ -212,3 +212,19 @@ def function_return_line(file: Optional[str], name: str) -> Optional[int]:
             returns = [n.lineno for n in ast.walk(node) if isinstance(n, ast.Return)]
             return max(returns) if returns else node.lineno
     return None
+
+
+def assigned_name(file: Optional[str], line: Optional[int]) -> Optional[str]:
+    """The plain name a statement at ``file:line`` assigns to (``proj`` for
+    ``proj = nn.Linear(32, 4)``), or None."""
+    if not file or not line:
+        return None
+    try:
+        tree = _parsed_file(file, os.path.getmtime(file))
+    except OSError:
+        return None
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Assign) and node.lineno == line and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name):
+            return node.targets[0].id
+    return None

@@ -1,4 +1,4 @@
-"""Structural findings: ``unregistered-module`` (layers kept in a plain list or dict), and as
+"""Structural findings: ``unregistered-module`` (unregistered.py), and as
 ``info``: lazy modules and the shapes they materialised to, frozen parameters, and what a dry
 run cannot see. In a dry run, where the meta device does not check dtypes, a float input of
 another dtype than a layer's weights is reported as ``dtype-mismatch`` here.
@@ -6,7 +6,6 @@ another dtype than a layer's weights is reported as ``dtype-mismatch`` here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any, Iterable
 
@@ -14,15 +13,17 @@ import torch
 import torch.nn as nn
 
 from ..usercode.context import ActiveCall, SessionContext
-from ..recording.events import Diagnostic, Phase, TensorSummary
+from ..recording.events import Diagnostic, Phase, TensorSummary, shape_text
+from ..statistics.stats import dtype_name
 from ..usercode.tree import subtree_all
 from . import codes
-from .findings import count_text, listing, shape_text
+from .findings import count_text, listing
 from .dtypes import float_mix
 from .op_watch import WatchState
 from .rule import Rule
 from .sources import described
 from .where import Where
+from .unregistered import unregistered_modules
 
 DRY_RUN_BLIND_SPOTS = ("values (no statistics), NaN/Inf, the loss, gradients, label ranges and "
                        "embedding indices (the meta device holds no data)")
@@ -79,40 +80,7 @@ class StructureChecks(Rule):
         return found
 
     def after_forward(self, ctx: SessionContext) -> list[Diagnostic]:
-        return self.unregistered(ctx) + self.lazy(ctx)
-
-    def unregistered(self, ctx: SessionContext) -> list[Diagnostic]:
-        """One warning per attribute holding unregistered modules that ran ("layers[0..2]")."""
-        groups: dict[str, list[str]] = {}
-        for path in ctx.unregistered:
-            node = ctx.record.nodes.get(path)
-            if node is None or (node.parent in ctx.unregistered):
-                continue  # a submodule of an unregistered module: covered by its top
-            holder = re.sub(r"\[[^\]]*\]$", "", path)
-            groups.setdefault(holder, []).append(path)
-        found = []
-        for holder, paths in groups.items():
-            modules = [ctx.unregistered[p] for p in paths]
-            params = sum(p.numel() for m in modules for p in m.parameters())
-            site = ctx.site_of(paths[0])
-            plain, container = ("dict", "nn.ModuleDict") if "['" in paths[0] else (
-                "list", "nn.ModuleList")
-            attr = holder.rsplit(".", 1)[-1]
-            at = f" at {site.short()}" if site else ""
-            found.append(Diagnostic(
-                code=codes.UNREGISTERED_MODULE, severity="warning", phase=Phase.FORWARD,
-                message=f"{listing(paths)} ({type(modules[0]).__name__}, "
-                        f"{count_text(params, 'parameter')} in all) ran in forward but "
-                        f"{'is' if len(paths) == 1 else 'are'} not registered under the model: "
-                        f"a plain Python {plain} holds "
-                        f"{'it' if len(paths) == 1 else 'them'}, so model.parameters(), the "
-                        "optimizer, state_dict() and .to(device) never see those parameters.",
-                module=paths[0],
-                file=site.file if site else ctx.user_file, line=site.line if site else None,
-                fix=f"Wrap them{at}: self.{attr} = {container}"
-                    f"({'{...}' if plain == 'dict' else '[...]'}) instead of a plain {plain}.",
-                details=(("modules", ", ".join(paths)),)))
-        return found
+        return unregistered_modules(ctx) + self.lazy(ctx)
 
     def lazy(self, ctx: SessionContext) -> list[Diagnostic]:
         found = []
@@ -151,7 +119,7 @@ class StructureChecks(Rule):
             return []
         x = inputs[0]
         if not x.is_tensor or not x.dtype or not x.dtype.startswith(("float", "bfloat")) or \
-                x.dtype == str(weight.dtype).replace("torch.", ""):
+                x.dtype == dtype_name(weight.dtype):
             return []
         self.dtype_reported = True
         site = ctx.site_of(call.path)

@@ -11,7 +11,7 @@ import math
 from typing import Any, Iterable, Optional
 
 from . import codes
-from ..recording.events import Diagnostic, StepFigures
+from ..recording.events import Diagnostic, Phase, StepFigures
 from ..usercode.context import SessionContext
 
 DIVERGE_FACTOR = 100.0  # the loss rose to this many times its running minimum
@@ -79,7 +79,7 @@ class TrainingChecks:
         if not finite and self.data_reported < MAX_SHAPE_NOTES:
             self.data_reported += 1
             tracker.report(Diagnostic(
-                code=codes.DATA_NON_FINITE, severity="error", phase="forward",
+                code=codes.DATA_NON_FINITE, severity="error", phase=Phase.FORWARD,
                 message=f"Step {tracker.step}: batch {where} already holds NaN/Inf when it "
                         f"reaches {path or '(root)'}: it comes from the data, not the model",
                 module=path, step=tracker.step,
@@ -94,7 +94,7 @@ class TrainingChecks:
                 and len(self.shapes_noted) < MAX_SHAPE_NOTES:
             self.shapes_noted.add(shape)
             tracker.report(Diagnostic(
-                code=codes.BATCH_SHAPE, severity="info", phase="forward",
+                code=codes.BATCH_SHAPE, severity="info", phase=Phase.FORWARD,
                 message=f"Step {tracker.step}: batch {where} has shape {list(shape)}, the first "
                         f"batch had {list(self.first_shape)}",
                 module=path, step=tracker.step,
@@ -123,7 +123,7 @@ def diverging_loss(figures: StepFigures, modules: tuple[str, ...], how: str,
     if scale:
         fixes.append("normalise the inputs ((x - mean) / std)")
     return Diagnostic(
-        code=codes.DIVERGING_LOSS, severity="warning", phase="loss",
+        code=codes.DIVERGING_LOSS, severity="warning", phase=Phase.LOSS,
         message=f"Step {figures.step}: the loss {how}; " + ", ".join(facts),
         module=module, file=file, step=figures.step,
         details=tuple((k, v) for k, v in (("learning rate", f"{lr:.3g}" if lr else ""),

@@ -72,10 +72,6 @@ class StepGate:
     def paused_at(self) -> Optional[PauseLocation]:
         return self._paused_at
 
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
-
     def set_breakpoints(self, paths: Iterable[str]) -> None:
         self.breakpoints = frozenset(paths)  # swapped whole: readers never see a half update
 

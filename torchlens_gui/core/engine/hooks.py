@@ -21,6 +21,7 @@ from ..recording import events as ev
 from ..recording.events import Phase
 from ..usercode.context import ActiveCall, SessionContext
 from ..diagnostics import Diagnostician
+from ..diagnostics.sources import assigned_name
 from .gate import StepGate
 from .histogram_keeper import HistogramKeeper, paired
 from ..statistics.stats import HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM, SummaryCache, summarize_many, \
@@ -254,8 +255,17 @@ class ModuleHooks:
         name = _attribute_name(owner, module)
         if name is None:
             self._unregistered_names += 1
-            name = f"<unregistered {type(module).__name__} #{self._unregistered_names}>"
+            site = ctx.sites.get(module)
+            # No dots in a path segment: "model.py" would split it.
+            if site and ctx.sites.made_in_forward(module):  # "<proj: Linear made at line 13>"
+                variable = assigned_name(site.file, site.line)
+                name = f"<{variable + ': ' if variable else ''}{type(module).__name__} made " \
+                       f"at line {site.line}>"
+            else:
+                name = f"<unregistered {type(module).__name__} #{self._unregistered_names}>"
         path = f"{base}.{name}" if base else name
+        if path in ctx.modules:  # a new module from the same line (forward ran again)
+            path = f"{path[:-1]} #{self._unregistered_names}>"
         parent_depth = ctx.record.nodes[base].depth if base in ctx.record.nodes else -1
         entries = describe_module_tree(module, ctx.sites, prefix=path, parent=base,
                                        depth=parent_depth + 1, registered=False)

@@ -74,7 +74,7 @@ class ScriptSession(TrainingSession):
         self._wait_for_threads(threads_before, path)
         if tracker.step == 0 and not self.record.diagnostics:
             self.report(ev.Diagnostic(
-                code=codes.NO_MODULE_CALLED, severity="warning", phase="forward",
+                code=codes.NO_MODULE_CALLED, severity="warning", phase=Phase.FORWARD,
                 message="The script ran to its end without calling any torch module: there was "
                         "nothing to record",
                 file=path, fix="Point torchlens-gui run at the script that trains or runs the "
@@ -94,12 +94,12 @@ class ScriptSession(TrainingSession):
             return compile(source, path, "exec")
         except SyntaxError as exc:
             self.report(ev.Diagnostic(
-                code=codes.LOAD_ERROR, severity="error", phase="load",
+                code=codes.LOAD_ERROR, severity="error", phase=Phase.LOAD,
                 message=f"Syntax error: {exc.msg}", file=path, line=exc.lineno,
                 fix="Fix the syntax at the marked line; the script must be valid Python."))
         except (OSError, UnicodeDecodeError) as exc:
             self.report(ev.Diagnostic(
-                code=codes.LOAD_ERROR, severity="error", phase="load",
+                code=codes.LOAD_ERROR, severity="error", phase=Phase.LOAD,
                 message=f"Cannot read {path}: {exc}", file=path,
                 fix="Check the path of the script."))
         raise _Abort("failed")
@@ -110,7 +110,7 @@ class ScriptSession(TrainingSession):
             return
         self.exit_code = code if isinstance(code, int) else 1
         self.report(ev.Diagnostic(
-            code=codes.SCRIPT_EXIT, severity="error", phase="forward",
+            code=codes.SCRIPT_EXIT, severity="error", phase=Phase.FORWARD,
             message=f"The script called sys.exit({code!r})",
             file=path, line=innermost_user_line(exc.__traceback__, path),
             fix="A non-zero exit status means the script reported a failure: read its output "
@@ -125,7 +125,7 @@ class ScriptSession(TrainingSession):
         left = [t.name for t in started if t.is_alive()]
         if left:
             self.report(ev.Diagnostic(
-                code=codes.SCRIPT_THREADS, severity="warning", phase="forward",
+                code=codes.SCRIPT_THREADS, severity="warning", phase=Phase.FORWARD,
                 message=f"The script left {len(left)} thread(s) running after it ended: "
                         + ", ".join(left[:5]),
                 file=path, fix="Join the threads the script starts (or make them daemon "

@@ -18,6 +18,7 @@ import torch.nn as nn
 from ..recording import events as ev
 from ..recording.events import Phase
 from .capture import capture_output
+from .compiled import compiled_code_eager, compiled_model_info, original_module
 from ..usercode.context import SessionContext
 from ..usercode.creation_sites import CreationSites
 from .devices import (DeviceUnavailable, free_cached_memory, is_out_of_memory, resolve_device,
@@ -33,8 +34,6 @@ from ..recording.structures import iter_leaves, map_tensors, tensors
 from ..usercode.tree import all_param_infos, describe_module_tree
 
 Listener = Callable[[ev.Event], None]
-
-SURROGATE_LOSS_TEXT = "sum of every floating-point output (no loss() in the file)"
 
 
 class _Abort(Exception):
@@ -163,11 +162,12 @@ class Session:
                                   values=self.values, histograms=self.histograms,
                                   zeros=self.zero_counts, tensor_keeper=self.tensor_keeper)
         self._hooks.install()
-        output = self._forward(model, inputs, ctx)
-        if output is not None and not self.dry_run:
-            loss_value = self._loss(spec, output, ctx)
-            if loss_value is not None:
-                self._backward(loss_value, ctx)
+        with compiled_code_eager():
+            output = self._forward(model, inputs, ctx)
+            if output is not None and not self.dry_run:
+                loss_value = self._loss(spec, output, ctx)
+                if loss_value is not None:
+                    self._backward(loss_value, ctx)
         self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
         return "problems" if self._has_problems() else "ok"
 
@@ -230,9 +230,18 @@ class Session:
         except (SessionStopped, KeyboardInterrupt):
             raise
         except BaseException as exc:  # SystemExit in build_model included
+            stop = self.diagnostician.explain_exception(exc, Phase.BUILD, ctx, None) \
+                if self.dry_run else None
+            if stop is not None and stop.severity == "info":  # dry-run-incomplete: no bug
+                self.report(stop)
+                raise _Abort("ok") from None
             self.report(self._oom_or(exc, Phase.BUILD, ctx)
                         or self.diagnostician.creation_error(exc, ctx))
             raise _Abort("failed") from None
+        original = original_module(model) if isinstance(model, nn.Module) else None
+        if original is not None:
+            self.report(compiled_model_info(model, original, spec.file))
+            model = original
         if not isinstance(model, nn.Module):
             self.report(run_failures.not_a_module(model, spec.file))
             raise _Abort("failed")
@@ -267,7 +276,8 @@ class Session:
     def _forward(self, model: nn.Module, inputs: Any, ctx: SessionContext) -> Any:
         self._phase(Phase.FORWARD)
         try:
-            with self.diagnostician.phase_guard(Phase.FORWARD, ctx):
+            with self.diagnostician.phase_guard(Phase.FORWARD, ctx), \
+                    ctx.sites.recording(ctx.user_file, in_forward=True):
                 if isinstance(inputs, dict):
                     output = model(**inputs)
                 elif isinstance(inputs, tuple):
@@ -290,7 +300,8 @@ class Session:
         self._phase(Phase.LOSS)
         surrogate = spec.loss is None
         try:
-            with self.diagnostician.phase_guard(Phase.LOSS, ctx):
+            with self.diagnostician.phase_guard(Phase.LOSS, ctx), \
+                    ctx.sites.recording(ctx.user_file, in_forward=True):
                 value = surrogate_loss(output) if surrogate else spec.loss(output)
                 synchronize(ctx.device)
         except (SessionStopped, KeyboardInterrupt):
@@ -335,6 +346,10 @@ class Session:
         failing = ctx.stack[-1] if ctx.stack and phase == Phase.FORWARD else None
         diagnostic = self._oom_or(exc, phase, ctx) or self.diagnostician.explain_exception(
             exc, phase, ctx, failing)
+        if diagnostic.severity == "info":  # a dry run's limit (dry-run-incomplete), no failure
+            self.report(diagnostic)
+            ctx.stack.clear()
+            return
         if self._hooks is not None:
             self._hooks.keep_histograms(failing)
         for call in reversed(ctx.stack):

@@ -18,6 +18,7 @@ import contextlib
 import math
 import threading
 import time
+import weakref
 from typing import Any, Callable, Iterator, Optional
 
 import torch
@@ -30,6 +31,20 @@ from ..usercode.loader import TrainsAtImport
 from ..usercode.tree import own_parameters
 from ..diagnostics import training as training_checks
 from .gate import StepGate
+
+
+# Update ratios read this many evenly spaced values of each parameter (all of a smaller one):
+# copying and comparing whole weights every step would cost a tenth of a ResNet's step.
+UPDATE_SAMPLE = 4096
+
+
+def _sample(p: torch.Tensor) -> torch.Tensor:
+    """A view of at most UPDATE_SAMPLE evenly spaced values of ``p``."""
+    flat = p.detach().reshape(-1)
+    count = flat.numel()
+    if count <= UPDATE_SAMPLE:
+        return flat
+    return flat[::count // UPDATE_SAMPLE][:UPDATE_SAMPLE]
 
 
 class StepLimitReached(BaseException):
@@ -105,19 +120,22 @@ class StepTracker:
         # Tensor.backward calls torch.autograd.backward through the module attribute.
         self._original_backward = torch.autograd.backward
         original = self._original_backward
-        tracker = self
+        # A weak reference: torch keeps tables keyed by its functions (dynamo's), and one that
+        # saw this wrapper must not keep the tracker, its session and their record alive.
+        tracker_ref = weakref.ref(self)
 
         def backward(tensors, *args, **kwargs):
-            if threading.get_ident() != tracker.thread:
+            tracker = tracker_ref()
+            if tracker is None or threading.get_ident() != tracker.thread:
                 return original(tensors, *args, **kwargs)
             tracker._before_backward(tensors)
             previous = tracker.ctx.phase
-            tracker.ctx.phase = Phase.BACKWARD
+            tracker._set_phase(Phase.BACKWARD)
             try:
                 with torch.autograd.set_multithreading_enabled(False):
                     return original(tensors, *args, **kwargs)
             finally:
-                tracker.ctx.phase = previous
+                tracker._set_phase(previous)
                 tracker._after_backward()
 
         torch.autograd.backward = backward
@@ -170,6 +188,11 @@ class StepTracker:
     def loss_value(self, value: Optional[float]) -> None:
         self.loss = value
 
+    def _set_phase(self, phase: Phase) -> None:
+        if self.ctx.phase != phase:
+            self.ctx.phase = phase
+            self.emit(ev.PhaseChanged(phase))
+
     # ---- steps ------------------------------------------------------------------------------
 
     def _reset_step(self) -> None:
@@ -219,13 +242,17 @@ class StepTracker:
         grad_norm = math.sqrt(sum(n * n for n in finite)) if finite else None
         mean, std = (self.first_input[1], self.first_input[2]) if self.first_input else (None,
                                                                                          None)
+        if self.lr:
+            self._last_lr = self.lr
         return ev.StepFigures(
-            step=self.step, loss=self.loss, grad_norm=grad_norm, lr=self.lr,
+            step=self.step, loss=self.loss, grad_norm=grad_norm,
+            lr=self.lr or self._last_lr,  # a step cut short before its update: the last rate
             nonfinite=self.nonfinite, ended_by=ended_by, module_grad_norms=norms,
             module_update_ratios=ratios, batch_index=self.batch_index, input_mean=mean,
             input_std=std, elapsed_s=time.perf_counter() - self.started, full=self.full)
 
     _modules: tuple[str, ...] = ()
+    _last_lr: tuple[float, ...] = ()
 
     # ---- backward ---------------------------------------------------------------------------
 
@@ -259,7 +286,8 @@ class StepTracker:
         self._pending = ""
         if not self.open:
             self._start()
-        self.ctx.phase, self._phase_before = Phase.OPTIMIZER, self.ctx.phase
+        self._phase_before = self.ctx.phase
+        self._set_phase(Phase.OPTIMIZER)
         self._snapshot = self._read_gradients(optimizer)
         self.lr = self.lr + tuple(float(g.get("lr", math.nan)) if not isinstance(
             g.get("lr"), torch.Tensor) else float(g["lr"]) for g in optimizer.param_groups)
@@ -267,7 +295,7 @@ class StepTracker:
     def _on_optimizer_post(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
         if threading.get_ident() != self.thread:
             return
-        self.ctx.phase = getattr(self, "_phase_before", Phase.FORWARD)
+        self._set_phase(getattr(self, "_phase_before", Phase.FORWARD))
         params, before = self._snapshot if self._snapshot else ([], [])
         self._snapshot = None
         if params:
@@ -302,7 +330,7 @@ class StepTracker:
 
     def _read_gradients(self, optimizer: Optional[torch.optim.Optimizer]):
         """Per-module gradient norms of the parameters about to be updated; returns
-        (params, copies of their values) for the update ratios."""
+        (params, copies of a sample of their values) for the update ratios."""
         params = self._trained_params(optimizer)
         if not params:
             return None
@@ -310,7 +338,7 @@ class StepTracker:
         with torch.no_grad():
             norms = torch.stack([n.float() for n in torch._foreach_norm(
                 [p.grad.detach() for p in params])]).tolist()
-            before = [p.detach().clone() for p in params] if optimizer is not None else []
+            before = [_sample(p).clone() for p in params] if optimizer is not None else []
         sums: dict[str, float] = {}
         for p, norm in zip(params, norms):
             path = owners.get(id(p), "(other parameters)")
@@ -322,12 +350,15 @@ class StepTracker:
             bad = next(owners.get(id(p), "(other parameters)") for p, n in zip(params, norms)
                        if not math.isfinite(n))
             self.checks.nonfinite_gradient(self, bad)
+            self._break_on_nonfinite(Phase.BACKWARD, bad)
         return params, before
 
     def _read_updates(self, params: list, before: list) -> None:
+        """Update-to-weight ratios from the samples taken before the step (each sum scaled up
+        to its parameter's size), and a finiteness test of every weight after it."""
         owners = self._owner_table()
         with torch.no_grad():
-            deltas = torch._foreach_sub([p.detach() for p in params], before)
+            deltas = torch._foreach_sub([_sample(p) for p in params], before)
             both = torch._foreach_norm(deltas) + torch._foreach_norm(before)
             after = torch._foreach_norm([p.detach() for p in params])
             values = torch.stack([v.float() for v in both + after]).tolist()
@@ -335,10 +366,11 @@ class StepTracker:
         delta_norms, weight_norms, after_norms = values[:n], values[n:2 * n], values[2 * n:]
         delta_sq: dict[str, float] = {}
         weight_sq: dict[str, float] = {}
-        for p, d, w in zip(params, delta_norms, weight_norms):
+        for p, sampled, d, w in zip(params, before, delta_norms, weight_norms):
             path = owners.get(id(p), "(other parameters)")
-            delta_sq[path] = delta_sq.get(path, 0.0) + d * d
-            weight_sq[path] = weight_sq.get(path, 0.0) + w * w
+            scale = p.numel() / max(1, sampled.numel())
+            delta_sq[path] = delta_sq.get(path, 0.0) + d * d * scale
+            weight_sq[path] = weight_sq.get(path, 0.0) + w * w * scale
         for path, d2 in delta_sq.items():
             w = math.sqrt(weight_sq[path])
             self.update_ratios[path] = math.sqrt(d2) / w if w > 0 else math.nan
@@ -348,6 +380,12 @@ class StepTracker:
         if bad and grads_finite:
             self.nonfinite = "optimizer"
             self.checks.nonfinite_update(self, bad[0])
+            self._break_on_nonfinite(Phase.OPTIMIZER, bad[0])
+
+    def _break_on_nonfinite(self, phase: Phase, module: str) -> None:
+        """Pause where a light step found NaN/Inf (in the window, which breaks on them)."""
+        if self.gate.problem_pause_wanted("non-finite"):
+            self.gate.pause(ev.PauseLocation(phase, "grad", module, 0, 0, "non-finite"))
 
     def _note_inputs(self, path: str, inputs: tuple) -> None:
         """The scale of the step's first batch (the first tensor into its first module)."""

@@ -14,6 +14,7 @@ from typing import Any, Iterator, Optional
 import torch
 import torch.nn as nn
 
+from .compiled import compiled_code_eager
 from ..diagnostics import codes
 from ..recording import events as ev
 from ..recording.events import Phase
@@ -91,7 +92,9 @@ class TrainingSession(Session):
             for _ in range(self.steps):
                 index, (inputs, target) = next(batches)
                 tracker.next_batch_index = index
-                if not self._one_step(spec, model, inputs, target, optimizer, ctx):
+                with compiled_code_eager():  # torch.compile'd code runs eagerly (compiled.py)
+                    stepped = self._one_step(spec, model, inputs, target, optimizer, ctx)
+                if not stepped:
                     break
         finally:
             tracker.finish()
@@ -155,7 +158,7 @@ class TrainingSession(Session):
 
         file, line = user_location(exc, self.ctx) if exc is not None else (self.ctx.user_file,
                                                                              None)
-        return ev.Diagnostic(code=codes.LOAD_ERROR, severity="error", phase="build", message=message,
+        return ev.Diagnostic(code=codes.LOAD_ERROR, severity="error", phase=Phase.BUILD, message=message,
                              file=file, line=line,
                              fix="Return an optimizer over the model's parameters, for example "
                                  "torch.optim.SGD(model.parameters(), lr=0.01).")

@@ -8,9 +8,17 @@ an event carries (TensorKept) is a private CPU copy nobody else writes to.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Optional
+from typing import Optional, Sequence
+
+
+def shape_text(shape: Optional[Sequence[int]]) -> str:
+    """[4, 20] for a shape, "?" when unknown."""
+    if shape is None:
+        return "?"
+    return "[" + ", ".join(str(int(d)) for d in shape) + "]"
 
 
 class Phase(str, Enum):
@@ -46,8 +54,6 @@ class SourceLocation:
     line: int
 
     def short(self) -> str:
-        import os
-
         return f"{os.path.basename(self.file)}:{self.line}"
 
 
@@ -94,9 +100,7 @@ class TensorSummary:
         return self.nan == 0 and self.inf == 0
 
     def shape_text(self) -> str:
-        if self.shape is None:
-            return self.text
-        return "[" + ", ".join(str(d) for d in self.shape) + "]"
+        return self.text if self.shape is None else shape_text(self.shape)
 
 
 @dataclass(frozen=True)

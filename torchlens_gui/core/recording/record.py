@@ -324,8 +324,6 @@ class RunRecord:
         return next((d for d in self.diagnostics if d.module == path and d.line), None) \
             or next((d for d in self.diagnostics if d.severity == "error" and d.line), None)
 
-    def has_errors(self) -> bool:
-        return any(d.severity == "error" for d in self.diagnostics)
 
 
 def _replaced(obj, **changes):

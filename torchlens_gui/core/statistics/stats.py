@@ -26,7 +26,7 @@ from typing import Any, Iterable, Optional
 
 import torch
 
-from ..recording.events import Histogram, TensorSummary
+from ..recording.events import TensorSummary
 from .stats_reduce import raw_rows, raw_values, readable
 from .stats_summary import (HIST_BINS, HISTOGRAMS_AUTO, HISTOGRAMS_ON_PROBLEM,  # noqa: F401
                             HistogramWanted, dtype_name, finish, renamed, shape_only,
@@ -223,15 +223,6 @@ def all_finite(tensors: Iterable[torch.Tensor]) -> list[bool]:
     return flags
 
 
-def summarize_value(
-    value: Any, name: str = "", *, values: bool = True, histogram: HistogramWanted = False
-) -> TensorSummary:
-    """Summarise a leaf: a tensor gets statistics, anything else a short description."""
-    if isinstance(value, torch.Tensor):
-        return summarize(value, name, values=values, histogram=histogram)
-    return TensorSummary(name=name, kind="value", text=describe_value(value))
-
-
 def summarize_nested(
     value: Any, name: str = "", *, values: bool = True, histogram: HistogramWanted = False,
     cache: Optional[SummaryCache] = None, zeros: bool = True,
@@ -245,9 +236,3 @@ def summarize_nested(
     else:
         items = leaves(value, name)
     return summarize_many(items, values=values, histogram=histogram, cache=cache, zeros=zeros)
-
-
-def histogram_of(t: torch.Tensor) -> Optional[Histogram]:
-    """Histogram of the finite values of ``t`` (used where someone looks at one tensor)."""
-    summary = summarize(t, histogram=True)
-    return summary.hist

@@ -25,6 +25,7 @@ class CreationSites:
     def __init__(self) -> None:
         self._sites: dict[int, SourceLocation] = {}
         self._alive: list[nn.Module] = []  # keeps ids unique while we hold them
+        self._in_forward: set[int] = set()  # made while the model ran, not by build_model()
 
     def get(self, module: nn.Module) -> Optional[SourceLocation]:
         return self._sites.get(id(module))
@@ -34,12 +35,19 @@ class CreationSites:
             self._sites[id(module)] = site
             self._alive.append(module)
 
+    def made_in_forward(self, module: nn.Module) -> bool:
+        """Whether the user's code constructed ``module`` while the model ran (inside forward
+        or the loss), where it gets fresh weights on every call."""
+        return id(module) in self._in_forward
+
     def __len__(self) -> int:
         return len(self._sites)
 
     @contextlib.contextmanager
-    def recording(self, user_file: Optional[str]) -> Iterator["CreationSites"]:
-        """Record creation sites of modules constructed on this thread inside the block."""
+    def recording(self, user_file: Optional[str], in_forward: bool = False
+                  ) -> Iterator["CreationSites"]:
+        """Record creation sites of modules constructed on this thread inside the block
+        (``in_forward``: the block runs the model, not build_model())."""
         original_init = nn.Module.__init__
         thread = threading.get_ident()
         sites = self
@@ -50,6 +58,8 @@ class CreationSites:
                 site = _find_site(module_self, user_file)
                 if site is not None:
                     sites.add(module_self, site)
+                    if in_forward:
+                        sites._in_forward.add(id(module_self))
 
         nn.Module.__init__ = recording_init
         try:

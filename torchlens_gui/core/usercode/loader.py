@@ -16,6 +16,7 @@ import inspect
 import itertools
 import os
 import sys
+import re
 import traceback
 import types
 from dataclasses import dataclass
@@ -237,6 +238,24 @@ def _line_of_name(path: str, name: str) -> Optional[int]:
 
 
 def format_exception_only(exc: BaseException) -> str:
-    """``Type: message`` on one line, trimmed for display."""
+    """``Type: message`` on one line: the error statement of a multi-line message (never a
+    hint such as "Set TORCHDYNAMO_VERBOSE=1 ..." or a fragment of a listed signature)."""
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    return text.splitlines()[-1] if text else type(exc).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    name = type(exc).__name__
+    # The statement starts with the type name; a SyntaxError puts its code lines before it.
+    for line in lines:
+        if re.match(rf"[\w.]*\b{re.escape(name)}\b(:|$)", line) and not _HINT.match(line) \
+                and not line.endswith(name + ":"):
+            return line
+    meaningful = [line for line in lines if not _HINT.match(line)
+                  and not line.endswith(name + ":")]
+    return f"{name}: {meaningful[0]}" if meaningful else lines[0]
+
+
+# Lines torch and TorchDynamo append to a message that say how to debug, not what failed.
+_HINT = re.compile(r"(Set TORCHDYNAMO_|For even more developer context|from user code:|"
+                   r"You can suppress this exception|HINT:|Hint:|Explanation:|Developer debug "
+                   r"context:|For more information|File \")")

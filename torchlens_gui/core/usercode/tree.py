@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-import torch
 import torch.nn as nn
-from torch.nn.parameter import UninitializedParameter, UninitializedTensorMixin
+from torch.nn.parameter import UninitializedTensorMixin
 
 from .creation_sites import CreationSites
 from ..recording.events import ModuleNode, ParamInfo
@@ -84,10 +83,6 @@ def describe_params(module: nn.Module, *, values: bool = False, grads: bool = Fa
     return tuple(infos)
 
 
-def is_lazy(module: nn.Module) -> bool:
-    return any(isinstance(p, UninitializedParameter) for p in module.parameters(recurse=False))
-
-
 def describe_module_tree(root: nn.Module, sites: CreationSites, *, prefix: str = "",
                          parent: Optional[str] = None, depth: int = 0, registered: bool = True
                          ) -> list[tuple[ModuleNode, nn.Module]]:
@@ -109,10 +104,6 @@ def describe_module_tree(root: nn.Module, sites: CreationSites, *, prefix: str =
             params=params,
         ), module))
     return out
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if not isinstance(p, UninitializedParameter))
 
 
 def all_param_infos(modules: dict[str, nn.Module], *, grads: bool, values: bool = True,

@@ -16,11 +16,18 @@ _LIBRARY_DIRS = tuple(
               sysconfig.get_paths().get("platlib")}
     if p
 )
+# In a PyInstaller bundle the libraries lie in sys._MEIPASS, and the modules it archived carry
+# file names relative to that folder ("torch/nn/modules/module.py").
+_BUNDLE_DIR = getattr(sys, "_MEIPASS", None)
+if _BUNDLE_DIR:
+    _LIBRARY_DIRS += (os.path.abspath(_BUNDLE_DIR) + os.sep,)
 
 
 def is_library_file(filename: str) -> bool:
     """True for files of the standard library, installed packages and torchlens_gui itself."""
     if not filename or filename.startswith("<"):
+        return True
+    if _BUNDLE_DIR and not os.path.isabs(filename):
         return True
     path = os.path.abspath(filename)
     return path.startswith(_PACKAGE_DIR + os.sep) or path.startswith(_LIBRARY_DIRS) or (

@@ -36,20 +36,16 @@ def module_text(diagnostic: ev.Diagnostic) -> str:
 def detail_html(diagnostic: ev.Diagnostic) -> str:
     """The full story of one diagnostic: message, facts, and the fix."""
     parts = [f"<b>{diagnostic.severity.upper()} [{diagnostic.code}]</b> "
-             f"{_escape(diagnostic.message)}"]
+             f"{style.html_text(diagnostic.message)}"]
     if diagnostic.fix:  # right after the message: it is what the user came for
-        parts.append(f"<span style='color:#1a5c1a'><b>Fix:</b> {_escape(diagnostic.fix)}</span>")
-    parts.append(f"Module: <b>{_escape(module_text(diagnostic))}</b>"
+        parts.append(f"<span style='color:#1a5c1a'><b>Fix:</b> {style.html_text(diagnostic.fix)}</span>")
+    parts.append(f"Module: <b>{style.html_text(module_text(diagnostic))}</b>"
                  + (f" call {diagnostic.call_index}" if diagnostic.call_index else ""))
     if diagnostic.file is not None:
-        parts.append(f"At: {_escape(where_text(diagnostic))}")
+        parts.append(f"At: {style.html_text(where_text(diagnostic))}")
     for key, value in diagnostic.details:
-        parts.append(f"{_escape(key)}: <tt>{_escape(value)}</tt>")
+        parts.append(f"{style.html_text(key)}: <tt>{style.html_text(value)}</tt>")
     return "<br>".join(parts)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class DiagnosticsPanel(QWidget):

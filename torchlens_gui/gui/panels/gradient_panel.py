@@ -70,9 +70,10 @@ class GradientPanel(QWidget):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.legend = QLabel(
-            "<span style='color:#e68c28'>■</span> parameter gradient &nbsp; "
-            "<span style='color:#4682c8'>■</span> gradient at output &nbsp; "
-            "<span style='color:#dc3232'>×</span> zero or non-finite", self)
+            f"<span style='color:{style.hex_color(style.PLOT_PARAM)}'>■</span> parameter "
+            f"gradient &nbsp; <span style='color:{style.hex_color(style.PLOT_BAR)}'>■</span> "
+            f"gradient at output &nbsp; <span style='color:{style.hex_color(style.PLOT_BAD)}'>"
+            "×</span> zero or non-finite", self)
         self.legend.hide()  # until there are bars to explain
         self.norms = LogBarChart("module (forward order)", "gradient L2 norm", self,
                                  "No gradients yet: they arrive in backward, after the forward "

@@ -14,12 +14,12 @@ FORMATS = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)"}
 MIN_EXPORT_WIDTH = 1200
 
 
-def export_plot(plot: pg.PlotWidget, path: str) -> None:
-    """Write the whole plot (axes, labels, items) to ``path``; the suffix picks PNG or SVG.
-    Raises OSError when the file cannot be written."""
+def export_plot(plot: pg.PlotWidget | pg.GraphicsLayoutWidget, path: str) -> None:
+    """Write the whole plot (axes, labels, items; every plot of a layout) to ``path``; the
+    suffix picks PNG or SVG. Raises OSError when the file cannot be written."""
     from pyqtgraph import exporters
 
-    item = plot.getPlotItem()
+    item = plot.getPlotItem() if isinstance(plot, pg.PlotWidget) else plot.ci
     if path.lower().endswith(".svg"):
         _tolerate_closed_paths()
         exporters.SVGExporter(item).export(path)
@@ -59,7 +59,8 @@ def _tolerate_closed_paths() -> None:
     module.correctCoordinates = correct
 
 
-def install_export_menu(plot: pg.PlotWidget, name: str) -> list[QAction]:
+def install_export_menu(plot: pg.PlotWidget | pg.GraphicsLayoutWidget, name: str
+                        ) -> list[QAction]:
     """Right click on ``plot``: Export as PNG…, Export as SVG…; ``name`` is the default file
     name. Returns the actions (tests trigger them)."""
     actions = []

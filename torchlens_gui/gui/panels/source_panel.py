@@ -136,14 +136,16 @@ class SourcePanel(QWidget):
             selections.append(selection)
         self.code.setExtraSelections(selections)
         name = os.path.basename(self.file) if self.file else ""
-        parts = [f"<b>{name}</b>"] if name else []
+        parts = [f"<b>{style.html_text(name)}</b>"] if name else []
         if self.file in self.recorded:
             parts.append("(as recorded in the snapshot)")
         if self.creation_line:
-            parts.append(f"<span style='background:#d2e6ff'>&nbsp;line {self.creation_line}: "
+            parts.append(f"<span style='background:{style.hex_color(style.CREATION_LINE_COLOR)}'>"
+                         f"&nbsp;line {self.creation_line}: "
                          f"module created here&nbsp;</span>")
         if self.problem_line:
-            parts.append(f"<span style='background:#ffaaaa'>&nbsp;line {self.problem_line}: "
+            parts.append(f"<span style='background:{style.hex_color(style.ERROR_COLOR)}'>"
+                         f"&nbsp;line {self.problem_line}: "
                          f"problem&nbsp;</span>")
         if name:
             self.caption.setText(" &nbsp; ".join(parts))

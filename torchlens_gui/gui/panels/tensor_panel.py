@@ -127,8 +127,7 @@ class TensorPanel(QWidget):
             if param.stats is not None:
                 item = self._add_row(section, param.stats, param.name)
             else:
-                shape = "uninitialised" if param.shape is None else \
-                    "[" + ", ".join(map(str, param.shape)) + "]"
+                shape = "uninitialised" if param.shape is None else ev.shape_text(param.shape)
                 item = QTreeWidgetItem(section, [param.name, shape, param.dtype])
             if param.grad is not None:
                 self._add_row(item, param.grad, "grad")

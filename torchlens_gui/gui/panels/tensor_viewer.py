@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinB
 
 from ...core.recording.record import CallRecord, RunRecord
 from .. import style
+from .plot_export import install_export_menu
 from .plots import make_plot
 from .tensor_slicing import (SliceSpec, cell_kind, default_spec, feature_maps, finite_range,
                              is_feature_maps, picture, slice_2d)
@@ -212,6 +213,7 @@ class TensorViewer(QWidget):
         self.maps_caption = QLabel(self.maps_page)
         self.maps_caption.setWordWrap(True)
         self.maps_widget = pg.GraphicsLayoutWidget(self.maps_page)
+        install_export_menu(self.maps_widget, "feature_maps")
         self.map_images: list[pg.ImageItem] = []
         top = QHBoxLayout()
         top.addWidget(self.sample_box)

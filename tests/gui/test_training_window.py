@@ -1,0 +1,105 @@
+"""Script mode and training steps in the window: paused before step 1, run to the next step,
+break at step N, the script's prints in the Log panel, the Steps dock, Run N Steps, Restart."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt
+
+from conftest import CASES, EXAMPLES, case
+from torchlens_gui.gui.window_layout import Dock
+
+SCRIPTS = os.path.join(CASES, "scripts")
+ARGPARSE = os.path.join(SCRIPTS, "argparse_train.py")
+
+
+def open_script(driver, path: str, args: list[str], run: bool = False):
+    return driver.wait_stop(lambda: driver.window.open_script(path, args, run=run))
+
+
+def test_script_opens_paused_before_its_first_step(driver, window):
+    location = open_script(driver, ARGPARSE, ["--lr", "0.1", "--steps", "6"])
+    assert location is not None and location.reason == "step-start"
+    assert driver.record.step == 1 and not len(driver.record.steps)
+    assert window.training.toolbar.isVisible()
+    assert window.training.step_label.text() == "Step 1"
+    assert window.training.next_step.isEnabled()
+    assert "lr=0.1 steps=6" in window.log_panel.toPlainText()  # printed before step 1
+
+
+def test_run_to_next_step_and_break_at_step(driver, window):
+    open_script(driver, ARGPARSE, ["--lr", "0.1", "--steps", "8"])
+    location = driver.key(Qt.Key.Key_F6)
+    assert location.reason == "step-start" and driver.record.step == 2
+    assert len(driver.record.steps) == 1 and driver.record.steps.last.loss > 0
+    window.training.break_field.setValue(6)
+    location = driver.key(Qt.Key.Key_F5)
+    assert location.reason == "step-start" and driver.record.step == 6
+    assert window.training.step_label.text().startswith("Step 6, loss ")
+    driver.key(Qt.Key.Key_F5)  # to the end
+    assert driver.record.status == "ok" and len(driver.record.steps) == 8
+    assert "done" in window.log_panel.toPlainText()
+
+
+def test_breakpoint_applies_at_every_step(driver, window):
+    open_script(driver, ARGPARSE, ["--lr", "0.1", "--steps", "3"])
+    driver.key(Qt.Key.Key_F11)  # into the first module: model
+    window.tree.select_path("model.2")
+    window.debug_actions.toggle_breakpoint.trigger()
+    hits = []
+    for _ in range(6):  # entered in forward, its gradient in backward: at every step
+        location = driver.key(Qt.Key.Key_F5)
+        hits.append((driver.record.step, location.phase, location.path, location.reason))
+    assert hits == [(step, phase, "model.2", "breakpoint") for step in (1, 2, 3)
+                    for phase in ("forward", "backward")]
+
+
+def test_steps_dock_on_the_diverging_example_and_a_kept_step(driver, window, qtbot, tmp_path):
+    window.controller.set_break_options(False, False)
+    open_script(driver, os.path.join(EXAMPLES, "diverging_training.py"), ["--epochs", "1"],
+                run=True)
+    record = driver.record
+    assert record.status == "problems" and len(record.steps) == 16
+    window.docks[Dock.STEPS].raise_()
+    qtbot.waitUntil(lambda: window.steps_panel.isVisible())
+    panel = window.steps_panel
+    panel.refresh(force=True)
+    x, y = panel.loss_curve.getData()
+    assert len(x) == 16
+    assert panel.loss_plot.ctrl.logYCheck.isChecked()  # a positive loss: log axis
+    assert "16 steps" in panel.summary.text()
+    assert panel.image.image.shape[:2] == (2, 16)  # modules x steps
+    panel.image_choice.setCurrentIndex(1)
+    assert "update" in panel.image_plot.titleLabel.text
+    assert window.grab().save(str(tmp_path / "steps.png"))
+    # Step 1 was recorded in full: clicking it shows its calls; step 5 only has figures.
+    panel.sig_step_selected.emit(1)
+    assert record.calls and record.calls_of("model.hidden")
+    panel.sig_step_selected.emit(5)
+    assert "not kept in full" in window.statusBar().currentMessage()
+    diagnostics = [d.code for d in window.diagnostics_panel.diagnostics]
+    assert "diverging-loss" in diagnostics
+
+
+def test_run_n_steps_of_a_model_file_and_restart(driver, window, monkeypatch):
+    driver.open(case("train_contract.py"))
+    assert window.training.run_steps.isEnabled()
+    from PySide6.QtWidgets import QInputDialog
+
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (5, True))
+    driver.wait_stop(window.training.run_steps.trigger)
+    assert driver.record.status == "ok" and len(driver.record.steps) == 5
+    location = driver.wait_stop(lambda: window.restart())  # same mode, paused at the start
+    assert location is not None and window.controller.train_steps == 5
+    driver.key(Qt.Key.Key_F5)
+    assert len(driver.record.steps) == 5
+
+
+def test_restart_runs_the_script_again_from_the_start(driver, window):
+    open_script(driver, ARGPARSE, ["--lr", "0.1", "--steps", "4"])
+    driver.key(Qt.Key.Key_F6)
+    assert driver.record.step == 2
+    location = driver.wait_stop(lambda: window.restart())
+    assert location.reason == "step-start" and driver.record.step == 1
+    assert window.controller.script_args == ["--lr", "0.1", "--steps", "4"]
