@@ -85,11 +85,16 @@ def test_a_clean_run_has_a_gradient_chart_and_no_nan_chart():
 
 
 def test_a_training_run_gets_its_loss_curve():
-    record = Session(case_path("diag_nan_log"), device="cpu", histograms=True).run()
-    record.steps = [{"step": i, "loss": 2.0 / (i + 1)} for i in range(8)]
+    from torchlens_gui.core.engine.training_session import TrainingSession
+
+    record = TrainingSession(case_path("train_contract"), steps=3, device="cpu",
+                             histograms=True).run()
+    assert len(record.steps) == 3
     chart = loss_chart(record)
-    assert chart is not None and chart.png[:8] == PNG and "8 steps" in chart.caption
-    assert len(parse(html_report(record)).images) == 3
+    assert chart is not None and chart.png[:8] == PNG and "3 steps" in chart.caption
+    page = parse(html_report(record))
+    assert any(c.title == "Loss" for c in report_charts(record))
+    assert len(page.images) == len(report_charts(record))
 
 
 def test_check_html_writes_the_page_and_an_unwritable_path_exits_2(tmp_path):

@@ -78,6 +78,22 @@ def test_kept_tensors_round_trip_bit_for_bit(tmp_path):
         assert opened.tensors[key].isnan().sum() == tensor.isnan().sum()
 
 
+def test_the_figures_of_every_training_step_round_trip(tmp_path):
+    from torchlens_gui.core.engine.training_session import TrainingSession
+
+    live = TrainingSession(case_path("train_contract"), steps=3, device="cpu",
+                           histograms=True).run()
+    assert len(live.steps) == 3
+    path = tmp_path / "train.tlsnap"
+    save_snapshot(live, str(path))
+    opened = load_snapshot(str(path))
+    assert list(opened.steps) == list(live.steps)
+    assert [opened.steps.modules(i) for i in (1, 2, 3)] == \
+        [live.steps.modules(i) for i in (1, 2, 3)]
+    assert opened.steps.losses() == live.steps.losses()
+    assert_same_record(live, opened)
+
+
 def test_the_tensor_budget_is_respected():
     keeper = TensorKeeper(pinned={"features.0", "features.1", "head"}, max_bytes=10_000)
     live = _run("snap_conv_nan", keeper)
@@ -200,3 +216,19 @@ def test_check_save_writes_a_snapshot_and_reports_unwritable_paths(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert "cannot write snapshot" in bad.stderr and "No such file or directory" in bad.stderr
+
+
+def test_run_headless_saves_a_snapshot_and_a_report_of_a_training_script(tmp_path, capsys):
+    from torchlens_gui.cli import main
+
+    script = os.path.join(os.path.dirname(case_path("x")), "scripts", "argparse_train.py")
+    snap, page = tmp_path / "train.tlsnap", tmp_path / "train.html"
+    code = main(["run", "--headless", "--steps", "3", "--save", str(snap), "--html", str(page),
+                 script, "--lr", "0.1", "--steps", "50"])
+    err = capsys.readouterr().err
+    assert code == 0 and f"snapshot saved to {snap}" in err and f"report written to {page}" in err
+    opened = load_snapshot(str(snap))
+    assert len(opened.steps) == 3 and opened.steps.losses()[0] > opened.steps.losses()[2]
+    assert opened.snapshot.sources[script] == open(script, encoding="utf-8").read()
+    text = page.read_text(encoding="utf-8")
+    assert "alt='Loss'" in text and "3 steps, loss" in text

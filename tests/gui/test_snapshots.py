@@ -46,6 +46,8 @@ def test_an_opened_snapshot_shows_every_panel_read_only(qtbot, window, tmp_path)
     assert record.snapshot is not None and list(record.nodes) == list(live.nodes)
     assert "snapshot recorded on" in window.windowTitle() and "read-only" in window.windowTitle()
     assert "Snapshot" in window.status.phase_label.text()
+    assert window.status.where_label.text().startswith(
+        f"Read-only, recorded on {record.snapshot.recorded_on}")
     assert window.model.rowCount() == 1  # the root, with every module under it
     assert set(window.model.paths()) == set(live.nodes)
     # Nothing can run: no source to step, restart or continue.
@@ -136,3 +138,17 @@ def test_export_report_from_an_opened_snapshot_uses_its_recorded_source(qtbot, w
     assert not window.sharing.export_report(str(tmp_path / "missing" / "r.html"))
     assert "No such file or directory" in window.sharing.last_error
     window.findChild(QMessageBox, "sharing_error").accept()
+
+
+def test_a_training_snapshot_shows_its_steps(qtbot, window, tmp_path):
+    from torchlens_gui.core.engine.training_session import TrainingSession
+
+    record = TrainingSession(case("train_contract.py"), steps=3, device="cpu").run()
+    path = tmp_path / "train.tlsnap"
+    save_snapshot(record, str(path))
+    window.docks[Dock.STEPS].show()
+    window.docks[Dock.STEPS].raise_()
+    _open(qtbot, window, str(path))
+    assert len(window.controller.record.steps) == 3
+    assert window.steps_panel.record is window.controller.record
+    assert len(window.steps_panel.loss_curve.getData()[0]) == 3

@@ -32,6 +32,7 @@ from .panels.nonfinite_panel import NonFinitePanel
 from .panels.source_panel import SourcePanel
 from .panels.steps_panel import StepsPanel
 from .panels.tensor_panel import TensorPanel
+from .panels.tensor_viewer import TensorViewer
 from .recent_files import RecentFiles
 from .run_views import RunViews
 from .safety_notice import SAFETY_NOTICE_KEY, safety_notice
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.source_panel = SourcePanel()
         self.log_panel = LogPanel()
         self.steps_panel = StepsPanel()
+        self.tensor_viewer = TensorViewer()
         self.debug_actions = Actions(self)
         view_menu = self.debug_actions.build_menus(self)
         self.toolbar = self.debug_actions.build_toolbar(self)
@@ -84,7 +86,8 @@ class MainWindow(QMainWindow):
             Dock.TENSORS: self.tensor_panel, Dock.ACTIVATIONS: self.activation_panel,
             Dock.GRADIENTS: self.gradient_panel, Dock.NONFINITE: self.nonfinite_panel,
             Dock.DIAGNOSTICS: self.diagnostics_panel, Dock.SOURCE: self.source_panel,
-            Dock.LOG: self.log_panel, Dock.STEPS: self.steps_panel})
+            Dock.LOG: self.log_panel, Dock.STEPS: self.steps_panel,
+            Dock.VIEWER: self.tensor_viewer})
         view_menu.addSeparator()
         self.panel_actions = install_panel_keys(
             self, view_menu.addMenu("&Go to Panel"), self.docks, self._go_to_tree,
@@ -153,6 +156,7 @@ class MainWindow(QMainWindow):
         c.sig_breakpoints_changed.connect(self.model.refresh_paths)
         self.tree.sig_module_selected.connect(lambda path: self.select_call(path, None))
         self.tensor_panel.sig_call_selected.connect(self.select_call)
+        self.tensor_panel.sig_tensor_activated.connect(self._on_tensor_panel_tensor_activated)
         self.nonfinite_panel.sig_call_selected.connect(self._on_call_chosen)
         self.diagnostics_panel.sig_diagnostic_selected.connect(
             self._on_diagnostics_diagnostic_selected)
@@ -414,7 +418,8 @@ class MainWindow(QMainWindow):
         """Dock -> (panel, how to fill it) for the panels that follow the selection."""
         return {Dock.TENSORS: (self.tensor_panel, self._show_tensors),
                 Dock.ACTIVATIONS: (self.activation_panel, self._show_activations),
-                Dock.GRADIENTS: (self.gradient_panel, self._show_gradients)}
+                Dock.GRADIENTS: (self.gradient_panel, self._show_gradients),
+                Dock.VIEWER: (self.tensor_viewer, self._show_values)}
 
     def _show_tensors(self) -> None:
         self.tensor_panel.show_call(self.controller.record, self._selected_path(),
@@ -422,6 +427,18 @@ class MainWindow(QMainWindow):
 
     def _show_activations(self) -> None:
         self.activation_panel.show_call(self._selected_path(), self.selected_call())
+
+    def _show_values(self) -> None:
+        self.tensor_viewer.show_call(self.controller.record, self.selected_call())
+
+    def _on_tensor_panel_tensor_activated(self, role: str, name: str) -> None:
+        call = self.selected_call()
+        if call is None:
+            return
+        self.docks[Dock.VIEWER].show()
+        self.docks[Dock.VIEWER].raise_()
+        self._show_values()
+        self.tensor_viewer.show_tensor((call.path, call.call_index, role, name))
 
     def _show_gradients(self) -> None:
         self.gradient_panel.show_module(self.controller.record, self._selected_path())

@@ -246,6 +246,7 @@ class SessionController(QObject):
         self.sig_session_started.emit(record)
         self.sig_record_changed.emit(Changes(
             started=True, tree_reset=True, phase=True, loss=record.loss is not None,
+            steps=len(record.steps) > 0,
             diagnostics=list(record.diagnostics), log=list(record.log),
             ended=ev.SessionEnded(record.status or "ok", record.elapsed_s,
                                   tuple(record.diagnostics))))

@@ -64,8 +64,7 @@ class StatusBar(QStatusBar):
         self.phase_label.setText(f"<b>{phase}</b> on {record.device}" if record.device
                                  else f"<b>{phase}</b>")
         if record.snapshot is not None:
-            self.phase_label.setText(f"<b>Snapshot</b> (read-only) of a run on "
-                                     f"{record.snapshot.recorded_on} · {phase}")
+            self.phase_label.setText("<b>Snapshot</b>")
         if record.status is not None:
             self._timer.stop()
             text = ENDED_TEXT.get(record.status, record.status)
@@ -74,6 +73,9 @@ class StatusBar(QStatusBar):
             if errors:
                 text = errors[0].message.splitlines()[0] if errors[0].code == codes.RUN_ABANDONED \
                     else f"{text} — {errors[0].message.splitlines()[0]}"
+            if record.snapshot is not None:
+                text = f"Read-only, recorded on {record.snapshot.recorded_on} at " \
+                       f"{record.snapshot.saved_at} · {text}"
             self.where_label.setText(text)
             self.elapsed_label.setText(f"{record.elapsed_s:.2f} s")
         elif record.paused_at is not None:

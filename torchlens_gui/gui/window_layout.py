@@ -9,7 +9,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
 DEFAULT_SIZE = (1400, 900)
-LAYOUT_VERSION = 3  # bump when the default layout changes, so stale saved states are ignored
+LAYOUT_VERSION = 4  # bump when the default layout changes, so stale saved states are ignored
 
 
 class Dock(str, Enum):
@@ -24,15 +24,16 @@ class Dock(str, Enum):
     SOURCE = "source"
     LOG = "log"
     STEPS = "steps"
+    VIEWER = "tensorviewer"
 
 
 TITLES = {Dock.TENSORS: "Tensors", Dock.ACTIVATIONS: "Activations",
           Dock.GRADIENTS: "Gradients", Dock.NONFINITE: "NaN / Inf",
           Dock.DIAGNOSTICS: "Diagnostics", Dock.SOURCE: "Source", Dock.LOG: "Log",
-          Dock.STEPS: "Steps"}
+          Dock.STEPS: "Steps", Dock.VIEWER: "Tensor Viewer"}
 
 _RIGHT = (Dock.TENSORS,)
-_RIGHT_TABS = (Dock.ACTIVATIONS, Dock.GRADIENTS, Dock.NONFINITE)
+_RIGHT_TABS = (Dock.ACTIVATIONS, Dock.GRADIENTS, Dock.NONFINITE, Dock.VIEWER)
 _BOTTOM = (Dock.DIAGNOSTICS,)
 _BOTTOM_RIGHT = (Dock.SOURCE,)
 _BOTTOM_TABS = (Dock.LOG, Dock.STEPS)

@@ -182,7 +182,7 @@ class ModuleHooks:
             pausing = (born_here and gate.problem_pause_wanted("non-finite")) or (
                 not gate.free_running
                 and gate.should_pause(Phase.FORWARD, "exit", call.path, call.depth) is not None)
-            problem = found or born_here or any(s.nan or s.inf for s in outputs)
+            problem = found or born_here  # not every call a NaN merely passes through
             if self.tensor_keeper.wants(call.path, pausing=pausing, problem=problem):
                 self._keep(call.path, call.call_index, "input", leaves(args, "")
                            + (leaves(kwargs, "") if kwargs else []))

@@ -1,9 +1,9 @@
 """Which actual tensors a session copies out (for the tensor viewer and ``--save-tensors``).
 
 Summaries say min/max/mean; sometimes the values themselves are the point. Copies are made on
-the session thread, detached and on the CPU, for calls with problems (NaN/Inf, a diagnostic),
-for pinned modules, and, when asked, at every pause (what the user is looking at while
-stepping). A byte budget bounds them all: past it nothing more is kept and ``skipped`` counts
+the session thread, detached and on the CPU, for calls with problems (where a NaN/Inf is born,
+a diagnostic, a non-finite gradient; not every call a NaN merely passes through), for pinned
+modules, and, when asked, at every pause (what the user is looking at while stepping). A byte budget bounds them all: past it nothing more is kept and ``skipped`` counts
 what was left out, so a snapshot can say so.
 """
 

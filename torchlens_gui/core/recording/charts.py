@@ -171,12 +171,8 @@ def nonfinite_chart(record: RunRecord) -> Optional[Chart]:
 
 
 def step_losses(record: RunRecord) -> list[Optional[float]]:
-    """The loss of each training step, when the record has steps (``record.steps``)."""
-    out = []
-    for step in getattr(record, "steps", None) or ():
-        value = step.get("loss") if isinstance(step, dict) else getattr(step, "loss", None)
-        out.append(float(value) if isinstance(value, (int, float)) else None)
-    return out
+    """The loss of each training step (empty for a single pass)."""
+    return [None if math.isnan(v) else v for v in record.steps.losses()]
 
 
 def loss_chart(record: RunRecord) -> Optional[Chart]:

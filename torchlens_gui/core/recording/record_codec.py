@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from . import events as ev
 from .record import CallRecord, RunRecord
+from .summary_factory import tensor_summary
 
 _SUMMARY_DEFAULTS = {f.name: f.default for f in fields(ev.TensorSummary)}
 
@@ -149,11 +150,15 @@ def summaries_from_columns(columns: dict[str, Any], arrays: dict[str, Any]
             position += n_counts
         shape = shapes[i]
         key = str(i)
-        out.append(Summary(
-            names[i], kinds.get(key, "tensor"), tuple(shape) if shape is not None else None,
-            dtypes[i], devices[i], numel, None if m[0] else f[0], None if m[1] else f[1],
-            None if m[2] else f[2], None if m[3] else f[3], None if m[4] else f[4], nan, inf,
-            None if m[5] else f[5], hist, bool(requires_grad), texts.get(key, "")))
+        values = (names[i], tuple(shape) if shape is not None else None, dtypes[i], devices[i],
+                  numel, None if m[0] else f[0], None if m[1] else f[1], None if m[2] else f[2],
+                  None if m[3] else f[3], None if m[4] else f[4], nan, inf,
+                  None if m[5] else f[5], hist, bool(requires_grad))
+        if key in kinds or key in texts:  # a non-tensor value, or one with a text
+            out.append(Summary(*values[:1], kinds.get(key, "tensor"), *values[1:],
+                               texts.get(key, "")))
+        else:
+            out.append(tensor_summary(*values))
     return out
 
 
@@ -277,12 +282,16 @@ def record_from_plain(data: dict[str, Any], arrays: dict[str, Any]) -> RunRecord
 @contextlib.contextmanager
 def no_collection():
     """Reading makes hundreds of thousands of objects and no garbage: the collector's passes
-    over them would take longer than the reading itself."""
+    over them would take longer than the reading itself. Afterwards they go straight to the
+    oldest generation (freeze, then unfreeze: a list splice, nothing scanned), instead of
+    being scanned as young objects twice over (0.2 s each on a 10,000-module snapshot)."""
     collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if collecting:
             gc.enable()
 

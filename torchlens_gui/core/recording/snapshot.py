@@ -18,7 +18,9 @@ from typing import Any, Optional
 
 from . import record_codec
 from .environment import environment_block
+from .events import StepFigures
 from .record import RunRecord
+from .steps import StepHistory
 
 FORMAT = "torchlens-gui snapshot"
 VERSION = 1
@@ -56,14 +58,34 @@ class SnapshotInfo:
         return f"{host} ({devices})"
 
 
-def _plain_steps(record: RunRecord) -> Optional[list]:
-    """Per-step figures of a training run (``record.steps``, when the record has them)."""
-    steps = getattr(record, "steps", None)
-    if not steps:
-        return None
-    from dataclasses import asdict, is_dataclass
+def _plain_steps(record: RunRecord) -> Optional[dict]:
+    """Every training step's figures (record.steps), the module lists written once."""
+    from dataclasses import asdict
 
-    return [asdict(step) if is_dataclass(step) else step for step in steps]
+    steps = record.steps
+    if not len(steps):
+        return None
+    module_lists: list[tuple[str, ...]] = []
+    index: dict[tuple[str, ...], int] = {}
+    figures = []
+    for step in range(1, len(steps) + 1):
+        modules = steps.modules(step)
+        if modules not in index:
+            index[modules] = len(module_lists)
+            module_lists.append(modules)
+        figures.append([asdict(steps.figures(step)), index[modules]])
+    return {"modules": [list(m) for m in module_lists], "figures": figures}
+
+
+def _steps_from_plain(plain: dict) -> StepHistory:
+    history = StepHistory()
+    module_lists = [tuple(m) for m in plain["modules"]]
+    for values, modules in plain["figures"]:
+        values = dict(values)
+        for name in ("lr", "module_grad_norms", "module_update_ratios"):
+            values[name] = tuple(values.get(name) or ())
+        history.add(StepFigures(**values), module_lists[modules], None)
+    return history
 
 
 def _sources(record: RunRecord) -> dict[str, str]:
@@ -220,7 +242,10 @@ def _read_archive(archive: zipfile.ZipFile, path: str) -> RunRecord:
     if TENSORS in members:
         record.tensors = _read_tensors(archive.read(TENSORS), name)
     if manifest.get("steps"):
-        record.steps = manifest["steps"]  # per-step figures of a training run
+        try:
+            record.steps = _steps_from_plain(manifest["steps"])
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise SnapshotError(f"{name}: the training steps are damaged ({exc}).") from None
     sources = manifest.get("sources") or {}
     record.snapshot = SnapshotInfo(
         path=os.path.abspath(path), version=version, saved_at=str(manifest.get("saved_at", "")),

@@ -9,6 +9,7 @@ from typing import Optional, Sequence, Union
 import torch
 
 from ..recording.events import Histogram, TensorSummary
+from ..recording.summary_factory import tensor_summary
 from .stats_reduce import raw as raw_vector
 
 HIST_BINS = 32
@@ -41,56 +42,6 @@ def device_name(device: torch.device) -> str:
     return name
 
 
-def _summary_slow(name, shape, dtype, device, numel, lo, hi, mean, std, norm, nan, inf,
-                  zero_fraction, hist, requires_grad) -> TensorSummary:
-    return TensorSummary(name, "tensor", shape, dtype, device, numel, lo, hi, mean, std, norm,
-                         nan, inf, zero_fraction, hist, requires_grad)
-
-
-def _summary_fast(name, shape, dtype, device, numel, lo, hi, mean, std, norm, nan, inf,
-                  zero_fraction, hist, requires_grad) -> TensorSummary:
-    # A frozen dataclass's __init__ sets each of its 17 fields through object.__setattr__;
-    # filling the instance dict key by key, in field order (so it keeps sharing its keys with
-    # the class, as small as the constructor's), builds the same object in a third of the time.
-    summary = _object_new(TensorSummary)
-    state = summary.__dict__
-    state["name"] = name
-    state["kind"] = "tensor"
-    state["shape"] = shape
-    state["dtype"] = dtype
-    state["device"] = device
-    state["numel"] = numel
-    state["min"] = lo
-    state["max"] = hi
-    state["mean"] = mean
-    state["std"] = std
-    state["norm"] = norm
-    state["nan"] = nan
-    state["inf"] = inf
-    state["zero_fraction"] = zero_fraction
-    state["hist"] = hist
-    state["requires_grad"] = requires_grad
-    state["text"] = ""
-    return summary
-
-
-def _pick_summary_factory():
-    """The fast factory where it builds exactly what the constructor builds (same fields, no
-    __post_init__, instances with a __dict__), else the constructor."""
-    sample = ("x", (2, 3), "float32", "cpu", 6, -1.0, 2.0, 0.5, 1.0, 3.0, 1, 2, 0.25, None, True)
-    try:
-        if hasattr(TensorSummary, "__post_init__") or "__slots__" in vars(TensorSummary):
-            return _summary_slow
-        fast, slow = _summary_fast(*sample), _summary_slow(*sample)
-        if fast == slow and list(vars(fast).items()) == list(vars(slow).items()):
-            return _summary_fast
-    except Exception:
-        pass
-    return _summary_slow
-
-
-_object_new = object.__new__
-_tensor_summary = _pick_summary_factory()
 
 
 def _shape(t: torch.Tensor) -> tuple[int, ...]:
@@ -102,7 +53,7 @@ def _shape(t: torch.Tensor) -> tuple[int, ...]:
 
 def shape_only(t: torch.Tensor, name: str = "") -> TensorSummary:
     """A summary with structure only (no values read): shape, dtype, device."""
-    return _tensor_summary(name, _shape(t), dtype_name(t.dtype), device_name(t.device),
+    return tensor_summary(name, _shape(t), dtype_name(t.dtype), device_name(t.device),
                            t.numel(), None, None, None, None, None, 0, 0, None, None,
                            t.requires_grad)
 
@@ -134,7 +85,7 @@ def finish(t: torch.Tensor, name: str, raw: Sequence[float], histogram: Histogra
                 values = flat[torch.isfinite(flat)]
                 n_finite = values.numel()
                 if n_finite == 0:
-                    return _tensor_summary(name, _shape(t), dtype_name(t.dtype),
+                    return tensor_summary(name, _shape(t), dtype_name(t.dtype),
                                            device_name(t.device), n, None, None, None, None,
                                            None, nan, inf, zero_fraction, None,
                                            t.requires_grad)
@@ -142,7 +93,7 @@ def finish(t: torch.Tensor, name: str, raw: Sequence[float], histogram: Histogra
     mean, std = _moments(values, n_finite, s, norm, lo, hi)
     finite = nan == 0 and inf == 0
     hist = _histogram(values, lo, hi) if wants_histogram(histogram, finite) else None
-    return _tensor_summary(name, _shape(t), dtype_name(t.dtype), device_name(t.device), n,
+    return tensor_summary(name, _shape(t), dtype_name(t.dtype), device_name(t.device), n,
                            lo, hi, mean, std, norm, nan, inf, zero_fraction, hist,
                            t.requires_grad)
 
@@ -182,7 +133,7 @@ def _histogram(flat: torch.Tensor, lo: float, hi: float, bins: int = HIST_BINS) 
 def renamed(s: TensorSummary, name: str) -> TensorSummary:
     if s.name == name:
         return s
-    return _tensor_summary(name, s.shape, s.dtype, s.device, s.numel, s.min, s.max, s.mean,
+    return tensor_summary(name, s.shape, s.dtype, s.device, s.numel, s.min, s.max, s.mean,
                            s.std, s.norm, s.nan, s.inf, s.zero_fraction, s.hist,
                            s.requires_grad)
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QTreeWidget, QVBoxLayout, QWidg
 
 from ...core.recording.events import TensorSummary
 from .. import style
+from .plot_export import install_export_menu
 
 pg.setConfigOptions(background="w", foreground="k", antialias=True)
 # A scatter item costs Python work per point: thousands of × marks would cost more than the bars.
@@ -63,6 +64,8 @@ def make_plot(x_label: str = "", y_label: str = "") -> pg.PlotWidget:
         plot.setLabel("bottom", x_label)
     if y_label:
         plot.setLabel("left", y_label)
+    # Right click: export to PNG or SVG (the view box's own menu stays off).
+    install_export_menu(plot, (y_label or "plot").replace(" ", "_").replace("/", "_"))
     return plot
 
 # Histograms are kept at problems, around them and for the last calls of a free run: say how

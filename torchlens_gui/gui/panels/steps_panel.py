@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...core.recording.record import RunRecord
+from .plot_export import install_export_menu
 from .plots import settle
 
 IMAGE_CHOICES = (("log10 gradient norm", "grad_norm"),
@@ -46,6 +47,7 @@ class StepsPanel(QWidget):
         top.addWidget(self.image_choice)
 
         self.graphics = pg.GraphicsLayoutWidget()
+        install_export_menu(self.graphics, "training_steps")  # the four charts in one picture
         self.graphics.setMinimumHeight(260)
         self.loss_plot = self._plot("loss", row=0, col=0)
         self.grad_plot = self._plot("global gradient norm", row=0, col=1)

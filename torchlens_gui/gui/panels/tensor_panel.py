@@ -43,6 +43,8 @@ class TensorPanel(QWidget):
     """What one call of a module saw and produced."""
 
     sig_call_selected = Signal(str, int)  # the user picked another call of the same module
+    # A tensor row double-clicked: (role "input"/"output"/"grad", summary name), for the viewer.
+    sig_tensor_activated = Signal(str, str)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -64,6 +66,7 @@ class TensorPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(self.tree)
+        self.tree.itemDoubleClicked.connect(self._on_tree_item_double_clicked)
         self._path: Optional[str] = None
 
     def show_call(self, record: RunRecord, path: Optional[str],
@@ -101,7 +104,10 @@ class TensorPanel(QWidget):
         section = QTreeWidgetItem(self.tree, [f"{title} ({len(summaries)})"])
         section.setFirstColumnSpanned(True)
         for summary in summaries:
-            self._add_row(section, summary, None if summary.name else unnamed)
+            item = self._add_row(section, summary, None if summary.name else unnamed)
+            if summary.is_tensor:
+                item.setData(0, Qt.ItemDataRole.UserRole, (unnamed, summary.name))
+                item.setToolTip(0, "Double-click: its values in the Tensor Viewer (when kept)")
         section.setExpanded(True)
 
     def _add_row(self, parent: QTreeWidgetItem, summary: ev.TensorSummary,
@@ -146,6 +152,11 @@ class TensorPanel(QWidget):
                 detail.setToolTip(0, f"{key}: {value}")
             item.setExpanded(True)
         section.setExpanded(True)
+
+    def _on_tree_item_double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        tensor = item.data(0, Qt.ItemDataRole.UserRole)
+        if tensor:
+            self.sig_tensor_activated.emit(*tensor)
 
     # ---- call selector ----------------------------------------------------------------------
 
