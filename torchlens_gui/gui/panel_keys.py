@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QDockWidget, QMainWindow, QMenu, \
     QPlainTextEdit, QTextEdit, QWidget
 
-MAX_NUMBERED = 9  # Alt+1 .. Alt+9
+DOCK_KEYS = "234567890"  # Alt+1 is the tree; Alt+0 the tenth place, as in tab-switching apps
 
 
 def focus_target(panel: QWidget) -> QWidget:
@@ -55,11 +55,9 @@ def install_panel_keys(window: QMainWindow, menu: QMenu, docks: dict[object, QDo
         actions.append(action)
 
     add("Module Tree", "Alt+1", "Put the keyboard focus in the module tree", go_to_tree)
-    for number, dock in enumerate(docks.values(), start=2):
-        if number > MAX_NUMBERED:
-            break
+    for key, dock in zip(DOCK_KEYS, docks.values()):
         title = dock.windowTitle()
-        add(title.replace("&", "&&"), f"Alt+{number}", f"Show the {title} panel and put the "
+        add(title.replace("&", "&&"), f"Alt+{key}", f"Show the {title} panel and put the "
             "keyboard focus in it", lambda _checked=False, d=dock: go_to_dock(d))
     add("Filter Modules", "Ctrl+F", "Filter the module tree by path or type", filter_tree)
     return actions

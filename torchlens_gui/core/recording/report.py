@@ -123,6 +123,25 @@ def is_compact(record: RunRecord, full: bool = False) -> bool:
 
 # ---- text ---------------------------------------------------------------------------------
 
+def _steps_text(record: RunRecord, shown: int = 10) -> list[str]:
+    """The first and last steps' figures (all of them when there are few)."""
+    figures = list(record.steps)
+    picked = figures if len(figures) <= shown else figures[:shown // 2] + figures[-shown // 2:]
+    lines = [f"{len(figures)} training step(s):",
+             f"  {'step':>6} {'loss':>10} {'grad norm':>10} {'lr':>10}  ended by"]
+    previous = 0
+    for f in picked:
+        if f.step != previous + 1:
+            lines.append("  ...")
+        previous = f.step
+        lr = _fmt(f.lr[0]) if f.lr else "-"
+        flag = f"  NaN/Inf in {f.nonfinite}" if f.nonfinite else ""
+        lines.append(f"  {f.step:>6} {_fmt(f.loss):>10} {_fmt(f.grad_norm):>10} {lr:>10}  "
+                     f"{f.ended_by}{flag}")
+    return lines
+
+
+
 def _fmt(value: Optional[float]) -> str:
     if value is None:
         return "-"
