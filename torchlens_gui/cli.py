@@ -177,8 +177,12 @@ def _print_report(record, args: argparse.Namespace, keeper, err, out: TextIO) ->
     """Print the report (text or --json) to ``out``, write --save/--html; the exit status."""
     from .core.recording.report import exit_code, to_json_text, to_text
 
+    # The header says what ran: "run --steps 3: train.py --lr 0.1", "check: model.py".
+    command = ("run" if hasattr(args, "script") else "check") + (
+        f" --steps {args.steps}" if getattr(args, "steps", None) else "")
+    ran = (command, getattr(args, "args", ()))
     text = to_json_text(record, full=getattr(args, "full", False)) if args.json \
-        else to_text(record)
+        else to_text(record, *ran)
     out.write(text + "\n")
     out.flush()
     if out is not sys.stdout and out is not sys.__stdout__:

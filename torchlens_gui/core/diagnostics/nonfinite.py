@@ -238,7 +238,8 @@ class NonFiniteDetector(Rule):
         """The loss's ops are traced, so a non-finite loss from finite outputs names its op."""
         if phase != Phase.LOSS or ctx.dry_run:
             return None
-        self.loss_tracer = NonFiniteTracer(ctx, op_hint)
+        self.loss_tracer = NonFiniteTracer(ctx, op_hint, terms=True)
+        ctx.loss_trace = self.loss_tracer.result  # its terms, for the step tracker
         return self.loss_tracer
 
     def on_loss(self, ctx: SessionContext, output: Any, loss_value: Any, surrogate: bool
@@ -251,17 +252,22 @@ class NonFiniteDetector(Rule):
                if t.is_floating_point()):
             return ()  # the output was already non-finite: reported in forward
         event = self.loss_tracer.result.culprit() if self.loss_tracer else None
-        value = number(float(loss_value.detach().float().reshape(-1)[0]))
-        if event is None:
-            return (Diagnostic(
-                code=codes.NON_FINITE, severity="error", phase=Phase.LOSS,
-                message=f"The loss is {value} although the model's output is finite.",
-                file=ctx.user_file, fix="Check loss(output) step by step."),)
-        at = short_location(event.file, event.line)
-        return (Diagnostic(
+        return (loss_nonfinite(ctx, float(loss_value.detach().float().reshape(-1)[0]), event),)
+
+
+def loss_nonfinite(ctx: SessionContext, loss: float, event: Optional[OpEvent]) -> Diagnostic:
+    """A non-finite loss from a finite model output, at the op of the loss that made it."""
+    value = number(loss)
+    if event is None:
+        return Diagnostic(
             code=codes.NON_FINITE, severity="error", phase=Phase.LOSS,
-            message=f"The loss is {value} although the model's output is finite: {event.op}"
-                    + (f" at {at}" if at else "") + " makes it non-finite"
-                    + (f": {event.hint}" if event.hint else "") + ".",
-            file=event.file or ctx.user_file, line=event.line, fix=_fix_for(event),
-            details=(("op", event.op),)),)
+            message=f"The loss is {value} although the model's output is finite.",
+            file=ctx.user_file, fix="Check loss(output) step by step.")
+    at = short_location(event.file, event.line)
+    return Diagnostic(
+        code=codes.NON_FINITE, severity="error", phase=Phase.LOSS,
+        message=f"The loss is {value} although the model's output is finite: {event.op}"
+                + (f" at {at}" if at else "") + " makes it non-finite"
+                + (f": {event.hint}" if event.hint else "") + ".",
+        file=event.file or ctx.user_file, line=event.line, fix=_fix_for(event),
+        details=(("op", event.op),))

@@ -42,9 +42,25 @@ class OpEvent:
     hint: str = ""  # what about the inputs explains it ("3 zeros in the denominator")
 
 
+@dataclass(frozen=True)
+class LossTerm:
+    """A scalar that takes part in autograd, made in the loss: one term of a total loss."""
+
+    op: str
+    file: Optional[str]
+    line: Optional[int]
+    value: Any  # the detached 1-element tensor (read once per step, with the others)
+
+
+# Ops that add terms up: their results are partial sums, not terms.
+_SUMS = {"x + y", "x - y", "+=", "-=", "torch.add", "torch.sub", "Tensor.add", "Tensor.sub",
+         "Tensor.add_", "Tensor.sub_", "x += y", "x -= y"}
+
+
 @dataclass
 class TraceResult:
     events: list[OpEvent] = field(default_factory=list)
+    terms: list[LossTerm] = field(default_factory=list)  # kept when tracing a loss
 
     @property
     def first_nan(self) -> Optional[OpEvent]:
@@ -103,18 +119,23 @@ class NonFiniteTracer(TorchFunctionMode):
     """Checks each torch op; records the ops that introduced NaN or Inf (first 16)."""
 
     MAX_EVENTS = 16
+    MAX_TERMS = 64
 
-    def __init__(self, ctx: SessionContext, hint: Callable[[Callable, tuple, dict, str], str]
-                 ) -> None:
+    def __init__(self, ctx: SessionContext, hint: Callable[[Callable, tuple, dict, str], str],
+                 terms: bool = False) -> None:
         super().__init__()
         self.ctx = ctx
         self.hint = hint
         self.result = TraceResult()
         self.done = False  # after the first NaN nothing more is learned
+        self.keep_terms = terms  # a loss: keep its scalar terms (which one exploded)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
+        if self.keep_terms and isinstance(result, torch.Tensor) and result.requires_grad \
+                and result.numel() == 1 and len(self.result.terms) < self.MAX_TERMS:
+            self._note_term(func, result)
         if not self.done:
             try:
                 self._check(func, args, kwargs, result)
@@ -149,6 +170,17 @@ class NonFiniteTracer(TorchFunctionMode):
                                           outs[0].dtype, hint))
         if kind == "nan" or len(self.result.events) >= self.MAX_EVENTS:
             self.done = True
+
+    def _note_term(self, func, result: torch.Tensor) -> None:
+        try:
+            op = op_name(func)
+            if op in _SUMS or not result.is_floating_point() or result.device.type == "meta":
+                return
+            found = caller_user_frame(self.ctx.user_file)
+            file, line = found if found else (None, None)
+            self.result.terms.append(LossTerm(op, file, line, result.detach()))
+        except Exception:
+            self.keep_terms = False  # never break the user's loss
 
 
 @contextlib.contextmanager

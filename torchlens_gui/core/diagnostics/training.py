@@ -13,6 +13,7 @@ from typing import Any, Iterable, Optional
 from . import codes
 from ..recording.events import Diagnostic, Phase, StepFigures
 from ..usercode.context import SessionContext
+from .sources import short_location
 
 DIVERGE_FACTOR = 100.0  # the loss rose to this many times its running minimum
 FAR_FROM_NORMALISED = 10.0  # |mean| or std beyond this (or std below 1/this) is "not normalised"
@@ -28,13 +29,16 @@ class TrainingChecks:
         self.first_shape: Optional[tuple] = None
         self.shapes_noted: set = set()
         self.data_reported = 0
+        self.term_low: dict[tuple, float] = {}  # (op, file, line) -> lowest positive |value|
 
     # ---- loss -------------------------------------------------------------------------------
 
-    def after_step(self, figures: StepFigures, modules: tuple[str, ...], ctx: SessionContext
-                   ) -> Iterable[Diagnostic]:
+    def after_step(self, figures: StepFigures, modules: tuple[str, ...], ctx: SessionContext,
+                   terms: tuple = ()) -> Iterable[Diagnostic]:
         """``diverging-loss`` once: the loss rose to DIVERGE_FACTOR times its running minimum
-        (of positive values), or turned non-finite after being finite."""
+        (of positive values), or turned non-finite after being finite. ``terms`` (op, file,
+        line, value) are the loss's terms: the one that grew the most is named."""
+        grown = self._grown_term(terms)
         loss = figures.loss
         if loss is None or self.diverged or figures.nonfinite == "data":
             return ()
@@ -50,7 +54,25 @@ class TrainingChecks:
         else:
             return ()
         self.diverged = True
-        return (diverging_loss(figures, modules, how, ctx.user_file),)
+        return (diverging_loss(figures, modules, how, ctx.user_file, grown),)
+
+    def _grown_term(self, terms: tuple) -> Optional[tuple]:
+        """Of a loss of several terms, (op, file, line, value, growth) of the first non-finite
+        term, else of the one that grew most over its lowest value; running minimums kept."""
+        grown = None
+        for op, file, line, value in terms:
+            key = (op, file, line)
+            low = self.term_low.get(key)
+            if not math.isfinite(value):
+                growth = math.inf
+            else:
+                growth = abs(value) / low if low else 0.0
+                if abs(value) > 0:
+                    self.term_low[key] = abs(value) if low is None else min(low, abs(value))
+            if grown is None or growth > grown[4]:
+                grown = (op, file, line, value, growth)
+        distinct = {(op, file, line) for op, file, line, _ in terms}
+        return grown if len(distinct) > 1 and grown[4] > 1 else None
 
     # ---- reported from the tracker ----------------------------------------------------------
 
@@ -103,9 +125,17 @@ class TrainingChecks:
 
 
 def diverging_loss(figures: StepFigures, modules: tuple[str, ...], how: str,
-                   file: Optional[str]) -> Diagnostic:
+                   file: Optional[str], term: Optional[tuple] = None) -> Diagnostic:
     lr = figures.lr[0] if figures.lr else None
     facts = [f"learning rate {lr:.3g}" if lr is not None else "no optimizer seen"]
+    line = None
+    if term is not None:
+        op, term_file, line, value, growth = term
+        at = short_location(term_file, line)
+        facts.insert(0, f"the term {op}" + (f" at {at}" if at else "") + (
+            f" turned {value}" if not math.isfinite(value) else
+            f" grew the most ({value:.4g}, {growth:.0f}x its lowest)"))
+        file = term_file or file
     module = None
     ratios = [(r, i) for i, r in enumerate(figures.module_update_ratios) if math.isfinite(r)]
     if ratios:
@@ -125,9 +155,10 @@ def diverging_loss(figures: StepFigures, modules: tuple[str, ...], how: str,
     return Diagnostic(
         code=codes.DIVERGING_LOSS, severity="warning", phase=Phase.LOSS,
         message=f"Step {figures.step}: the loss {how}; " + ", ".join(facts),
-        module=module, file=file, step=figures.step,
+        module=module, file=file, line=line, step=figures.step,
         details=tuple((k, v) for k, v in (("learning rate", f"{lr:.3g}" if lr else ""),
-                                          ("inputs", scale)) if v),
+                                          ("inputs", scale),
+                                          ("term", term[0] if term else "")) if v),
         fix=_sentence("; ".join(fixes)))
 
 
@@ -143,6 +174,12 @@ def _input_scale(figures: StepFigures) -> str:
             0 < std < 1 / FAR_FROM_NORMALISED:
         return f"inputs far from normalised (mean {mean:.3g}, std {std:.3g})"
     return ""
+
+
+def report_once(tracker: Any, diagnostic: Diagnostic) -> None:
+    """Report a step's non-finite finding unless one was already explained in this step."""
+    if not _already_nonfinite(tracker.ctx):
+        tracker.report(diagnostic)
 
 
 def _report_nonfinite(tracker: Any, phase: str, module: str, what: str, fix: str) -> None:

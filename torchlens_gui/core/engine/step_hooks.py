@@ -81,7 +81,7 @@ class StepHooks(ModuleHooks):
         else:
             self._light_exit(module, args, kwargs, output)
         if not ctx.stack:
-            self.tracker.top_level_exit()
+            self.tracker.top_level_exit(ctx.paths.get(id(module), ""), output)
 
     def _light_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         call = self._pop(module)

@@ -30,6 +30,9 @@ from ..usercode.context import SessionContext
 from ..usercode.loader import TrainsAtImport
 from ..usercode.tree import own_parameters
 from ..diagnostics import training as training_checks
+from ..diagnostics.nonfinite import loss_nonfinite, op_hint
+from ..diagnostics.op_trace import LossTerm, NonFiniteTracer
+from ..usercode.user_frames import caller_user_frame
 from .gate import StepGate
 
 
@@ -108,6 +111,10 @@ class StepTracker:
         self.checks = training_checks.TrainingChecks()
         self._param_owner: dict[int, str] = {}
         self._known_modules = -1
+        # Script mode has no loss phase: the ops between the model's outermost call and
+        # backward run under the loss phase's tracer (its NaN births and scalar terms).
+        self.watch_loss = False
+        self._loss_watch: Optional[NonFiniteTracer] = None
 
     # ---- install / remove -------------------------------------------------------------------
 
@@ -160,6 +167,7 @@ class StepTracker:
         """An outermost module call is about to run (no other module is running). A lazy close
         waits for the step's first module to be called again (a loss module called after the
         model belongs to the model's step)."""
+        self._unwatch_loss()
         if self._pending and path == self.first_module:
             self._close(self._pending)
         if not self.open:
@@ -171,13 +179,40 @@ class StepTracker:
         if self.first_input is None and (torch.is_grad_enabled() or self.kind == "module"):
             self._note_inputs(path, inputs)
 
-    def top_level_exit(self) -> None:
+    def top_level_exit(self, path: str = "", output: Any = None) -> None:
         if self.kind == "module":
             self._pending = "module"
+        if self.watch_loss and self.open:
+            self._watch_loss(path, output)
+
+    def _watch_loss(self, path: str, output: Any) -> None:
+        """Trace the script's ops until backward (or the next outermost call); a scalar the
+        outermost module returned (a loss module's) is a term already."""
+        watch = self._loss_watch
+        if watch is None or self.ctx.loss_trace is not watch.result:
+            watch = self._loss_watch = NonFiniteTracer(self.ctx, op_hint, terms=True)
+            self.ctx.loss_trace = watch.result
+        if isinstance(output, torch.Tensor) and output.requires_grad and output.numel() == 1:
+            found = caller_user_frame(self.ctx.user_file)
+            watch.result.terms.append(LossTerm(path, *(found or (None, None)), output.detach()))
+        watch.__enter__()
+        watch.pushed = True
+
+    def _unwatch_loss(self) -> None:
+        watch = self._loss_watch
+        if watch is None or not getattr(watch, "pushed", False):
+            return
+        watch.pushed = False
+        # Pop only our own mode: a script that entered its own since keeps it.
+        if torch._C._len_torch_function_stack() and \
+                torch._C._get_function_stack_at(torch._C._len_torch_function_stack() - 1) \
+                is watch:
+            watch.__exit__(None, None, None)
 
     def finish(self) -> None:
         """The run is over: close the open step (a training run's trailing calls with no
         backward, an evaluation after the last optimizer step, are not a step of their own)."""
+        self._unwatch_loss()
         if not self.open:
             return
         if self.kind != "module" and self.loss is None and not self._pending:
@@ -197,6 +232,7 @@ class StepTracker:
 
     def _reset_step(self) -> None:
         self.loss: Optional[float] = None
+        self.terms: tuple[tuple[str, Optional[str], Optional[int], float], ...] = ()
         self.nonfinite = ""
         self.first_input: Optional[tuple] = None
         self.first_module: Optional[str] = None  # the step's first outermost module
@@ -227,7 +263,7 @@ class StepTracker:
         if ended_by != "optimizer" and not self.grad_norms:
             self._read_gradients(None)
         figures = self._figures(ended_by)
-        for diagnostic in self.checks.after_step(figures, self._modules, self.ctx):
+        for diagnostic in self.checks.after_step(figures, self._modules, self.ctx, self.terms):
             self.report(diagnostic)
         self.emit(ev.StepEnded(figures, self._modules))
         self.open = False
@@ -257,6 +293,7 @@ class StepTracker:
     # ---- backward ---------------------------------------------------------------------------
 
     def _before_backward(self, tensors: Any) -> None:
+        self._unwatch_loss()
         if self._pending == "backward":  # a forward's backward belongs to its step
             self._close(self._pending)
         if not self.open:
@@ -264,12 +301,28 @@ class StepTracker:
         if self.kind == "module":
             self.kind = "backward"
         self._pending = ""
+        trace, self.ctx.loss_trace = self.ctx.loss_trace, None
         root = tensors if isinstance(tensors, torch.Tensor) else None
         if root is not None and root.numel() == 1 and root.device.type != "meta":
             value = float(root.detach().float().item())
             self.loss = value
+            if trace is not None:
+                self._read_terms(trace, root)
             if not math.isfinite(value) and not self.nonfinite:
                 self.nonfinite = "loss"
+                if trace is not None and trace is getattr(self._loss_watch, "result", None) \
+                        and trace.culprit() is not None:  # model files: the loss rule says it
+                    training_checks.report_once(self, loss_nonfinite(self.ctx, value,
+                                                                     trace.culprit()))
+
+    def _read_terms(self, trace: Any, root: torch.Tensor) -> None:
+        """The values of the loss's terms (the total and partial sums left out), one read."""
+        terms = [t for t in trace.terms if t.value.data_ptr() != root.data_ptr()]
+        if not terms:
+            return
+        with torch.no_grad():
+            values = torch.stack([t.value.float().reshape(()) for t in terms]).tolist()
+        self.terms = tuple((t.op, t.file, t.line, v) for t, v in zip(terms, values))
 
     def _after_backward(self) -> None:
         if self.kind == "backward":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Optional
+import shlex
+from typing import Any, Optional, Sequence
 
 from .events import Diagnostic, ParamInfo, StepFigures, TensorSummary
 from .paths import last_segment
@@ -161,12 +162,14 @@ def _flags(summaries) -> str:
     return " ".join(parts)
 
 
-def to_text(record: RunRecord) -> str:
-    """A readable report: the module tree with shapes and flags, then the diagnostics."""
+def to_text(record: RunRecord, command: str = "check", arguments: Sequence[str] = ()) -> str:
+    """A readable report: the module tree with shapes and flags, then the diagnostics. The
+    header says what ran: ``command`` ("check" or "run") on the file, with ``arguments``."""
     lines = []
     name = os.path.basename(record.file) if record.file else "(live model)"
+    name = " ".join([name, *(shlex.quote(a) for a in arguments)])
     mode = " (dry run on meta: shapes and dtypes only)" if record.dry_run else ""
-    lines.append(f"torchlens-gui check: {name} on {record.device}{mode}")
+    lines.append(f"torchlens-gui {command}: {name} on {record.device}{mode}")
     lines.append("")
     header = f"{'module':<44} {'type':<18} {'calls':>5}  {'output':<22} {'dtype':<9} " \
              f"{'grad norm':>9}  flags"

@@ -51,6 +51,9 @@ class SessionContext:
     # path -> name -> ParamInfo, filled once backward is done: detectors after backward read
     # the parameter and gradient statistics from here instead of reducing the tensors again.
     param_infos: dict[str, dict[str, ParamInfo]] = field(default_factory=dict)
+    # The loss's op trace (its NaN/Inf births and scalar terms) until backward takes it: the
+    # step tracker names the term that exploded or turned non-finite.
+    loss_trace: Any = None
 
     @contextlib.contextmanager
     def suspend_hooks(self) -> Iterator[None]:
