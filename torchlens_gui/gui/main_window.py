@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
 
     def _on_session_ended(self, ended: ev.SessionEnded) -> None:
         self.model.set_current(None)
-        if ended.status == "failed" and not self.controller.record.nodes:
+        if ended.status == ev.RunStatus.FAILED and not self.controller.record.nodes:
             first = ended.diagnostics[0].message.splitlines()[0] if ended.diagnostics else ""
             bad = style.html_color("bad")
             self.tree.set_placeholder(
@@ -353,7 +353,7 @@ class MainWindow(QMainWindow):
                 "The <b>Diagnostics</b> panel below has the line and a fix; the <b>Source</b> "
                 "panel marks the line.<br>Edit the file, then press <b>Ctrl+Shift+F5</b> to "
                 "restart.")
-        elif ended.status == "stopped" and not self.controller.record.nodes:
+        elif ended.status == ev.RunStatus.STOPPED and not self.controller.record.nodes:
             self.tree.set_placeholder("<h3>Stopped before the model was built</h3>")
         self.log_panel.note(f"session ended: {ended.status} in {ended.elapsed_s:.2f} s")
         # The first error, else the first warning: its module and line are what to look at.
@@ -374,9 +374,9 @@ class MainWindow(QMainWindow):
 
     def _raise_dock_for(self, location: ev.PauseLocation) -> None:
         """Bring forward the panel that explains why the session stopped here."""
-        if location.reason == "non-finite":
+        if location.reason == ev.PauseReason.NON_FINITE:
             self.docks[Dock.NONFINITE].raise_()
-        elif location.reason == "exception":
+        elif location.reason == ev.PauseReason.EXCEPTION:
             self.docks[Dock.DIAGNOSTICS].raise_()
         elif location.phase == ev.Phase.BACKWARD:
             self.docks[Dock.GRADIENTS].raise_()
