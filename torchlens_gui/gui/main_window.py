@@ -203,13 +203,15 @@ class MainWindow(QMainWindow):
         return True
 
     def open_script(self, path: str, args: list[str], run: bool = False,
-                    steps: Optional[int] = None) -> None:
+                    steps: Optional[int] = None, remember: bool = True) -> None:
         """Run ``path`` as a training script with ``args`` (paused before its first step
-        unless ``run``); ``steps`` stops it after that many steps."""
+        unless ``run``); ``steps`` stops it after that many steps. ``remember=False`` leaves
+        the recent files alone (a --screenshot run)."""
         path = os.path.abspath(path)
         if self.controller.source != path:
             self.controller.set_breakpoints(())
-        self.recent.add(path)
+        if remember:
+            self.recent.add(path)
         self.controller.start(path, run=run, script_args=list(args), steps=steps)
 
     def open_spec(self, spec: ModelSpec, run: bool = False) -> None:
@@ -243,7 +245,7 @@ class MainWindow(QMainWindow):
         start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
         path, _ = QFileDialog.getOpenFileName(self, "Run a training script", start,
                                               SCRIPT_FILTER)
-        if not path:
+        if not path or not self.confirm_runs_code(path):  # a script runs with the user's rights
             return
         text, ok = QInputDialog.getText(self, "Run a training script",
                                         f"Arguments for {os.path.basename(path)} (as on the "

@@ -7,6 +7,7 @@ happens, hooks are removed and stdout/stderr/warnings are restored before ``run`
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -24,6 +25,7 @@ from ..usercode.creation_sites import CreationSites
 from .devices import (DeviceUnavailable, free_cached_memory, is_out_of_memory, resolve_device,
                       synchronize)
 from ..diagnostics import Diagnostician, default_diagnostician, run_failures
+from ..diagnostics.backward_replay import capture_rng, replay_backward
 from .gate import Command, SessionStopped, StepGate
 from .isolation import ProcessState
 from .outcomes import (internal_error, interrupted, meta_model, no_parameters,
@@ -207,11 +209,15 @@ class Session:
                                   values=self.values, histograms=self.histograms,
                                   zeros=self.zero_counts, tensor_keeper=self.tensor_keeper)
         self._hooks.install()
+        rng = None if self.dry_run else capture_rng(ctx.device)
         with compiled_code_eager():
             output = self._forward(model, inputs, ctx)
             if output is not FORWARD_FAILED and not self.dry_run:
                 loss_value = self._loss(spec, output, ctx)
                 if loss_value is not None:
+                    ctx.replay_backward = functools.partial(
+                        replay_backward, ctx, rng=rng,
+                        forward_and_loss=lambda: self._loss_again(spec, model, inputs))
                     self._backward(loss_value, ctx)
         self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
         return self._ended_status()
@@ -331,12 +337,7 @@ class Session:
         try:
             with self.diagnostician.phase_guard(Phase.FORWARD, ctx), \
                     ctx.sites.recording(ctx.user_file, in_forward=True):
-                if isinstance(inputs, dict):
-                    output = model(**inputs)
-                elif isinstance(inputs, tuple):
-                    output = model(*inputs)
-                else:
-                    output = model(inputs)
+                output = call_model(model, inputs)
                 synchronize(ctx.device)
         except (SessionStopped, KeyboardInterrupt):
             raise
@@ -383,6 +384,12 @@ class Session:
             self.report(run_failures.loss_without_grad(spec.file))
             return None
         return value
+
+    @staticmethod
+    def _loss_again(spec: ModelSpec, model: nn.Module, inputs: Any) -> torch.Tensor:
+        """Forward and loss once more, unwatched (a failed backward's re-run)."""
+        output = call_model(model, inputs)
+        return surrogate_loss(output) if spec.loss is None else spec.loss(output)
 
     def _backward(self, loss_value: torch.Tensor, ctx: SessionContext) -> None:
         self._phase(Phase.BACKWARD)
@@ -447,6 +454,15 @@ def _all_on(model: nn.Module, device: torch.device) -> bool:
         return False
     return all(t.device == device for t in model.parameters()) and \
         all(t.device == device for t in model.buffers())
+
+
+def call_model(model: nn.Module, inputs: Any) -> Any:
+    """model(**dict), model(*tuple) or model(x): the model-file contract for inputs."""
+    if isinstance(inputs, dict):
+        return model(**inputs)
+    if isinstance(inputs, tuple):
+        return model(*inputs)
+    return model(inputs)
 
 
 def surrogate_loss(output: Any) -> torch.Tensor:

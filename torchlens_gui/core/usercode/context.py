@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 import torch.nn as nn
@@ -51,6 +51,9 @@ class SessionContext:
     # path -> name -> ParamInfo, filled once backward is done: detectors after backward read
     # the parameter and gradient statistics from here instead of reducing the tensors again.
     param_infos: dict[str, dict[str, ParamInfo]] = field(default_factory=dict)
+    # Set before backward: re-runs forward + loss + backward under anomaly mode and returns
+    # the autograd node that raised the given error (only called on that error path).
+    replay_backward: Optional[Callable[[BaseException], Any]] = None
 
     @contextlib.contextmanager
     def suspend_hooks(self) -> Iterator[None]:
@@ -87,6 +90,7 @@ class SessionContext:
         self.stack.clear()
         self.output = None
         self.model = None
+        self.replay_backward = None
         self.paths.clear()
         self.modules.clear()
         self.unregistered.clear()
