@@ -12,6 +12,7 @@ from torchlens_gui.core.diagnostics import Diagnostician, codes, default_diagnos
 from torchlens_gui.core.diagnostics.codes import CODES
 from torchlens_gui.core.diagnostics.rule import EVENTS, Rule
 from torchlens_gui.core.diagnostics.rules import RULES
+from torchlens_gui.core.recording.events import CallStatus, PauseKind, PauseReason, Phase, RunStatus
 
 from case_tools import case_path
 
@@ -34,6 +35,16 @@ def readme_table() -> dict[str, tuple[str, ...]]:
     return table
 
 
+def package_trees():
+    """(path relative to the package, parsed module) for every Python file of the package."""
+    for folder, _, files in os.walk(PACKAGE):
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                with open(path, encoding="utf-8") as fh:
+                    yield os.path.relpath(path, PACKAGE), ast.parse(fh.read(), path)
+
+
 def test_the_readme_table_lists_every_code_with_its_severities():
     assert readme_table() == {code: info.severities for code, info in CODES.items()}
 
@@ -41,34 +52,24 @@ def test_the_readme_table_lists_every_code_with_its_severities():
 def test_codes_are_named_only_through_the_table():
     """``code="..."`` literals anywhere in the package would bypass the table."""
     offenders = []
-    for folder, _, files in os.walk(PACKAGE):
-        for name in files:
-            path = os.path.join(folder, name)
-            if not name.endswith(".py") or path.endswith(os.path.join("diagnostics", "codes.py")):
-                continue
-            with open(path, encoding="utf-8") as fh:
-                tree = ast.parse(fh.read(), path)
-            for node in ast.walk(tree):
-                if isinstance(node, ast.keyword) and node.arg == "code" and \
-                        isinstance(node.value, ast.Constant):
-                    offenders.append(f"{os.path.relpath(path, PACKAGE)}:{node.value.lineno}")
+    for path, tree in package_trees():
+        if path == os.path.join("core", "diagnostics", "codes.py"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg == "code" and \
+                    isinstance(node.value, ast.Constant):
+                offenders.append(f"{path}:{node.value.lineno}")
     assert offenders == []
 
 
 def test_phases_are_named_only_through_the_phase_enum():
     """``phase="..."`` literals would bring back a second spelling of a phase."""
     offenders = []
-    for folder, _, files in os.walk(PACKAGE):
-        for name in files:
-            if not name.endswith(".py"):
-                continue
-            path = os.path.join(folder, name)
-            with open(path, encoding="utf-8") as fh:
-                tree = ast.parse(fh.read(), path)
-            for node in ast.walk(tree):
-                if isinstance(node, ast.keyword) and node.arg == "phase" and \
-                        isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                    offenders.append(f"{os.path.relpath(path, PACKAGE)}:{node.value.lineno}")
+    for path, tree in package_trees():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg == "phase" and \
+                    isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                offenders.append(f"{path}:{node.value.lineno}")
     assert offenders == []
 
 
@@ -142,3 +143,118 @@ def test_the_default_diagnostician_runs_every_registered_rule_once():
     assert [type(rule) for rule in diagnostician.rules] == list(RULES)
     states = {id(rule.state) for rule in diagnostician.rules}
     assert len(states) == 1  # one shared watch state per session
+
+
+# ---- the run's vocabularies: end statuses, call statuses, pause kinds and reasons --------------
+
+VOCABULARIES = (RunStatus, CallStatus, PauseKind, PauseReason)
+VOCABULARY_WORDS = {member.value for vocabulary in VOCABULARIES for member in vocabulary}
+# Names a vocabulary word is given to or compared with ...
+VOCABULARY_FIELDS = {"status", "ended_as", "kind", "reason"}
+# ... functions and events that take one as an argument ...
+VOCABULARY_CARRIERS = {"SessionEnded", "_Abort", "_end", "_end_record", "PauseLocation",
+                       "should_pause", "checkpoint", "problem_pause_wanted", "histogram_wanted"}
+
+
+def _name(node: ast.AST) -> str:
+    return node.id if isinstance(node, ast.Name) else \
+        node.attr if isinstance(node, ast.Attribute) else ""
+
+
+def _is_field(node: ast.AST) -> bool:
+    """``status``, ``call.status``, ``self._stop_status``, ``PROBLEM_REASONS``..."""
+    name = _name(node).lower()
+    return any(field in name for field in VOCABULARY_FIELDS)
+
+
+def _words(node: ast.AST) -> list[ast.Constant]:
+    """The vocabulary words spelled as literals in ``node`` (a constant, a tuple/list/set of
+    them, or either branch of ``a if c else b``)."""
+    if isinstance(node, ast.Constant):
+        return [node] if isinstance(node.value, str) and node.value in VOCABULARY_WORDS else []
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return [c for item in node.elts for c in _words(item)]
+    if isinstance(node, ast.IfExp):
+        return _words(node.body) + _words(node.orelse)
+    if isinstance(node, ast.BoolOp):
+        return [c for value in node.values for c in _words(value)]
+    return []
+
+
+def vocabulary_literals(tree: ast.AST) -> list[ast.Constant]:
+    """Literal vocabulary words where a status, pause kind or pause reason goes: a keyword,
+    comparison or assignment of a name holding one of VOCABULARY_FIELDS, an argument of
+    VOCABULARY_CARRIERS, a value returned by a function typed to return a vocabulary, or the
+    keys of a table keyed by them (two words or more). Other vocabularies that share a word
+    (html_color("ok"), a tensor role "grad", a severity "error") are left alone."""
+    enum_names = {v.__name__ for v in VOCABULARIES}
+    found: list[ast.Constant] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in VOCABULARY_FIELDS:
+            found += _words(node.value)
+        elif isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            if any(_is_field(o) for o in operands):
+                found += [c for o in operands for c in _words(o)]
+        elif isinstance(node, ast.Call) and _name(node.func) in VOCABULARY_CARRIERS:
+            found += [c for arg in node.args for c in _words(arg)]
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                    found += [c for t, v in zip(target.elts, node.value.elts) if _is_field(t)
+                              for c in _words(v)]
+                elif _is_field(target):
+                    found += _words(node.value)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns and \
+                any(name in ast.unparse(node.returns) for name in enum_names):
+            found += [c for ret in ast.walk(node) if isinstance(ret, ast.Return) and ret.value
+                      for c in _words(ret.value)]
+        elif isinstance(node, ast.Dict):
+            keys = [c for key in node.keys if key is not None for c in _words(key)]
+            if len(keys) >= 2:
+                found += keys
+    return found
+
+
+def test_vocabulary_literals_are_found_where_a_status_or_pause_word_goes():
+    """The scan below finds each way a literal could come back (and leaves other words be)."""
+    source = '''
+def ended(record) -> RunStatus:
+    return "problems" if record.nodes else "ok"
+SessionEnded("failed", 0.0)
+gate.should_pause(Phase.FORWARD, "enter", "", 0)
+PauseLocation(Phase.FORWARD, kind="exit", path="", call_index=0, depth=0, reason="run-to")
+if call.status == "running" or location.reason in ("non-finite", "exception"):
+    status = "stopped"
+call.elapsed_s, call.status = 0.5, "done"
+PROBLEM_REASONS = ("non-finite", "exception")
+ENDED_TEXT = {"ok": "Finished", "failed": "Failed"}
+html_color("ok"); {"ok": 1, "bad": 2}; TensorSummary(kind="value")
+'''
+    found = sorted((c.lineno, c.col_offset, c.value) for c in vocabulary_literals(ast.parse(source)))
+    assert [value for _, _, value in found] == [
+        "problems", "ok", "failed", "enter", "exit", "run-to", "running", "non-finite",
+        "exception", "stopped", "done", "non-finite", "exception", "ok", "failed"]
+
+
+def test_statuses_and_pause_words_are_named_only_through_their_enums():
+    """A literal "ok", "failed", "enter" or "breakpoint" where a run status, call status, pause
+    kind or pause reason goes would bring back a spelling the enums do not own."""
+    offenders = [f"{path}:{c.lineno} {c.value!r}"
+                 for path, tree in package_trees() for c in vocabulary_literals(tree)]
+    assert offenders == []
+
+
+def test_the_vocabularies_serialise_as_the_public_strings():
+    """Members are their strings: ``check --json`` and comparisons with plain strings keep
+    working byte for byte."""
+    import json
+
+    assert json.dumps({"status": RunStatus.PROBLEMS, RunStatus.OK: PauseReason.RUN_TO}) == \
+        '{"status": "problems", "ok": "run-to"}'
+    assert [s.value for s in RunStatus] == ["ok", "problems", "failed", "stopped"]
+    assert f"{RunStatus.STOPPED} {PauseKind.EXIT}" == "stopped exit" == \
+        " ".join([str(RunStatus.STOPPED), str(PauseKind.EXIT)])
+    assert RunStatus("failed") is RunStatus.FAILED and CallStatus.DONE == "done"
+    assert {RunStatus.OK: 0}["ok"] == 0  # tables keyed by members answer plain strings
+    assert [s.phase for s in RunStatus] == [Phase.DONE, Phase.DONE, Phase.FAILED, Phase.STOPPED]

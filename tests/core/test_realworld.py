@@ -79,6 +79,10 @@ BUGS = [
     ("squeeze_last_batch", "runtime-error", "",
      ["RoundSTE.backward (squeeze_last_batch.py:15)", "RoundSTE.apply at "
       "squeeze_last_batch.py:24", "drops the batch dimension", ".squeeze(-1)"]),
+    ("squeeze_weighted_last_batch", "runtime-error", "",
+     ["has changed the size of value", "at SqueezeBackward0", "the squeeze at "
+      "squeeze_weighted_last_batch.py:16 in (root)", "drops the batch dimension", ".squeeze(-1)",
+      "drop_last=True"]),
     ("graph_cut_item", "no-gradient", "encoder",
      ["Tensor.item at graph_cut_item.py:15", "Tensor.detach at graph_cut_item.py:16"]),
     ("unused_branch_with_logging", "no-gradient", "unused", ["never reached the loss"]),

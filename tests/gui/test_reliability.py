@@ -4,11 +4,12 @@ closing does not wait for it, and a restart leaves no view of the previous run b
 
 from __future__ import annotations
 
+import os
 import time
 
 from PySide6.QtCore import Qt
 
-from conftest import case
+from conftest import EXAMPLES, case
 from torchlens_gui.gui.window_layout import Dock
 
 
@@ -145,3 +146,21 @@ def test_restarts_leave_no_module_hooks_or_threads_behind(driver, window):
     assert not [n for n in sys.modules if n.startswith(USER_MODULE_PREFIX)]
     assert torch.get_default_dtype() == dtype and not torch.is_anomaly_enabled()
     assert threading.active_count() <= threads + 1  # at most the last run's ending thread
+
+
+def test_running_a_chosen_training_script_asks_first(window, settings, qtbot, monkeypatch):
+    """File > Run a Training Script… runs the script's code too: the same notice, and a
+    cancel runs nothing (not even the arguments prompt)."""
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    from torchlens_gui.gui.safety_notice import SAFETY_NOTICE_KEY
+
+    script = os.path.join(EXAMPLES, "diverging_training.py")
+    settings.setValue(SAFETY_NOTICE_KEY, False)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (script, ""))
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: asked.append(a) or ("", False))
+    seen = _answer_notice(qtbot, accept=False)
+    window._on_run_script_triggered()
+    assert seen and "diverging_training.py" in seen[0]
+    assert asked == [] and window.controller.source is None

@@ -83,7 +83,8 @@ def run_app(file: Optional[str] = None, device: Optional[str] = None, run: bool 
     if spec is not None:
         window.open_spec(spec, run=run or bool(screenshot))
     elif file is not None and script_args is not None:  # torchlens-gui run SCRIPT (window)
-        window.open_script(file, script_args, run=run or bool(screenshot), steps=steps)
+        window.open_script(file, script_args, run=run or bool(screenshot), steps=steps,
+                           remember=not screenshot)
     elif file is not None:
         window.open_file(file, run=run or bool(screenshot), remember=not screenshot)
     elif screenshot:

@@ -203,13 +203,15 @@ class MainWindow(QMainWindow):
         return True
 
     def open_script(self, path: str, args: list[str], run: bool = False,
-                    steps: Optional[int] = None) -> None:
+                    steps: Optional[int] = None, remember: bool = True) -> None:
         """Run ``path`` as a training script with ``args`` (paused before its first step
-        unless ``run``); ``steps`` stops it after that many steps."""
+        unless ``run``); ``steps`` stops it after that many steps. ``remember=False`` leaves
+        the recent files alone (a --screenshot run)."""
         path = os.path.abspath(path)
         if self.controller.source != path:
             self.controller.set_breakpoints(())
-        self.recent.add(path)
+        if remember:
+            self.recent.add(path)
         self.controller.start(path, run=run, script_args=list(args), steps=steps)
 
     def open_spec(self, spec: ModelSpec, run: bool = False) -> None:
@@ -243,7 +245,7 @@ class MainWindow(QMainWindow):
         start = os.path.dirname(self.recent.files()[0]) if self.recent.files() else ""
         path, _ = QFileDialog.getOpenFileName(self, "Run a training script", start,
                                               SCRIPT_FILTER)
-        if not path:
+        if not path or not self.confirm_runs_code(path):  # a script runs with the user's rights
             return
         text, ok = QInputDialog.getText(self, "Run a training script",
                                         f"Arguments for {os.path.basename(path)} (as on the "
@@ -344,7 +346,7 @@ class MainWindow(QMainWindow):
 
     def _on_session_ended(self, ended: ev.SessionEnded) -> None:
         self.model.set_current(None)
-        if ended.status == "failed" and not self.controller.record.nodes:
+        if ended.status == ev.RunStatus.FAILED and not self.controller.record.nodes:
             first = ended.diagnostics[0].message.splitlines()[0] if ended.diagnostics else ""
             bad = style.html_color("bad")
             self.tree.set_placeholder(
@@ -353,7 +355,7 @@ class MainWindow(QMainWindow):
                 "The <b>Diagnostics</b> panel below has the line and a fix; the <b>Source</b> "
                 "panel marks the line.<br>Edit the file, then press <b>Ctrl+Shift+F5</b> to "
                 "restart.")
-        elif ended.status == "stopped" and not self.controller.record.nodes:
+        elif ended.status == ev.RunStatus.STOPPED and not self.controller.record.nodes:
             self.tree.set_placeholder("<h3>Stopped before the model was built</h3>")
         self.log_panel.note(f"session ended: {ended.status} in {ended.elapsed_s:.2f} s")
         # The first error, else the first warning: its module and line are what to look at.
@@ -374,9 +376,9 @@ class MainWindow(QMainWindow):
 
     def _raise_dock_for(self, location: ev.PauseLocation) -> None:
         """Bring forward the panel that explains why the session stopped here."""
-        if location.reason == "non-finite":
+        if location.reason == ev.PauseReason.NON_FINITE:
             self.docks[Dock.NONFINITE].raise_()
-        elif location.reason == "exception":
+        elif location.reason == ev.PauseReason.EXCEPTION:
             self.docks[Dock.DIAGNOSTICS].raise_()
         elif location.phase == ev.Phase.BACKWARD:
             self.docks[Dock.GRADIENTS].raise_()

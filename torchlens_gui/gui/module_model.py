@@ -340,7 +340,7 @@ class ModuleTreeModel(QAbstractItemModel):
         if path == self.current:
             return style.CURRENT_BRUSH
         call = self.record.last_call(path)
-        if call is not None and call.status == "failed":
+        if call is not None and call.status == ev.CallStatus.FAILED:
             return style.ERROR_BRUSH
         if call is not None and (call.output_nonfinite or call.grad_nonfinite):
             return style.NONFINITE_BRUSH

@@ -9,7 +9,8 @@ from typing import Optional
 from ..core.recording import events as ev
 from ..core.recording.record import CallRecord, RunRecord
 
-PROBLEM_REASONS = ("non-finite", "exception")  # pauses that stop at a problem's line
+# pauses that stop at a problem's line
+PROBLEM_REASONS = (ev.PauseReason.NON_FINITE, ev.PauseReason.EXCEPTION)
 
 
 class Selection:

@@ -248,7 +248,7 @@ class SessionController(QObject):
             started=True, tree_reset=True, phase=True, loss=record.loss is not None,
             steps=len(record.steps) > 0,
             diagnostics=list(record.diagnostics), log=list(record.log),
-            ended=ev.SessionEnded(record.status or "ok", record.elapsed_s,
+            ended=ev.SessionEnded(record.status or ev.RunStatus.OK, record.elapsed_s,
                                   tuple(record.diagnostics))))
 
     def restart(self, run: bool = False) -> None:
@@ -355,17 +355,18 @@ class SessionController(QObject):
                 file=where[0] if where else self.record.file,
                 line=where[1] if where else None,
                 fix="Nothing to do: the window is usable and a restart does not wait for it. "
-                    "If the model blocks on purpose, make the wait shorter."), "stopped")
+                    "If the model blocks on purpose, make the wait shorter."),
+                ev.RunStatus.STOPPED)
 
-    def _end_record(self, diagnostic: ev.Diagnostic, status: str) -> None:
+    def _end_record(self, diagnostic: ev.Diagnostic, status: ev.RunStatus) -> None:
         """End the current record from the GUI side (the worker cannot say it any more)."""
         generation = self.generation
         elapsed = time.monotonic() - self.started_at if self.started_at else 0.0
         for call in self.record.calls:  # the calls it was inside never return to us
-            if call.status == "running":
+            if call.status == ev.CallStatus.RUNNING:
                 self._queue.put((generation, ev.ModuleFailed(
                     call.path, call.call_index, call.depth, diagnostic.message.splitlines()[0])))
-        for event in (ev.DiagnosticRaised(diagnostic), ev.PhaseChanged(ev.Phase(status)),
+        for event in (ev.DiagnosticRaised(diagnostic), ev.PhaseChanged(status.phase),
                       ev.SessionEnded(status, elapsed,
                                       tuple(self.record.diagnostics) + (diagnostic,))):
             self._queue.put((generation, event))
@@ -462,5 +463,5 @@ class SessionController(QObject):
                     phase=diagnostic_phase(self.record.phase),
                     message="torchlens-gui failed: the session thread ended without reporting "
                             "how", fix="This is a bug in torchlens-gui; please report it."),
-                    "failed")
+                    ev.RunStatus.FAILED)
         return changes.paused is not None or changes.ended is not None or self._queue.empty()

@@ -4,6 +4,9 @@ allows: a control is enabled only when pressing it does what its name says."""
 from __future__ import annotations
 
 from enum import Enum
+from typing import Optional
+
+from ..core.recording.events import RunStatus
 
 
 class SessionState(str, Enum):
@@ -19,12 +22,13 @@ class SessionState(str, Enum):
         return self in (SessionState.FINISHED, SessionState.FAILED)
 
 
-def session_state(loaded: bool, alive: bool, paused: bool, status) -> SessionState:
+def session_state(loaded: bool, alive: bool, paused: bool, status: Optional[RunStatus]
+                  ) -> SessionState:
     """The state from the controller's facts. The record's end status wins over a thread still
     alive: the worker lives on briefly after it reported the end, and nothing can be paused or
     stopped then."""
     if status is not None:
-        return SessionState.FAILED if status == "failed" else SessionState.FINISHED
+        return SessionState.FAILED if status == RunStatus.FAILED else SessionState.FINISHED
     if not loaded:
         return SessionState.IDLE
     if paused:

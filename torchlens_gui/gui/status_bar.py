@@ -16,13 +16,16 @@ PHASE_TEXT = {ev.Phase.LOAD: "Loading", ev.Phase.BUILD: "Building", ev.Phase.FOR
               ev.Phase.LOSS: "Loss", ev.Phase.BACKWARD: "Backward", ev.Phase.OPTIMIZER: "Optimizer step",
               ev.Phase.DONE: "Done",
               ev.Phase.FAILED: "Failed", ev.Phase.STOPPED: "Stopped"}
-KIND_TEXT = {"enter": "entering", "exit": "leaving", "grad": "gradient arrived at",
-             "error": "raised in", "start": "starting"}
-REASON_TEXT = {"non-finite": "NaN/Inf born here", "exception": "exception raised here",
-               "breakpoint": "breakpoint", "run-to": "run-to target",
-               "step-start": "start of a training step"}
-ENDED_TEXT = {"ok": "Finished: no problems found", "problems": "Finished: problems found "
-              "(see Diagnostics)", "failed": "Failed (see Diagnostics)", "stopped": "Stopped"}
+KIND_TEXT = {ev.PauseKind.ENTER: "entering", ev.PauseKind.EXIT: "leaving",
+             ev.PauseKind.GRAD: "gradient arrived at", ev.PauseKind.ERROR: "raised in",
+             ev.PauseKind.START: "starting"}
+REASON_TEXT = {ev.PauseReason.NON_FINITE: "NaN/Inf born here",
+               ev.PauseReason.EXCEPTION: "exception raised here",
+               ev.PauseReason.BREAKPOINT: "breakpoint", ev.PauseReason.RUN_TO: "run-to target",
+               ev.PauseReason.STEP_START: "start of a training step"}
+ENDED_TEXT = {ev.RunStatus.OK: "Finished: no problems found",
+              ev.RunStatus.PROBLEMS: "Finished: problems found (see Diagnostics)",
+              ev.RunStatus.FAILED: "Failed (see Diagnostics)", ev.RunStatus.STOPPED: "Stopped"}
 
 
 def location_text(record: RunRecord, location: ev.PauseLocation) -> str:

@@ -14,7 +14,7 @@ import torch
 from ..usercode.context import ActiveCall, SessionContext
 from ..recording.events import Diagnostic, Phase
 from ..usercode.loader import format_exception_only
-from .backward_errors import explain_backward_failure
+from .backward_errors import explain_backward_failure, explain_backward_node
 from .batch_errors import explain_batch_errors
 from .device_factories import stray_for, stray_text
 from .dtypes import explain_dtype
@@ -43,7 +43,7 @@ class ExceptionExplainer(Rule):
     def __init__(self, state: WatchState) -> None:
         super().__init__(state)
         self.explainers: tuple[Explainer, ...] = (
-            explain_inplace, explain_backward_failure, explain_device, explain_meta_limit,
+            explain_inplace, explain_backward_failure, explain_backward_node, explain_device, explain_meta_limit,
             explain_dtype, explain_label, explain_batch_errors, explain_shape, explain_input_type)
 
     def explain(self, exc: BaseException, phase: Phase, ctx: SessionContext,

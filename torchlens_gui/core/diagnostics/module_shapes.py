@@ -15,7 +15,7 @@ import torch.nn as nn
 
 from . import codes
 from ..usercode.context import SessionContext
-from ..recording.events import Diagnostic, TensorSummary, shape_text
+from ..recording.events import CallStatus, Diagnostic, TensorSummary, shape_text
 from ..recording.record import CallRecord
 from .findings import number, sentence
 from .sources import change_fix, described
@@ -27,7 +27,7 @@ def find_producer(ctx: SessionContext, shape: tuple[int, ...]) -> Optional[CallR
     walking back over calls that keep the shape and own no parameters (ReLU, Dropout), so the
     answer is the layer that actually set that size."""
     for call in reversed(ctx.record.calls):
-        if call.status != "done" or not call.outputs:
+        if call.status != CallStatus.DONE or not call.outputs:
             continue  # still running: the failing call itself and its callers
         if call.outputs[0].shape != shape:
             continue
@@ -69,7 +69,7 @@ def _flatten_source(ctx: SessionContext, path: str, index: int, shape: tuple[int
     if len(shape) != 2:
         return ""
     for call in reversed(ctx.record.calls):
-        out = call.outputs[0] if call.outputs and call.status == "done" else None
+        out = call.outputs[0] if call.outputs and call.status == CallStatus.DONE else None
         if out is not None and out.shape and len(out.shape) >= 3 and out.shape[0] == shape[0] \
                 and math.prod(out.shape[1:]) == shape[1]:
             dims = " x ".join(str(d) for d in out.shape[1:])

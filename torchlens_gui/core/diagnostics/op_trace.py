@@ -184,7 +184,7 @@ class NonFiniteTracer(TorchFunctionMode):
 
 
 @contextlib.contextmanager
-def _buffers_restored(module: nn.Module) -> Iterator[None]:
+def buffers_restored(module: nn.Module) -> Iterator[None]:
     """A re-run must not change the model: BatchNorm running stats and counters come back."""
     saved = [(b, b.detach().clone()) for b in module.buffers() if b.device.type != "meta"]
     try:
@@ -201,7 +201,7 @@ def rerun_traced(ctx: SessionContext, module: nn.Module, args: tuple, kwargs: di
     tracer = NonFiniteTracer(ctx, hint)
     args, kwargs = map_tensors((args, kwargs), lambda t: t.detach().clone())
     devices = [ctx.device] if ctx.device.type == "cuda" else []
-    with ctx.suspend_hooks(), torch.no_grad(), _buffers_restored(module), \
+    with ctx.suspend_hooks(), torch.no_grad(), buffers_restored(module), \
             torch.random.fork_rng(devices=devices):
         try:
             with tracer:

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Callable, Iterable, Optional
 
-from ..recording.events import PauseLocation, Phase
+from ..recording.events import PauseKind, PauseLocation, PauseReason, Phase
 
 
 class SessionStopped(BaseException):
@@ -39,6 +39,11 @@ class Command(enum.Enum):
     RUN_TO = "run_to"
     PAUSE = "pause"
     STOP = "stop"
+
+
+# Events where a module is reached (its forward entry, its gradient in backward): breakpoints
+# and run-to targets stop there.
+_AT_MODULE = (PauseKind.ENTER, PauseKind.GRAD)
 
 
 class StepGate:
@@ -95,43 +100,44 @@ class StepGate:
         """True when no event can pause except a problem: hooks may skip building locations."""
         return self._mode is Command.CONTINUE and not self.breakpoints and not self._stopping
 
-    def should_pause(self, phase: Phase, kind: str, path: str, depth: int) -> Optional[str]:
+    def should_pause(self, phase: Phase, kind: PauseKind, path: str, depth: int
+                     ) -> Optional[PauseReason]:
         """The reason to pause at this event, or None. Called on the session thread."""
         if self._stopping:
             raise SessionStopped()
         mode = self._mode
-        if kind in ("enter", "grad") and path in self.breakpoints:
-            return "breakpoint"
+        if kind in _AT_MODULE and path in self.breakpoints:
+            return PauseReason.BREAKPOINT
         if mode is Command.CONTINUE:
             return None
         if mode is Command.STEP_INTO:
-            return "step"
+            return PauseReason.STEP
         if mode is Command.RUN_TO:
-            return "run-to" if kind in ("enter", "grad") and path == self._run_to else None
+            return PauseReason.RUN_TO if kind in _AT_MODULE and path == self._run_to else None
         anchor = self._anchor
         if anchor is None or anchor.phase != phase:
-            return "step"  # crossing into a new phase always stops a step
+            return PauseReason.STEP  # crossing into a new phase always stops a step
         if mode is Command.STEP:
             if phase != Phase.FORWARD:
-                return "step"
-            return "step" if depth <= anchor.depth else None
+                return PauseReason.STEP
+            return PauseReason.STEP if depth <= anchor.depth else None
         if mode is Command.STEP_OUT:
             if phase != Phase.FORWARD:
-                return "step" if depth < anchor.depth else None
-            limit = anchor.depth if anchor.kind == "enter" else anchor.depth - 1
-            return "step" if kind == "exit" and depth <= limit else None
+                return PauseReason.STEP if depth < anchor.depth else None
+            limit = anchor.depth if anchor.kind == PauseKind.ENTER else anchor.depth - 1
+            return PauseReason.STEP if kind == PauseKind.EXIT and depth <= limit else None
         return None
 
-    def problem_pause_wanted(self, reason: str) -> bool:
+    def problem_pause_wanted(self, reason: PauseReason) -> bool:
         if self._stopping:
             raise SessionStopped()
-        if reason == "non-finite":
+        if reason == PauseReason.NON_FINITE:
             return self.break_on_nonfinite
-        if reason == "exception":
+        if reason == PauseReason.EXCEPTION:
             return self.break_on_exception
         return False
 
-    def checkpoint(self, phase: Phase, kind: str, path: str, call_index: int, depth: int) -> None:
+    def checkpoint(self, phase: Phase, kind: PauseKind, path: str, call_index: int, depth: int) -> None:
         """Pause here if the current command asks for it; raise SessionStopped on stop."""
         reason = self.should_pause(phase, kind, path, depth)
         if reason is not None:

@@ -18,7 +18,7 @@ import torch.nn as nn
 from torch.nn.modules import module as nn_module
 
 from ..recording import events as ev
-from ..recording.events import Phase
+from ..recording.events import PauseKind, PauseReason, Phase
 from ..usercode.context import ActiveCall, SessionContext
 from ..diagnostics import Diagnostician
 from ..diagnostics.sources import assigned_name
@@ -94,8 +94,8 @@ class ModuleHooks:
                 self.keeper.hold(paired(failing.args, failing.inputs))
             self.keeper.keep()
 
-    def histogram_wanted(self, phase: Optional[str] = None, kind: str = "", path: str = "",
-                         depth: int = 0):
+    def histogram_wanted(self, phase: Optional[Phase] = None, kind: Optional[PauseKind] = None,
+                         path: str = "", depth: int = 0):
         """What to ask summaries for now: True, False or "problem" (only NaN/Inf tensors).
 
         With "auto", histograms are made where the session is about to pause: at the event
@@ -120,7 +120,7 @@ class ModuleHooks:
             return
         path, call_index = self._next_call(module)
         depth = len(ctx.stack)
-        histogram = self.histogram_wanted(Phase.FORWARD, "enter", path, depth)
+        histogram = self.histogram_wanted(Phase.FORWARD, PauseKind.ENTER, path, depth)
         inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
                                   histogram=histogram, zeros=self.zeros)
         if depth == 0 and self.keeper is not None and histogram == HISTOGRAMS_ON_PROBLEM:
@@ -132,10 +132,10 @@ class ModuleHooks:
         gate = self.gate
         if self.tensor_keeper is not None and self.tensor_keeper.wants(
                 path, pausing=not gate.free_running
-                and gate.should_pause(Phase.FORWARD, "enter", path, depth) is not None):
+                and gate.should_pause(Phase.FORWARD, PauseKind.ENTER, path, depth) is not None):
             self._keep(path, call_index, "input", leaves(args, ""))
         if not gate.free_running:  # free-running: nothing but a problem pauses
-            gate.checkpoint(Phase.FORWARD, "enter", path, call_index, depth)
+            gate.checkpoint(Phase.FORWARD, PauseKind.ENTER, path, call_index, depth)
 
     def _next_call(self, module: nn.Module) -> tuple[str, int]:
         """The module's path (adopting an unregistered one) and the index of this call."""
@@ -155,7 +155,7 @@ class ModuleHooks:
             return
         elapsed = _perf_counter() - self.gate.paused_seconds - call.started
         inputs = call.inputs
-        histogram = self.histogram_wanted(Phase.FORWARD, "exit", call.path, call.depth)
+        histogram = self.histogram_wanted(Phase.FORWARD, PauseKind.EXIT, call.path, call.depth)
         if kwargs:
             inputs = inputs + summarize_nested(kwargs, "", values=self.values,
                                                histogram=histogram, cache=self.cache,
@@ -179,19 +179,19 @@ class ModuleHooks:
             self._hook_gradients(call, output)
         gate = self.gate
         if self.tensor_keeper is not None:
-            pausing = (born_here and gate.problem_pause_wanted("non-finite")) or (
-                not gate.free_running
-                and gate.should_pause(Phase.FORWARD, "exit", call.path, call.depth) is not None)
+            pausing = (born_here and gate.problem_pause_wanted(PauseReason.NON_FINITE)) or (
+                not gate.free_running and gate.should_pause(
+                    Phase.FORWARD, PauseKind.EXIT, call.path, call.depth) is not None)
             problem = found or born_here  # not every call a NaN merely passes through
             if self.tensor_keeper.wants(call.path, pausing=pausing, problem=problem):
                 self._keep(call.path, call.call_index, "input", leaves(args, "")
                            + (leaves(kwargs, "") if kwargs else []))
                 self._keep(call.path, call.call_index, "output", leaves(output, ""))
-        if born_here and gate.problem_pause_wanted("non-finite"):
-            gate.pause(ev.PauseLocation(Phase.FORWARD, "exit", call.path, call.call_index,
-                                        call.depth, "non-finite"))
+        if born_here and gate.problem_pause_wanted(PauseReason.NON_FINITE):
+            gate.pause(ev.PauseLocation(Phase.FORWARD, PauseKind.EXIT, call.path, call.call_index,
+                                        call.depth, PauseReason.NON_FINITE))
         elif not gate.free_running:
-            gate.checkpoint(Phase.FORWARD, "exit", call.path, call.call_index, call.depth)
+            gate.checkpoint(Phase.FORWARD, PauseKind.EXIT, call.path, call.call_index, call.depth)
 
     def _pop(self, module: nn.Module) -> Optional[ActiveCall]:
         stack = self.ctx.stack
@@ -228,7 +228,7 @@ class ModuleHooks:
             if self.ctx.phase != Phase.BACKWARD or _get_ident() != self.thread:
                 return
             # The same gradient often reaches a container and its last child: cached.
-            histogram = self.histogram_wanted(Phase.BACKWARD, "grad", path, depth)
+            histogram = self.histogram_wanted(Phase.BACKWARD, PauseKind.GRAD, path, depth)
             summary = summarize_many(((name, grad),), values=self.values,
                                      histogram=histogram, cache=self.cache, zeros=self.zeros)[0]
             self.emit(ev.GradientArrived(path, call_index, depth, index, summary))
@@ -236,10 +236,10 @@ class ModuleHooks:
             if self.tensor_keeper is not None and self.tensor_keeper.wants(
                     path, problem=not summary.finite,
                     pausing=not gate.free_running
-                    and gate.should_pause(Phase.BACKWARD, "grad", path, depth) is not None):
+                    and gate.should_pause(Phase.BACKWARD, PauseKind.GRAD, path, depth) is not None):
                 self._keep(path, call_index, "grad", ((name, grad),))
             if not gate.free_running:
-                gate.checkpoint(Phase.BACKWARD, "grad", path, call_index, depth)
+                gate.checkpoint(Phase.BACKWARD, PauseKind.GRAD, path, call_index, depth)
 
         return on_grad
 

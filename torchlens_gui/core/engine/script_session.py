@@ -21,7 +21,7 @@ import torch
 
 from ..diagnostics import codes
 from ..recording import events as ev
-from ..recording.events import Phase
+from ..recording.events import Phase, RunStatus
 from ..usercode.context import SessionContext
 from ..usercode.creation_sites import CreationSites
 from ..usercode.user_frames import innermost_user_line
@@ -41,7 +41,7 @@ class ScriptSession(TrainingSession):
         self.script_args = [str(a) for a in args]
         self.exit_code: Optional[int] = None  # what the script passed to sys.exit, if it did
 
-    def _run_phases(self) -> str:
+    def _run_phases(self) -> RunStatus:
         self._phase(Phase.LOAD)
         path = self.source
         code = self._compile(path)
@@ -82,7 +82,7 @@ class ScriptSession(TrainingSession):
                                 "model (and check the arguments after the script's name)."))
         self._params = None
         self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
-        return "problems" if self._has_problems() else "ok"
+        return self._ended_status()
 
     @property
     def gate_pauses_at_start(self) -> bool:
@@ -103,7 +103,7 @@ class ScriptSession(TrainingSession):
                 code=codes.LOAD_ERROR, severity="error", phase=Phase.LOAD,
                 message=f"Cannot read {path}: {exc}", file=path,
                 fix="Check the path of the script."))
-        raise _Abort("failed")
+        raise _Abort(RunStatus.FAILED)
 
     def _on_exit(self, exc: SystemExit, path: str) -> None:
         code = exc.code

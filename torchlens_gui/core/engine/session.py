@@ -7,6 +7,7 @@ happens, hooks are removed and stdout/stderr/warnings are restored before ``run`
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -16,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from ..recording import events as ev
-from ..recording.events import Phase
+from ..recording.events import PauseKind, PauseReason, Phase, RunStatus
 from .capture import capture_output
 from .compiled import compiled_code_eager, compiled_model_info, original_module
 from ..usercode.context import SessionContext
@@ -24,6 +25,7 @@ from ..usercode.creation_sites import CreationSites
 from .devices import (DeviceUnavailable, free_cached_memory, is_out_of_memory, resolve_device,
                       synchronize)
 from ..diagnostics import Diagnostician, default_diagnostician, run_failures
+from ..diagnostics.backward_replay import capture_rng, replay_backward
 from .gate import Command, SessionStopped, StepGate
 from .isolation import ProcessState
 from .outcomes import (internal_error, interrupted, meta_model, no_parameters,
@@ -44,7 +46,7 @@ FORWARD_FAILED = object()  # what _forward returns when forward raised (None is 
 class _Abort(Exception):
     """Ends the run early after a diagnostic has been reported."""
 
-    def __init__(self, status: str):
+    def __init__(self, status: RunStatus):
         super().__init__(status)
         self.status = status
 
@@ -89,7 +91,7 @@ class Session:
         self._end_lock = threading.Lock()
         self._ended = False
         self._stop_reason: Optional[ev.Diagnostic] = None
-        self._stop_status: Optional[str] = None
+        self._stop_status: Optional[RunStatus] = None
         self._spec: Optional[ModelSpec] = None  # a loaded file's, unloaded when the run ends
 
     # ---- events ---------------------------------------------------------------------------
@@ -118,24 +120,24 @@ class Session:
         self._started = time.perf_counter()
         file = self.source if isinstance(self.source, str) else self.source.file
         state = ProcessState(os.path.dirname(file) if file else None)
-        status = "failed"
+        status = RunStatus.FAILED
         try:
             try:
                 self._start_events(file)
                 with capture_output(self._on_output, self._on_warning, echo=self.echo_output):
                     status = self._run_phases()
             except SessionStopped:
-                status = "stopped"
+                status = RunStatus.STOPPED
             except _Abort as abort:
                 status = abort.status
             except KeyboardInterrupt as exc:
                 self.report(interrupted(exc, self.record.phase, self.ctx))
-                status = "stopped"
+                status = RunStatus.STOPPED
             except BaseException as exc:  # a bug of ours (RecursionError, MemoryError included)
                 self.report(internal_error(exc, self.record.phase))
-                status = "failed"
+                status = RunStatus.FAILED
         except BaseException:  # a second stop arriving while the first was being handled
-            status = "stopped" if status == "failed" else status
+            status = RunStatus.STOPPED if status == RunStatus.FAILED else status
         self._finish(status, state)
         return self.record
 
@@ -148,7 +150,7 @@ class Session:
             shown_device = self.device_name
         self.emit(ev.SessionStarted(file, shown_device, self.dry_run))
 
-    def _finish(self, status: str, state: ProcessState) -> None:
+    def _finish(self, status: RunStatus, state: ProcessState) -> None:
         """Remove hooks, restore the process state, then say the session ended. Retried if a
         late stop (an asynchronous SessionStopped) lands in the middle: every step is safe to
         run twice, and the end must be told whatever happens."""
@@ -175,7 +177,7 @@ class Session:
         self._spec = None
 
     def stop(self, reason: Optional[ev.Diagnostic] = None,
-             ended_as: Optional[str] = None) -> None:
+             ended_as: Optional[RunStatus] = None) -> None:
         """Ask the run to stop (from any thread). ``reason`` (a timeout) is reported when it
         ends, which then counts as a problem instead of a plain stop (or as ``ended_as``)."""
         self._stop_reason = reason
@@ -185,35 +187,40 @@ class Session:
     def abandon(self) -> None:
         """End the record from another thread when the session thread did not unwind after
         stop() (a C call that never returns); anything that thread emits later is dropped."""
-        self._end("stopped")
+        self._end(RunStatus.STOPPED)
 
-    def _end(self, status: str) -> None:
+    def _end(self, status: RunStatus) -> None:
         with self._end_lock:
             if self._ended:
                 return
-            phase = Phase.DONE if status in ("ok", "problems") else Phase(status)
+            phase = status.phase
             if self._stop_reason is not None:
                 self.report(self._stop_reason)
-                status = self._stop_status or ("problems" if self.record.nodes else "failed")
+                status = self._stop_status or (RunStatus.PROBLEMS if self.record.nodes
+                                               else RunStatus.FAILED)
             self._phase(phase)
             elapsed = time.perf_counter() - self._started
             self.emit(ev.SessionEnded(status, elapsed, tuple(self.record.diagnostics)))
             self._ended = True
 
-    def _run_phases(self) -> str:
+    def _run_phases(self) -> RunStatus:
         spec, ctx, model, inputs = self._load_and_build()
         self._hooks = ModuleHooks(ctx, self.emit, self.gate, self.diagnostician, self.report,
                                   values=self.values, histograms=self.histograms,
                                   zeros=self.zero_counts, tensor_keeper=self.tensor_keeper)
         self._hooks.install()
+        rng = None if self.dry_run else capture_rng(ctx.device)
         with compiled_code_eager():
             output = self._forward(model, inputs, ctx)
             if output is not FORWARD_FAILED and not self.dry_run:
                 loss_value = self._loss(spec, output, ctx)
                 if loss_value is not None:
+                    ctx.replay_backward = functools.partial(
+                        replay_backward, ctx, rng=rng,
+                        forward_and_loss=lambda: self._loss_again(spec, model, inputs))
                     self._backward(loss_value, ctx)
         self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
-        return "problems" if self._has_problems() else "ok"
+        return self._ended_status()
 
     def _load_and_build(self) -> tuple[ModelSpec, SessionContext, nn.Module, Any]:
         """Load the file, build the model on the device and prepare the inputs (also the
@@ -242,6 +249,10 @@ class Session:
                                for path, infos in self._params}
         return self._params
 
+    def _ended_status(self) -> RunStatus:
+        """How a run that got to its end ended."""
+        return RunStatus.PROBLEMS if self._has_problems() else RunStatus.OK
+
     def _has_problems(self) -> bool:
         return any(d.severity in ("error", "warning") for d in self.record.diagnostics)
 
@@ -258,14 +269,14 @@ class Session:
             return self._spec
         except LoadError as exc:
             self.report(run_failures.load_error(exc))
-            raise _Abort("failed") from None
+            raise _Abort(RunStatus.FAILED) from None
 
     def _resolve_device(self) -> torch.device:
         try:
             return resolve_device(self.device_name)
         except DeviceUnavailable as exc:
             self.report(run_failures.device_unavailable(str(exc)))
-            raise _Abort("failed") from None
+            raise _Abort(RunStatus.FAILED) from None
 
     def _build(self, spec: ModelSpec, ctx: SessionContext) -> nn.Module:
         device_ctx = torch.device("meta") if self.dry_run else contextlib.nullcontext()
@@ -279,26 +290,26 @@ class Session:
                 if self.dry_run else None
             if stop is not None and stop.severity == "info":  # dry-run-incomplete: no bug
                 self.report(stop)
-                raise _Abort("ok") from None
+                raise _Abort(RunStatus.OK) from None
             self.report(self._oom_or(exc, Phase.BUILD, ctx)
                         or self.diagnostician.creation_error(exc, ctx))
-            raise _Abort("failed") from None
+            raise _Abort(RunStatus.FAILED) from None
         original = original_module(model) if isinstance(model, nn.Module) else None
         if original is not None:
             self.report(compiled_model_info(model, original, spec.file))
             model = original
         if not isinstance(model, nn.Module):
             self.report(run_failures.not_a_module(model, spec.file))
-            raise _Abort("failed")
+            raise _Abort(RunStatus.FAILED)
         if not self.dry_run and _on_meta(model):
             self.report(meta_model(spec.file))
-            raise _Abort("failed")
+            raise _Abort(RunStatus.FAILED)
         try:
             if not _all_on(model, ctx.device):  # a live model run again is already there
                 model.to(ctx.device)
         except Exception as exc:
             self.report(self._oom_or(exc, Phase.BUILD, ctx) or self.diagnostician.creation_error(exc, ctx))
-            raise _Abort("failed") from None
+            raise _Abort(RunStatus.FAILED) from None
         ctx.model = model
         entries = describe_module_tree(model, ctx.sites)
         for node, module in entries:
@@ -314,11 +325,11 @@ class Session:
             raise
         except BaseException as exc:
             self.report(run_failures.inputs_raised(exc, self.ctx))
-            raise _Abort("failed") from None
+            raise _Abort(RunStatus.FAILED) from None
         wrong = _non_tensor_array(inputs)
         if wrong is not None:
             self.report(run_failures.inputs_not_tensors(wrong, spec.file))
-            raise _Abort("failed")
+            raise _Abort(RunStatus.FAILED)
         return map_tensors(inputs, lambda t: t.to(device))
 
     def _forward(self, model: nn.Module, inputs: Any, ctx: SessionContext) -> Any:
@@ -326,12 +337,7 @@ class Session:
         try:
             with self.diagnostician.phase_guard(Phase.FORWARD, ctx), \
                     ctx.sites.recording(ctx.user_file, in_forward=True):
-                if isinstance(inputs, dict):
-                    output = model(**inputs)
-                elif isinstance(inputs, tuple):
-                    output = model(*inputs)
-                else:
-                    output = model(inputs)
+                output = call_model(model, inputs)
                 synchronize(ctx.device)
         except (SessionStopped, KeyboardInterrupt):
             raise
@@ -379,6 +385,12 @@ class Session:
             return None
         return value
 
+    @staticmethod
+    def _loss_again(spec: ModelSpec, model: nn.Module, inputs: Any) -> torch.Tensor:
+        """Forward and loss once more, unwatched (a failed backward's re-run)."""
+        output = call_model(model, inputs)
+        return surrogate_loss(output) if spec.loss is None else spec.loss(output)
+
     def _backward(self, loss_value: torch.Tensor, ctx: SessionContext) -> None:
         self._phase(Phase.BACKWARD)
         try:
@@ -411,9 +423,9 @@ class Session:
         for call in reversed(ctx.stack):
             self.emit(ev.ModuleFailed(call.path, call.call_index, call.depth, diagnostic.message))
         self.report(diagnostic)
-        if failing is not None and self.gate.problem_pause_wanted("exception"):
-            self.gate.pause(ev.PauseLocation(phase, "error", failing.path, failing.call_index,
-                                             failing.depth, "exception"))
+        if failing is not None and self.gate.problem_pause_wanted(PauseReason.EXCEPTION):
+            self.gate.pause(ev.PauseLocation(phase, PauseKind.ERROR, failing.path, failing.call_index,
+                                             failing.depth, PauseReason.EXCEPTION))
         ctx.stack.clear()
 
     def _oom_or(self, exc: BaseException, phase: Phase, ctx: SessionContext
@@ -442,6 +454,15 @@ def _all_on(model: nn.Module, device: torch.device) -> bool:
         return False
     return all(t.device == device for t in model.parameters()) and \
         all(t.device == device for t in model.buffers())
+
+
+def call_model(model: nn.Module, inputs: Any) -> Any:
+    """model(**dict), model(*tuple) or model(x): the model-file contract for inputs."""
+    if isinstance(inputs, dict):
+        return model(**inputs)
+    if isinstance(inputs, tuple):
+        return model(*inputs)
+    return model(inputs)
 
 
 def surrogate_loss(output: Any) -> torch.Tensor:

@@ -19,6 +19,7 @@ import torch.nn as nn
 
 from ..diagnostics import codes
 from ..recording import events as ev
+from ..recording.events import PauseKind, PauseReason, Phase
 from ..recording.structures import tensors
 from ..statistics.stats import all_finite, summarize_nested
 from ..usercode.context import ActiveCall
@@ -116,9 +117,9 @@ class StepHooks(ModuleHooks):
         for diagnostic in self.diagnostician.on_module_output(self.ctx, call, args, kwargs,
                                                               output, inputs, outputs):
             self.report(diagnostic)
-        if self.gate.problem_pause_wanted("non-finite"):
-            self.gate.pause(ev.PauseLocation("forward", "exit", call.path, call.call_index,
-                                             call.depth, "non-finite"))
+        if self.gate.problem_pause_wanted(PauseReason.NON_FINITE):
+            self.gate.pause(ev.PauseLocation(Phase.FORWARD, PauseKind.EXIT, call.path,
+                                             call.call_index, call.depth, PauseReason.NON_FINITE))
 
     def _adopt_root(self, module: nn.Module) -> None:
         """A module the script calls at top level: a root of the tree under its variable name

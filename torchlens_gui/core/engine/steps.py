@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 
 from ..recording import events as ev
-from ..recording.events import Phase
+from ..recording.events import PauseKind, PauseReason, Phase
 from ..usercode.context import SessionContext
 from ..usercode.loader import TrainsAtImport
 from ..usercode.tree import own_parameters
@@ -254,7 +254,8 @@ class StepTracker:
         if self.break_at_step is not None and self.step == self.break_at_step:
             wanted = True
         if wanted:
-            self.gate.pause(ev.PauseLocation("forward", "start", path, 0, 0, "step-start"))
+            self.gate.pause(ev.PauseLocation(Phase.FORWARD, PauseKind.START, path, 0, 0,
+                                             PauseReason.STEP_START))
 
     def _close(self, ended_by: str, final: bool = False) -> None:
         self._pending = ""
@@ -437,8 +438,9 @@ class StepTracker:
 
     def _break_on_nonfinite(self, phase: Phase, module: str) -> None:
         """Pause where a light step found NaN/Inf (in the window, which breaks on them)."""
-        if self.gate.problem_pause_wanted("non-finite"):
-            self.gate.pause(ev.PauseLocation(phase, "grad", module, 0, 0, "non-finite"))
+        if self.gate.problem_pause_wanted(PauseReason.NON_FINITE):
+            self.gate.pause(ev.PauseLocation(phase, PauseKind.GRAD, module, 0, 0,
+                                             PauseReason.NON_FINITE))
 
     def _note_inputs(self, path: str, inputs: tuple) -> None:
         """The scale of the step's first batch (the first tensor into its first module)."""

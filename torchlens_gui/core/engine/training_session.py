@@ -17,7 +17,7 @@ import torch.nn as nn
 from .compiled import compiled_code_eager
 from ..diagnostics import codes
 from ..recording import events as ev
-from ..recording.events import Phase
+from ..recording.events import Phase, RunStatus
 from ..recording.structures import map_tensors
 from ..usercode.context import SessionContext
 from ..usercode.loader import ModelSpec, split_batch
@@ -82,7 +82,7 @@ class TrainingSession(Session):
 
     # ---- the steps ---------------------------------------------------------------------------
 
-    def _run_phases(self) -> str:
+    def _run_phases(self) -> RunStatus:
         if self.dry_run:  # meta tensors have no values to train on: the one-pass dry run
             return super()._run_phases()
         spec, ctx, model, example = self._load_and_build()
@@ -102,7 +102,7 @@ class TrainingSession(Session):
             tracker.finish()
         self._params = None
         self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
-        return "problems" if self._has_problems() else "ok"
+        return self._ended_status()
 
     def _one_step(self, spec: ModelSpec, model: nn.Module, inputs: Any, target: Any,
                   optimizer: Optional[torch.optim.Optimizer], ctx: SessionContext) -> bool:
@@ -147,12 +147,12 @@ class TrainingSession(Session):
         except BaseException as exc:
             self.report(self._contract_error(f"optimizer(model) raised {type(exc).__name__}: "
                                              f"{exc}", exc))
-            raise _Abort("failed") from None
+            raise _Abort(RunStatus.FAILED) from None
         if not isinstance(optimizer, torch.optim.Optimizer):
             self.report(self._contract_error(
                 f"optimizer(model) returned a {type(optimizer).__name__}, not a torch "
                 "optimizer", None))
-            raise _Abort("failed")
+            raise _Abort(RunStatus.FAILED)
         return optimizer
 
     def _contract_error(self, message: str, exc: Optional[BaseException]) -> ev.Diagnostic:
@@ -184,7 +184,7 @@ class TrainingSession(Session):
                 count += 1
             if count == 0:
                 self.report(self._contract_error("batches() yielded nothing", None))
-                raise _Abort("failed")
+                raise _Abort(RunStatus.FAILED)
 
     def _call_user(self, fn, what: str):
         try:
@@ -193,4 +193,4 @@ class TrainingSession(Session):
             raise
         except BaseException as exc:
             self.report(self._contract_error(f"{what} raised {type(exc).__name__}: {exc}", exc))
-            raise _Abort("failed") from None
+            raise _Abort(RunStatus.FAILED) from None

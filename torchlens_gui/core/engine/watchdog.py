@@ -10,6 +10,7 @@ import time
 from typing import Iterator, Optional
 
 from ..diagnostics import run_failures
+from ..recording.events import RunStatus
 from ..recording.record import RunRecord
 from ..usercode.user_frames import is_user_file
 from .gate import interrupt_thread
@@ -46,7 +47,8 @@ def run_with_timeout(session: Session, timeout_s: Optional[float]) -> RunRecord:
         where = user_line_of_thread(worker.ident, record_file=session.record.file)
         if ctrl_c:
             session.stop(interrupted_by_user(session.record.phase, stack[-1] if stack else None,
-                                             where, session.record.file), ended_as="stopped")
+                                             where, session.record.file),
+                         ended_as=RunStatus.STOPPED)
         else:
             session.stop(run_failures.timeout(session.record.phase, timeout_s,
                                               stack[-1] if stack else None, where,

@@ -21,9 +21,21 @@ def shape_text(shape: Optional[Sequence[int]]) -> str:
     return "[" + ", ".join(str(int(d)) for d in shape) + "]"
 
 
-class Phase(str, Enum):
+class Word(str, Enum):
+    """A word of one of the run's vocabularies. Members are strings: they compare, hash and
+    serialise (``json.dumps``) as their value ("forward" == Phase.FORWARD), so the ``check --json``
+    output and the public strings stay the same, and they print as their value."""
+
+    def __str__(self) -> str:  # "forward", not "Phase.FORWARD", in messages
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+class Phase(Word):
     """A session's phases in the order it goes through them (the last three end it). A
-    Diagnostic names one of the first five. Members are strings: "forward" == Phase.FORWARD."""
+    Diagnostic names one of the first five."""
 
     LOAD = "load"
     BUILD = "build"
@@ -35,11 +47,49 @@ class Phase(str, Enum):
     FAILED = "failed"
     STOPPED = "stopped"
 
-    def __str__(self) -> str:  # "forward", not "Phase.FORWARD", in messages
-        return self.value
 
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
+class RunStatus(Word):
+    """How a session ended (``SessionEnded.status``, ``RunRecord.status``, the report's
+    ``status`` and the exit code follow it)."""
+
+    OK = "ok"  # ran to the end, nothing found
+    PROBLEMS = "problems"  # ran (or got far enough) and found errors or warnings
+    FAILED = "failed"  # could not load, build or run
+    STOPPED = "stopped"  # stopped by the user (or abandoned)
+
+    @property
+    def phase(self) -> Phase:
+        """The phase the session ends in."""
+        return Phase.DONE if self in (RunStatus.OK, RunStatus.PROBLEMS) else Phase(self.value)
+
+
+class CallStatus(Word):
+    """Where one module call stands in the record."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class PauseKind(Word):
+    """The module event a paused session is about to pass."""
+
+    ENTER = "enter"  # a module's forward starts
+    EXIT = "exit"  # a module's forward returned
+    GRAD = "grad"  # backward reached a module's output
+    ERROR = "error"  # a module raised
+    START = "start"  # a training step starts
+
+
+class PauseReason(Word):
+    """Why the gate paused there."""
+
+    STEP = "step"  # a step command (over, into, out) or a pause request
+    BREAKPOINT = "breakpoint"
+    NON_FINITE = "non-finite"  # a NaN/Inf was born here (breaking on problems)
+    EXCEPTION = "exception"  # an exception was raised here (breaking on problems)
+    RUN_TO = "run-to"
+    STEP_START = "step-start"  # the start of a training step (break at step N)
 
 
 RUN_PHASES = (Phase.LOAD, Phase.BUILD, Phase.FORWARD, Phase.LOSS, Phase.BACKWARD,
@@ -277,11 +327,11 @@ class PauseLocation:
     """Where a session is paused: the module event it is about to pass."""
 
     phase: Phase  # forward, loss or backward
-    kind: str  # "enter" | "exit" | "grad" | "error" | "start"
+    kind: PauseKind
     path: str
     call_index: int
     depth: int
-    reason: str = "step"  # "step" | "breakpoint" | "non-finite" | "exception" | "start" | "run-to"
+    reason: PauseReason = PauseReason.STEP
 
 
 @dataclass(frozen=True)
@@ -340,6 +390,6 @@ class StepEnded(Event):
 
 @dataclass(frozen=True)
 class SessionEnded(Event):
-    status: str  # "ok" | "problems" | "failed" | "stopped"
+    status: RunStatus
     elapsed_s: float = 0.0
     diagnostics: tuple[Diagnostic, ...] = field(default=())

@@ -12,13 +12,13 @@ import os
 from typing import Optional
 
 from .charts import report_charts
-from .events import Diagnostic
+from .events import Diagnostic, RunStatus
 from .record import RunRecord
 from .report import _flags, _fmt
 
 EXCERPT_LINES = 3  # lines of source shown on each side of a diagnostic's line
-STATUS_TEXT = {"ok": "no problems found", "problems": "problems found",
-               "failed": "could not load, build or run", "stopped": "stopped"}
+STATUS_TEXT = {RunStatus.OK: "no problems found", RunStatus.PROBLEMS: "problems found",
+               RunStatus.FAILED: "could not load, build or run", RunStatus.STOPPED: "stopped"}
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1100px;

@@ -27,7 +27,7 @@ class CallRecord:
     inputs: tuple[ev.TensorSummary, ...] = ()
     outputs: tuple[ev.TensorSummary, ...] = ()
     elapsed_s: Optional[float] = None
-    status: str = "running"  # running | done | failed
+    status: ev.CallStatus = ev.CallStatus.RUNNING
     grads: dict[int, ev.TensorSummary] = field(default_factory=dict)
     grad_order: Optional[int] = None  # position in backward order of the first gradient
 
@@ -98,7 +98,7 @@ class RunRecord:
         self.device: str = ""
         self.dry_run = False
         self.phase = ev.Phase.LOAD
-        self.status: Optional[str] = None
+        self.status: Optional[ev.RunStatus] = None  # set when the session ended
         self.nodes: dict[str, ev.ModuleNode] = {}
         self.calls: list[CallRecord] = []
         self.calls_by_key: dict[ev.CallKey, CallRecord] = {}
@@ -171,12 +171,12 @@ class RunRecord:
         call = self._call(e.path, e.call_index)
         if call is not None:
             call.inputs, call.outputs = e.inputs, e.outputs
-            call.elapsed_s, call.status = e.elapsed_s, "done"
+            call.elapsed_s, call.status = e.elapsed_s, ev.CallStatus.DONE
 
     def _on_ModuleFailed(self, e: ev.ModuleFailed) -> None:
         call = self._call(e.path, e.call_index)
         if call is not None:
-            call.status = "failed"
+            call.status = ev.CallStatus.FAILED
 
     def _on_GradientArrived(self, e: ev.GradientArrived) -> None:
         call = self._call(e.path, e.call_index)

@@ -300,7 +300,8 @@ def _record_from_plain(data: dict[str, Any], arrays: dict[str, Any]) -> RunRecor
     record = RunRecord()
     record.file, record.device = data["file"], data["device"]
     record.dry_run, record.phase = bool(data["dry_run"]), ev.Phase(data["phase"])
-    record.status, record.elapsed_s = data["status"], float(data["elapsed_s"])
+    record.status = None if data["status"] is None else ev.RunStatus(data["status"])
+    record.elapsed_s = float(data["elapsed_s"])
     table = summaries_from_columns(data["summaries"], arrays)
     record.nodes = {}
     for plain in data["nodes"]:
@@ -310,7 +311,7 @@ def _record_from_plain(data: dict[str, Any], arrays: dict[str, Any]) -> RunRecor
         call = CallRecord(plain["path"], plain["call"], plain["depth"], order,
                           inputs=tuple(table[i] for i in plain.get("inputs", ())),
                           outputs=tuple(table[i] for i in plain.get("outputs", ())),
-                          elapsed_s=plain.get("elapsed_s"), status=plain["status"],
+                          elapsed_s=plain.get("elapsed_s"), status=ev.CallStatus(plain["status"]),
                           grads={int(i): table[s] for i, s in plain.get("grads", ())})
         record.add_call(call)
     for rank, position in enumerate(data["backward_order"]):

@@ -7,7 +7,7 @@ import os
 import shlex
 from typing import Any, Optional, Sequence
 
-from .events import Diagnostic, ParamInfo, StepFigures, TensorSummary
+from .events import CallStatus, Diagnostic, ParamInfo, RunStatus, StepFigures, TensorSummary
 from .paths import last_segment
 from .record import RunRecord
 
@@ -17,12 +17,14 @@ COMPACT_ABOVE_MODULES = 2000
 # Significant digits of floats in a compact report (float32 statistics carry about 7).
 COMPACT_DIGITS = 7
 
-EXIT_CODES = {"ok": 0, "problems": 1, "failed": 2, "stopped": 2}
+EXIT_CODES = {RunStatus.OK: 0, RunStatus.PROBLEMS: 1, RunStatus.FAILED: 2, RunStatus.STOPPED: 2}
+# The report says "failed" for any run that did not get to its end (stopped ones included).
+REPORTED_STATUSES = (RunStatus.OK, RunStatus.PROBLEMS)
 
 
 def exit_code(record: RunRecord) -> int:
     """0 clean, 1 problems found, 2 could not load or build."""
-    return EXIT_CODES.get(record.status or "failed", 2)
+    return EXIT_CODES.get(record.status or RunStatus.FAILED, 2)
 
 
 def _num(value: Optional[float]) -> Optional[float]:
@@ -105,7 +107,7 @@ def to_json(record: RunRecord, full: bool = False) -> dict[str, Any]:
         "schema": SCHEMA_VERSION,
         "file": record.file,
         "device": record.device,
-        "status": {"ok": "ok", "problems": "problems"}.get(record.status or "", "failed"),
+        "status": record.status if record.status in REPORTED_STATUSES else RunStatus.FAILED,
         "dry_run": record.dry_run,
         "loss": {"value": _num(loss.value) if loss else None,
                  "surrogate": bool(loss.surrogate) if loss else False},
@@ -183,7 +185,7 @@ def to_text(record: RunRecord, command: str = "check", arguments: Sequence[str] 
         flags = _flags([s for c in calls for s in c.outputs])
         if not node.registered:
             flags = (flags + " unregistered").strip()
-        if any(c.status == "failed" for c in calls):
+        if any(c.status == CallStatus.FAILED for c in calls):
             flags = (flags + " FAILED").strip()
         if not calls and record.nodes and not record.dry_run:
             flags = (flags + " not run").strip()
@@ -283,7 +285,7 @@ def to_json_text(record: RunRecord, full: bool = False) -> str:
                             "message": f"torchlens-gui failed writing the report: {first}"
                                        f"\n\n{text}", "fix": INTERNAL_ERROR_FIX})
         fallback = {"schema": SCHEMA_VERSION, "file": record.file, "device": record.device,
-                    "status": "failed", "dry_run": bool(record.dry_run),
+                    "status": RunStatus.FAILED, "dry_run": bool(record.dry_run),
                     "loss": {"value": None, "surrogate": False}, "modules": [],
                     "diagnostics": diagnostics}
         return json.dumps(json_safe(fallback), allow_nan=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 import torch.nn as nn
@@ -54,6 +54,9 @@ class SessionContext:
     # The loss's op trace (its NaN/Inf births and scalar terms) until backward takes it: the
     # step tracker names the term that exploded or turned non-finite.
     loss_trace: Any = None
+    # Set before backward: re-runs forward + loss + backward under anomaly mode and returns
+    # the autograd node that raised the given error (only called on that error path).
+    replay_backward: Optional[Callable[[BaseException], Any]] = None
 
     @contextlib.contextmanager
     def suspend_hooks(self) -> Iterator[None]:
@@ -90,6 +93,7 @@ class SessionContext:
         self.stack.clear()
         self.output = None
         self.model = None
+        self.replay_backward = None
         self.paths.clear()
         self.modules.clear()
         self.unregistered.clear()

@@ -85,7 +85,7 @@ class TensorPanel(QWidget):
         self._add_problems(record, path, call)
         if call is not None:
             self._add_section("Inputs", call.inputs, "input")
-            if call.status == "running" and not call.outputs:
+            if call.status == ev.CallStatus.RUNNING and not call.outputs:
                 pending = QTreeWidgetItem(self.tree, ["Outputs: not computed yet (paused on "
                                                       "entry; step to see them)"])
                 pending.setFirstColumnSpanned(True)
