@@ -53,7 +53,6 @@ class ScriptSession(TrainingSession):
         main.__builtins__ = builtins
         tracker = self._install_steps(ctx, roots=main.__dict__)
         tracker.pause_at_first_step = self.gate_pauses_at_start
-        tracker.watch_loss = True
         threads_before = set(threading.enumerate())
         self._phase(Phase.FORWARD)
         try:

@@ -195,8 +195,9 @@ class StepTracker:
         if isinstance(output, torch.Tensor) and output.requires_grad and output.numel() == 1:
             found = caller_user_frame(self.ctx.user_file)
             watch.result.terms.append(LossTerm(path, *(found or (None, None)), output.detach()))
-        watch.__enter__()
-        watch.pushed = True
+        if not getattr(watch, "pushed", False):
+            watch.__enter__()
+            watch.pushed = True
 
     def _unwatch_loss(self) -> None:
         watch = self._loss_watch
