@@ -30,9 +30,7 @@ from ..usercode.context import SessionContext
 from ..usercode.loader import TrainsAtImport
 from ..usercode.tree import own_parameters
 from ..diagnostics import training as training_checks
-from ..diagnostics.nonfinite import loss_nonfinite, op_hint
-from ..diagnostics.op_trace import LossTerm, NonFiniteTracer
-from ..usercode.user_frames import caller_user_frame
+from ..diagnostics.nonfinite import loss_nonfinite
 from .gate import StepGate
 
 
@@ -111,10 +109,6 @@ class StepTracker:
         self.checks = training_checks.TrainingChecks()
         self._param_owner: dict[int, str] = {}
         self._known_modules = -1
-        # Script mode has no loss phase: the ops between the model's outermost call and
-        # backward run under the loss phase's tracer (its NaN births and scalar terms).
-        self.watch_loss = False
-        self._loss_watch: Optional[NonFiniteTracer] = None
 
     # ---- install / remove -------------------------------------------------------------------
 
@@ -167,7 +161,6 @@ class StepTracker:
         """An outermost module call is about to run (no other module is running). A lazy close
         waits for the step's first module to be called again (a loss module called after the
         model belongs to the model's step)."""
-        self._unwatch_loss()
         if self._pending and path == self.first_module:
             self._close(self._pending)
         if not self.open:
@@ -182,38 +175,10 @@ class StepTracker:
     def top_level_exit(self, path: str = "", output: Any = None) -> None:
         if self.kind == "module":
             self._pending = "module"
-        if self.watch_loss and self.open:
-            self._watch_loss(path, output)
-
-    def _watch_loss(self, path: str, output: Any) -> None:
-        """Trace the script's ops until backward (or the next outermost call); a scalar the
-        outermost module returned (a loss module's) is a term already."""
-        watch = self._loss_watch
-        if watch is None or self.ctx.loss_trace is not watch.result:
-            watch = self._loss_watch = NonFiniteTracer(self.ctx, op_hint, terms=True)
-            self.ctx.loss_trace = watch.result
-        if isinstance(output, torch.Tensor) and output.requires_grad and output.numel() == 1:
-            found = caller_user_frame(self.ctx.user_file)
-            watch.result.terms.append(LossTerm(path, *(found or (None, None)), output.detach()))
-        if not getattr(watch, "pushed", False):
-            watch.__enter__()
-            watch.pushed = True
-
-    def _unwatch_loss(self) -> None:
-        watch = self._loss_watch
-        if watch is None or not getattr(watch, "pushed", False):
-            return
-        watch.pushed = False
-        # Pop only our own mode: a script that entered its own since keeps it.
-        if torch._C._len_torch_function_stack() and \
-                torch._C._get_function_stack_at(torch._C._len_torch_function_stack() - 1) \
-                is watch:
-            watch.__exit__(None, None, None)
 
     def finish(self) -> None:
         """The run is over: close the open step (a training run's trailing calls with no
         backward, an evaluation after the last optimizer step, are not a step of their own)."""
-        self._unwatch_loss()
         if not self.open:
             return
         if self.kind != "module" and self.loss is None and not self._pending:
@@ -295,7 +260,6 @@ class StepTracker:
     # ---- backward ---------------------------------------------------------------------------
 
     def _before_backward(self, tensors: Any) -> None:
-        self._unwatch_loss()
         if self._pending == "backward":  # a forward's backward belongs to its step
             self._close(self._pending)
         if not self.open:
