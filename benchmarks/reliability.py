@@ -44,32 +44,9 @@ model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1))
 inputs = torch.randn(8, 16)
 '''
 
-BLOCKED_FILE = '''
-import sys
-import time
-
-import torch
-import torch.nn as nn
-
-
-class Blocked(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(4, 4)
-
-    def forward(self, x):
-        print("forward started", file=sys.stderr, flush=True)
-        time.sleep(60)  # one C call no interrupt can end early
-        return self.fc(x)
-
-
-def build_model():
-    return Blocked()
-
-
-def example_inputs():
-    return torch.randn(2, 4)
-'''
+# A forward blocked in one C call: the test suite's case, blocked for 60 s here.
+BLOCKED_MODEL = os.path.join(ROOT, "tests", "cases", "rel_blocked_in_c.py")
+BLOCK_S = "60"
 
 MEMORY_FILE = '''
 import os
@@ -277,13 +254,13 @@ def main() -> int:
         return 0
 
     folder = tempfile.mkdtemp(prefix="reliability_")
-    files = {}
-    for name, text in (("cycle_model", CYCLE_FILE), ("blocked_model", BLOCKED_FILE),
-                       ("memory_model", MEMORY_FILE)):
+    files = {"blocked_model": BLOCKED_MODEL}
+    for name, text in (("cycle_model", CYCLE_FILE), ("memory_model", MEMORY_FILE)):
         files[name] = os.path.join(folder, name + ".py")
         with open(files[name], "w", encoding="utf-8") as fh:
             fh.write(textwrap.dedent(text))
     env, server = _display_env()
+    env["TORCHLENS_BLOCK_S"] = BLOCK_S
     try:
         print(f"display: {env.get('DISPLAY', '-')} ({env['QT_QPA_PLATFORM']})")
         cycles = _child(["cycles", files["cycle_model"], str(args.cycles)], env)
