@@ -217,3 +217,35 @@ def test_text_report_header_says_run_with_the_scripts_arguments(capsys):
     header = capsys.readouterr().out.splitlines()[0]
     assert header == "torchlens-gui run --steps 2: argparse_train.py --lr 0.1 on cpu"
 
+
+
+# Several optimizers: a step ends at the step of the first optimizer that ever stepped (the
+# discriminator's here), so a "step" holds the generator's half of one iteration and the
+# discriminator's half of the next, and the last one only a generator half. Today 6 iterations
+# make 8 steps: a step 1 of disc(real) and bce alone (see the siamese test below), the
+# discriminator's first update, five mixed steps and the generator's last half.
+@pytest.mark.xfail(strict=True, reason="several optimizers: steps end at the first optimizer's "
+                   "step, not at the script's iterations (6 iterations make 8 steps; lr lists "
+                   "[0.001] then [0.002, 0.001]; the first batch is disc's [16, 2] at step 2 "
+                   "and gen's [16, 4] after it: a false batch-shape)")
+def test_gan_steps_are_the_scripts_iterations(capsys):
+    _, report, _ = run_json(capsys, script("gan_two_optimizers"), "6")
+    assert len(report["steps"]) == 6
+    assert len({tuple(s["lr"]) for s in report["steps"]}) == 1  # both rates, in one order
+    assert "batch-shape" not in [d["code"] for d in report["diagnostics"]]
+
+
+@pytest.mark.xfail(strict=True, reason="several optimizers: the last step holds only the "
+                   "generator's backward, so its loss (~340) is compared with the "
+                   "discriminator's (~2.3) and trips diverging-loss at step 8")
+def test_gan_losses_of_different_scales_are_no_diverging_loss(capsys):
+    code, report, _ = run_json(capsys, script("gan_two_optimizers"), "6")
+    assert "diverging-loss" not in [d["code"] for d in report["diagnostics"]]
+
+
+@pytest.mark.xfail(strict=True, reason="before the first backward a step ends at the second "
+                   "outermost call of the step's first module: the encoder called twice in "
+                   "iteration 1 makes a step 1 of its own (no loss, ended_by 'module')")
+def test_a_model_called_twice_per_iteration_is_one_step(capsys):
+    _, report, _ = run_json(capsys, script("siamese"))
+    assert [s["ended_by"] for s in report["steps"]] == ["optimizer"] * 4
