@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn as nn
 
-from case_tools import case_path
+from case_tools import case_path, marker_line
 from torchlens_gui.cli import main
 from torchlens_gui.core.engine.training_session import TrainingSession
 from torchlens_gui.core.recording import events as ev
@@ -101,3 +101,13 @@ def test_steps_with_dry_run_is_the_one_pass_dry_run(capsys):
     code, report = check_json(capsys, "--steps", "3", "--dry-run", case_path("train_contract"))
     assert code == 0 and report["dry_run"] and report["steps"] == []
     assert [d["code"] for d in report["diagnostics"]] == ["dry-run"]
+
+
+def test_a_loss_that_overflows_at_a_later_step_is_named_not_an_internal_failure(capsys):
+    code, report = check_json(capsys, "--steps", "6", case_path("train_loss_inf"))
+    line = marker_line(case_path("train_loss_inf"), "overflow")
+    found = [(d["code"], d["step"], d["phase"], d["line"]) for d in report["diagnostics"]]
+    assert code == 1 and found == [("diverging-loss", 2, "loss", line),
+                                   ("non-finite", 3, "loss", line)]
+    assert "Tensor.pow" in report["diagnostics"][1]["message"]
+    assert [s["nonfinite"] for s in report["steps"]] == [None, None, "loss"]

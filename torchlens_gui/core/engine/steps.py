@@ -256,6 +256,9 @@ class StepTracker:
 
     _modules: tuple[str, ...] = ()
     _last_lr: tuple[float, ...] = ()
+    # A loss tracer of the tracker's own (script mode had one until b4d269b): None, so a
+    # non-finite loss is left to the loss rule that traced it.
+    _loss_watch: Any = None
 
     # ---- backward ---------------------------------------------------------------------------
 
