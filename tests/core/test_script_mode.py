@@ -249,3 +249,32 @@ def test_gan_losses_of_different_scales_are_no_diverging_loss(capsys):
 def test_a_model_called_twice_per_iteration_is_one_step(capsys):
     _, report, _ = run_json(capsys, script("siamese"))
     assert [s["ended_by"] for s in report["steps"]] == ["optimizer"] * 4
+
+
+def test_labels_out_of_range_at_a_later_step_are_named_before_the_loss_runs(capsys):
+    from case_tools import marker_line
+
+    code, report, _ = run_json(capsys, script("label_late"))
+    assert code == 1 and len(report["steps"]) == 4
+    d = report["diagnostics"][0]
+    assert (d["code"], d["step"], d["phase"], d["module"], d["line"]) == (
+        "label-out-of-range", 5, "loss", "criterion", marker_line(script("label_late"), "loss"))
+    assert "got label 3 but the output has 3 classes" in d["message"]
+    assert "1 of 8 labels" in d["message"] and "0..2" in d["fix"]
+
+
+def test_functional_cross_entropy_labels_checked_in_a_light_step(tmp_path, capsys):
+    path = tmp_path / "negative_label.py"
+    path.write_text("import torch, torch.nn as nn, torch.nn.functional as F\n"
+                    "net = nn.Linear(4, 5)\n"
+                    "for step in range(6):\n"
+                    "    y = torch.full((3,), -1 if step == 3 else 2)\n"
+                    "    F.cross_entropy(net(torch.randn(3, 4)), y).backward()\n")
+    code, report, _ = run_json(capsys, str(path))
+    d = report["diagnostics"][0]
+    assert (d["code"], d["step"], d["module"], d["line"]) == ("label-out-of-range", 4, None, 5)
+    assert "got label -1 but the output has 5 classes" in d["message"]
+    import torch.nn.functional as F
+
+    assert F.cross_entropy.__module__ == "torch.nn.functional"  # the original is back
+    assert not hasattr(F.cross_entropy, "__wrapped__")

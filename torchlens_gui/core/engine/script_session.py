@@ -26,6 +26,7 @@ from ..usercode.context import SessionContext
 from ..usercode.creation_sites import CreationSites
 from ..usercode.user_frames import innermost_user_line
 from .gate import SessionStopped
+from .script_losses import checking_class_labels
 from .session import _Abort
 from .steps import StepLimitReached
 from .training_session import TrainingSession
@@ -56,7 +57,8 @@ class ScriptSession(TrainingSession):
         threads_before = set(threading.enumerate())
         self._phase(Phase.FORWARD)
         try:
-            with ctx.sites.recording(path), _as_main(path, self.script_args, main):
+            with ctx.sites.recording(path), _as_main(path, self.script_args, main), \
+                    checking_class_labels(ctx):
                 exec(code, main.__dict__)
         except StepLimitReached:
             pass
