@@ -107,14 +107,23 @@ def test_diverging_example_names_step_rate_module_and_input_scale(capsys):
     assert later and later[0]["step"] > d["step"]
 
 
-def test_collate_size_mismatch_names_sizes_and_getitem(capsys):
-    code, report, _ = run_json(capsys, script("collate_sizes"))
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_collate_size_mismatch_names_sizes_and_getitem(capsys, workers):
+    from case_tools import marker_line
+
+    code, report, _ = run_json(capsys, script("collate_sizes"), workers)
     assert code == 1
+    # In worker processes torch's error names no sizes (and the abandoned loader's feeder
+    # threads are no script-threads of the user's): one diagnostic either way.
+    assert [x["code"] for x in report["diagnostics"]] == ["collate-size-mismatch"]
     d = report["diagnostics"][0]
-    assert d["code"] == "collate-size-mismatch"
     assert "[3, 32]" in d["message"] and "[3, 30]" in d["message"] and "Crops" in d["message"]
-    assert d["line"] == 10 and d["file"].endswith("collate_sizes.py")
+    assert d["line"] == marker_line(script("collate_sizes"), "getitem")
+    assert d["file"].endswith("collate_sizes.py")
     assert "collate_fn" in d["fix"] and "pad" in d["fix"]
+    import multiprocessing
+
+    assert not multiprocessing.active_children()  # the abandoned loader's workers are gone
 
 
 def test_script_that_never_calls_a_module(capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import gc
 import os
 import sys
 import threading
@@ -33,6 +34,8 @@ from .training_session import TrainingSession
 
 # How long threads the script started may take to finish after it returns.
 THREAD_GRACE_S = 2.0
+# How long an abandoned DataLoader's worker may take to exit before it is terminated.
+LOADER_SHUTDOWN_S = 0.2
 
 
 class ScriptSession(TrainingSession):
@@ -118,10 +121,17 @@ class ScriptSession(TrainingSession):
             fix="A non-zero exit status means the script reported a failure: read its output "
                 "in the Log panel."))
 
+    @staticmethod
+    def _threads_since(before: set) -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t not in before and t.is_alive()
+                and t is not threading.current_thread()]
+
     def _wait_for_threads(self, before: set, path: str) -> None:
         """Threads the script started and left running: wait a moment, then name them."""
-        started = [t for t in threading.enumerate() if t not in before and t.is_alive()
-                   and t is not threading.current_thread()]
+        started = self._threads_since(before)
+        if started:
+            _free_abandoned_loaders()
+            started = self._threads_since(before)
         for thread in started:
             thread.join(THREAD_GRACE_S / max(1, len(started)))
         left = [t.name for t in started if t.is_alive()]
@@ -132,6 +142,21 @@ class ScriptSession(TrainingSession):
                         + ", ".join(left[:5]),
                 file=path, fix="Join the threads the script starts (or make them daemon "
                                 "threads) so it ends cleanly."))
+
+
+def _free_abandoned_loaders() -> None:
+    """A DataLoader iterator that an exception abandoned sits in a reference cycle with it,
+    its worker processes and their queue threads alive: collect it now. Its shutdown waits up
+    to MP_STATUS_CHECK_INTERVAL (5 s) for each worker of a failed batch to exit before
+    terminating it; the script is over, so a short wait will do."""
+    from torch.utils.data import _utils as data_utils
+
+    saved = data_utils.MP_STATUS_CHECK_INTERVAL
+    data_utils.MP_STATUS_CHECK_INTERVAL = min(saved, LOADER_SHUTDOWN_S)
+    try:
+        gc.collect()
+    finally:
+        data_utils.MP_STATUS_CHECK_INTERVAL = saved
 
 
 @contextlib.contextmanager
