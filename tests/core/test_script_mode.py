@@ -287,3 +287,11 @@ def test_functional_cross_entropy_labels_checked_in_a_light_step(tmp_path, capsy
 
     assert F.cross_entropy.__module__ == "torch.nn.functional"  # the original is back
     assert not hasattr(F.cross_entropy, "__wrapped__")
+
+
+def test_a_script_that_calls_backward_but_no_module_is_told_so(tmp_path, capsys):
+    path = tmp_path / "bare_tensors.py"
+    path.write_text("import torch\nw = torch.randn(3, requires_grad=True)\n"
+                    "for _ in range(2):\n    (w * 2).sum().backward()\n")
+    code, report, _ = run_json(capsys, str(path))
+    assert code == 1 and codes(report) == [("no-module-called", 2)]

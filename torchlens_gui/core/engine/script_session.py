@@ -77,7 +77,7 @@ class ScriptSession(TrainingSession):
             ctx.phase = Phase.DONE
             tracker.finish()
         self._wait_for_threads(threads_before, path)
-        if tracker.step == 0 and not self.record.diagnostics:
+        if not ctx.modules and not self.record.diagnostics:  # steps of bare tensors too
             self.report(ev.Diagnostic(
                 code=codes.NO_MODULE_CALLED, severity="warning", phase=Phase.FORWARD,
                 message="The script ran to its end without calling any torch module: there was "
