@@ -110,4 +110,5 @@ def test_a_loss_that_overflows_at_a_later_step_is_named_not_an_internal_failure(
     assert code == 1 and found == [("diverging-loss", 2, "loss", line),
                                    ("non-finite", 3, "loss", line)]
     assert "Tensor.pow" in report["diagnostics"][1]["message"]
+    assert "2e+13x its lowest value so far" in report["diagnostics"][0]["message"]  # not 14 digits
     assert [s["nonfinite"] for s in report["steps"]] == [None, None, "loss"]
