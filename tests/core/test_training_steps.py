@@ -112,3 +112,18 @@ def test_a_loss_that_overflows_at_a_later_step_is_named_not_an_internal_failure(
     assert "Tensor.pow" in report["diagnostics"][1]["message"]
     assert "2e+13x its lowest value so far" in report["diagnostics"][0]["message"]  # not 14 digits
     assert [s["nonfinite"] for s in report["steps"]] == [None, None, "loss"]
+
+
+def test_module_matrix_covers_the_modules_of_every_step_and_marks_absent_ones():
+    record = RunRecord()  # a GAN-like run: the discriminator alone at step 1, both after it
+    for step, modules in ((1, ("disc.0",)), (2, ("disc.0", "gen.0")), (3, ("gen.0",))):
+        record.apply(ev.StepStarted(step))
+        record.apply(ev.StepEnded(ev.StepFigures(step, loss=1.0,
+                                                 module_grad_norms=(float(step),) * len(modules),
+                                                 module_update_ratios=(math.nan,) * len(modules)),
+                                  modules))
+    names, rows = record.steps.module_matrix("grad_norm")
+    assert names == ("disc.0", "gen.0")
+    assert rows == [[1.0, None], [2.0, 2.0], [None, 3.0]]
+    _, ratios = record.steps.module_matrix("update_ratio")
+    assert math.isnan(ratios[1][0]) and ratios[0][1] is None  # NaN figure vs no figure

@@ -103,3 +103,26 @@ def test_restart_runs_the_script_again_from_the_start(driver, window):
     location = driver.wait_stop(lambda: window.restart())
     assert location.reason == "step-start" and driver.record.step == 1
     assert window.controller.script_args == ["--lr", "0.1", "--steps", "4"]
+
+
+def test_steps_image_greys_absent_modules_and_a_constant_rate_is_readable(qtbot):
+    from torchlens_gui.core.recording import events as ev
+    from torchlens_gui.core.recording.record import RunRecord
+    from torchlens_gui.gui.panels.steps_panel import StepsPanel
+
+    record = RunRecord()
+    for step, norms in ((1, (0.5,)), (2, (0.5, float("nan")))):
+        modules = ("disc.0", "gen.0")[:len(norms)]
+        record.apply(ev.StepStarted(step))
+        record.apply(ev.StepEnded(ev.StepFigures(step, loss=1.0, lr=(0.02,),
+                                                 module_grad_norms=norms,
+                                                 module_update_ratios=norms), modules))
+    panel = StepsPanel()
+    qtbot.addWidget(panel)
+    panel.set_record(record)
+    pixels = panel.image.image  # modules x steps x RGBA
+    assert pixels.shape[:2] == (2, 2)
+    assert tuple(pixels[1, 0]) == (160, 160, 160, 255)  # gen.0 had no figure at step 1
+    assert tuple(pixels[1, 1]) == (215, 25, 28, 255)  # and a NaN one at step 2
+    low, high = panel.lr_plot.viewRange()[1]
+    assert low == 0 and high == 0.04  # 0.02 drawn mid-height, not at the bottom of ±0.5

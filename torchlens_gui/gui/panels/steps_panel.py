@@ -126,7 +126,8 @@ class StepsPanel(QWidget):
         grad_ok = grad[np.isfinite(grad)]
         self.grad_plot.setLogMode(False, grad_ok.size > 0 and bool((grad_ok > 0).all()))
         self.grad_curve.setData(x, grad, connect="finite")
-        self.lr_curve.setData(x, np.array(steps.series("lr"), dtype=float), connect="finite")
+        lr = np.array(steps.series("lr"), dtype=float)
+        self.lr_curve.setData(x, lr, connect="finite")
         self._draw_image()
         last = steps.last
         kept = len(steps.kept)
@@ -138,6 +139,11 @@ class StepsPanel(QWidget):
             + f". Click a step to show it ({kept} kept in full).")
         for plot in (self.loss_plot, self.grad_plot, self.lr_plot, self.image_plot):
             plot.enableAutoRange()
+        rates = lr[np.isfinite(lr)]
+        if rates.size and rates.min() == rates.max() > 0:
+            # One rate throughout: pyqtgraph would centre it in a ±0.5 band, where 0.02 looks
+            # like 0; show it between 0 and twice itself instead.
+            self.lr_plot.setYRange(0, 2 * float(rates[0]), padding=0)
         settle(self.graphics)
 
     def _draw_image(self) -> None:
@@ -146,7 +152,9 @@ class StepsPanel(QWidget):
         if not modules:
             self.image.clear()
             return
-        raw = np.array(rows, dtype=float).T  # modules x steps
+        missing = np.array([[v is None for v in row] for row in rows], dtype=bool).T \
+            if any(None in row for row in rows) else np.zeros((len(modules), len(rows)), bool)
+        raw = np.array(rows, dtype=float).T  # modules x steps (None: NaN, told apart above)
         with np.errstate(divide="ignore", invalid="ignore"):
             data = np.log10(raw)
         ok = data[np.isfinite(data)]
@@ -159,7 +167,7 @@ class StepsPanel(QWidget):
         index = np.clip((scaled - low) / (high - low) * 255, 0, 255)
         rgba = lut[index.astype(np.int64)]
         rgba[~np.isfinite(raw)] = (215, 25, 28, 255)
-        rgba[np.isnan(raw) & ~np.isinf(raw)] = (215, 25, 28, 255)
+        rgba[missing] = (160, 160, 160, 255)  # the module had no figure at that step
         self.image.setImage(rgba)
         # Pixel (0, 0) covers step 1 and the first module.
         self.image.setRect(0.5, 0, len(rows), len(modules))
@@ -173,7 +181,8 @@ class StepsPanel(QWidget):
         self.image_plot.setTitle(f"{self.image_choice.currentText()}: {levels[0]:.2g} (dark) "
                                  f"to {levels[1]:.2g} (yellow)", size="9pt")
         self.image_plot.setToolTip("Rows: modules with parameters; columns: steps. Red: "
-                                   "NaN/Inf; the colour runs over log10 of the figure.")
+                                   "NaN/Inf; grey: no figure at that step; the colour runs "
+                                   "over log10 of the figure.")
 
     # ---- clicks -----------------------------------------------------------------------------
 
