@@ -105,7 +105,7 @@ def test_restart_runs_the_script_again_from_the_start(driver, window):
     assert window.controller.script_args == ["--lr", "0.1", "--steps", "4"]
 
 
-def test_steps_image_greys_absent_modules_and_a_constant_rate_is_readable(qtbot):
+def test_steps_image_greys_absent_modules_and_the_axes_are_readable(qtbot):
     from torchlens_gui.core.recording import events as ev
     from torchlens_gui.core.recording.record import RunRecord
     from torchlens_gui.gui.panels.steps_panel import StepsPanel
@@ -115,6 +115,7 @@ def test_steps_image_greys_absent_modules_and_a_constant_rate_is_readable(qtbot)
         modules = ("disc.0", "gen.0")[:len(norms)]
         record.apply(ev.StepStarted(step))
         record.apply(ev.StepEnded(ev.StepFigures(step, loss=1.0, lr=(0.02,),
+                                                 grad_norm=(3.0, 150.0)[step - 1],
                                                  module_grad_norms=norms,
                                                  module_update_ratios=norms), modules))
     panel = StepsPanel()
@@ -126,3 +127,5 @@ def test_steps_image_greys_absent_modules_and_a_constant_rate_is_readable(qtbot)
     assert tuple(pixels[1, 1]) == (215, 25, 28, 255)  # and a NaN one at step 2
     low, high = panel.lr_plot.viewRange()[1]
     assert low == 0 and high == 0.04  # 0.02 drawn mid-height, not at the bottom of ±0.5
+    ticks = panel.grad_plot.getAxis("left")._tickLevels  # powers of ten, no overlapping minors
+    assert [label for _, label in ticks[0]] == ["1", "10", "100", "1000"] and ticks[1] == []

@@ -117,6 +117,7 @@ class StepsPanel(QWidget):
         finite = loss[np.isfinite(loss)]
         log_loss = finite.size > 0 and bool((finite > 0).all())
         self.loss_plot.setLogMode(False, log_loss)
+        _log_ticks(self.loss_plot, finite if log_loss else None)
         self.loss_plot.setTitle("loss (log axis)" if log_loss else "loss", size="9pt")
         self.loss_curve.setData(x, loss, connect="finite")
         bad = [f.step for f in steps if f.nonfinite]
@@ -124,7 +125,9 @@ class StepsPanel(QWidget):
         self.bad_marks.setData(bad, [top] * len(bad))  # on the top edge: NaN/Inf steps
         grad = np.array(steps.series("grad_norm"), dtype=float)
         grad_ok = grad[np.isfinite(grad)]
-        self.grad_plot.setLogMode(False, grad_ok.size > 0 and bool((grad_ok > 0).all()))
+        log_grad = grad_ok.size > 0 and bool((grad_ok > 0).all())
+        self.grad_plot.setLogMode(False, log_grad)
+        _log_ticks(self.grad_plot, grad_ok if log_grad else None)
         self.grad_curve.setData(x, grad, connect="finite")
         lr = np.array(steps.series("lr"), dtype=float)
         self.lr_curve.setData(x, lr, connect="finite")
@@ -209,6 +212,20 @@ class StepsPanel(QWidget):
         if step is not None:
             self.show_step(step)
             self.sig_step_selected.emit(step)
+
+
+def _log_ticks(plot: pg.PlotItem, values: Optional[np.ndarray]) -> None:
+    """Labels of a log axis at powers of ten (with 2x and 5x within less than two decades):
+    pyqtgraph labels every minor tick of a short log range, and they overlap."""
+    axis = plot.getAxis("left")
+    if values is None:
+        axis.setTicks(None)
+        return
+    low, high = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
+    steps = (1, 2, 5) if high - low <= 2 else (1,)
+    decades = range(low, high + 1, max(1, (high - low) // 6))
+    ticks = [(math.log10(m * 10.0 ** k), _fmt(m * 10.0 ** k)) for k in decades for m in steps]
+    axis.setTicks([ticks, []])
 
 
 def _fmt(value: Optional[float]) -> str:
