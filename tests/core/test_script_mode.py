@@ -295,3 +295,16 @@ def test_a_script_that_calls_backward_but_no_module_is_told_so(tmp_path, capsys)
                     "for _ in range(2):\n    (w * 2).sum().backward()\n")
     code, report, _ = run_json(capsys, str(path))
     assert code == 1 and codes(report) == [("no-module-called", 2)]
+
+
+def test_an_error_in_a_dataloader_worker_names_the_original_error_and_line(capsys):
+    from case_tools import marker_line
+
+    code, report, _ = run_json(capsys, script("worker_raises"))
+    assert code == 1 and [x["code"] for x in report["diagnostics"]] == ["runtime-error"]
+    d = report["diagnostics"][0]
+    # step 2: the last step that ran (batch 2 failed to load before its own step began)
+    assert (d["step"], d["line"]) == (2, marker_line(script("worker_raises"), "raise"))
+    assert d["file"].endswith("worker_raises.py")
+    assert "raised FileNotFoundError: sample_9.npy in __getitem__" in d["message"]
+    assert "num_workers=0" in d["fix"]

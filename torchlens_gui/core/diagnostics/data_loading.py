@@ -15,6 +15,7 @@ from typing import Optional
 from . import codes
 from ..recording.events import Diagnostic, Phase
 from ..usercode.context import ActiveCall, SessionContext
+from ..usercode.user_frames import is_library_file
 from .rule import Rule
 
 
@@ -27,6 +28,42 @@ class CollateSizeMismatch(Rule):
     def explain(self, exc: BaseException, phase: Phase, ctx: SessionContext,
                 failing: Optional[ActiveCall]) -> Optional[Diagnostic]:
         return collate_size_mismatch(exc)
+
+class DataLoaderWorkerError(Rule):
+    """An exception raised in a DataLoader worker process: torch re-raises it in the loop as
+    "Caught X in DataLoader worker process N", with the worker's traceback only as text. This
+    names the original error and the line of the user's dataset code that raised it."""
+
+    name = "dataloader worker error"
+    reports = (codes.RUNTIME_ERROR,)
+
+    def explain(self, exc: BaseException, phase: Phase, ctx: SessionContext,
+                failing: Optional[ActiveCall]) -> Optional[Diagnostic]:
+        return worker_error(exc)
+
+
+_WORKER = re.compile(r"Caught (\w+) in DataLoader worker process (\d+)\.")
+_TEXT_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
+
+
+def worker_error(exc: BaseException) -> Optional[Diagnostic]:
+    """The diagnostic for an error re-raised from a DataLoader worker, or None."""
+    text = str(exc)
+    match = _WORKER.search(text)
+    if match is None or "Original Traceback" not in text:
+        return None
+    statement = text.rstrip().splitlines()[-1].strip()
+    frames = [(f, int(n), fn) for f, n, fn in _TEXT_FRAME.findall(text)
+              if not is_library_file(f)]
+    file, line, function = frames[-1] if frames else (None, None, None)
+    return Diagnostic(
+        code=codes.RUNTIME_ERROR, severity="error", phase=Phase.FORWARD,
+        message=f"DataLoader worker process {match.group(2)} raised {statement}"
+                + (f" in {function}" if function else ""),
+        file=file, line=line, details=(("error", statement),),
+        fix="Fix the data code at the marked line (it ran in a worker process); to step "
+            "through it, run the loader with num_workers=0.")
+
 
 _STACK = re.compile(r"stack expects each tensor to be equal size, but got (\[[^\]]*\]) at entry "
                     r"(\d+) and (\[[^\]]*\]) at entry (\d+)")
