@@ -147,6 +147,7 @@ def test_threads_are_ignored_and_one_left_running_is_named(capsys):
     assert [s["ended_by"] for s in report["steps"]] == ["backward"] * 3
     left = [d for d in report["diagnostics"] if d["code"] == "script-threads"]
     assert len(left) == 1 and "sleeper" in left[0]["message"]
+    assert "Daemon threads end with `python SCRIPT`" in left[0]["fix"]  # not "make it daemon"
     for thread in set(threading.enumerate()) - before:
         thread.join(5)
 
@@ -308,3 +309,13 @@ def test_an_error_in_a_dataloader_worker_names_the_original_error_and_line(capsy
     assert d["file"].endswith("worker_raises.py")
     assert "raised FileNotFoundError: sample_9.npy in __getitem__" in d["message"]
     assert "num_workers=0" in d["fix"]
+
+
+def test_a_script_stopped_by_its_time_limit_is_told_about_steps(tmp_path, capsys):
+    path = tmp_path / "endless.py"
+    path.write_text("import torch, torch.nn as nn\nm = nn.Linear(2, 2)\n"
+                    "while True:\n    m(torch.randn(3, 2)).sum().backward()\n")
+    code, report, _ = run_json(capsys, "--timeout", "0.5", str(path))
+    d = report["diagnostics"][-1]
+    assert code == 1 and d["code"] == "timeout" and d["step"] > 1 and d["line"] == 4
+    assert "--steps N" in d["fix"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import gc
 import os
 import sys
@@ -88,6 +89,13 @@ class ScriptSession(TrainingSession):
         self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
         return self._ended_status()
 
+    def report(self, diagnostic: ev.Diagnostic) -> None:
+        if diagnostic.code == codes.TIMEOUT:  # a script's loop is meant to run long
+            diagnostic = dataclasses.replace(
+                diagnostic, fix="A training script runs until its loop ends: stop it after N "
+                                "steps with --steps N, or raise the limit with --timeout.")
+        super().report(diagnostic)
+
     @property
     def gate_pauses_at_start(self) -> bool:
         return not self.gate.free_running
@@ -134,14 +142,18 @@ class ScriptSession(TrainingSession):
             started = self._threads_since(before)
         for thread in started:
             thread.join(THREAD_GRACE_S / max(1, len(started)))
-        left = [t.name for t in started if t.is_alive()]
-        if left:
+        alive = [t for t in started if t.is_alive()]
+        if alive:
+            # Python ends daemon threads with the process; the debugger's process goes on.
+            fix = ("Daemon threads end with `python SCRIPT`, but under the debugger they keep "
+                   "running: stop them (an Event they check) and join them before the script "
+                   "ends.") if all(t.daemon for t in alive) else \
+                "Join the threads the script starts so it ends cleanly."
             self.report(ev.Diagnostic(
                 code=codes.SCRIPT_THREADS, severity="warning", phase=Phase.FORWARD,
-                message=f"The script left {len(left)} thread(s) running after it ended: "
-                        + ", ".join(left[:5]),
-                file=path, fix="Join the threads the script starts (or make them daemon "
-                                "threads) so it ends cleanly."))
+                message=f"The script left {len(alive)} thread(s) running after it ended: "
+                        + ", ".join(t.name for t in alive[:5]),
+                file=path, fix=fix))
 
 
 def _free_abandoned_loaders() -> None:
