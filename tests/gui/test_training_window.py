@@ -114,7 +114,7 @@ def test_steps_image_greys_absent_modules_and_the_axes_are_readable(qtbot):
     for step, norms in ((1, (0.5,)), (2, (0.5, float("nan")))):
         modules = ("disc.0", "gen.0")[:len(norms)]
         record.apply(ev.StepStarted(step))
-        record.apply(ev.StepEnded(ev.StepFigures(step, loss=1.0, lr=(0.02,),
+        record.apply(ev.StepEnded(ev.StepFigures(step, loss=(1.06, 1.13)[step - 1], lr=(0.02,),
                                                  grad_norm=(3.0, 150.0)[step - 1],
                                                  module_grad_norms=norms,
                                                  module_update_ratios=norms), modules))
@@ -129,3 +129,5 @@ def test_steps_image_greys_absent_modules_and_the_axes_are_readable(qtbot):
     assert low == 0 and high == 0.04  # 0.02 drawn mid-height, not at the bottom of ±0.5
     ticks = panel.grad_plot.getAxis("left")._tickLevels  # powers of ten, no overlapping minors
     assert [label for _, label in ticks[0]] == ["1", "10", "100", "1000"] and ticks[1] == []
+    ticks = panel.loss_plot.getAxis("left")._tickLevels  # within a decade: rounded values
+    assert [label for _, label in ticks[0]] == ["1.06", "1.083", "1.107", "1.13"]

@@ -215,17 +215,22 @@ class StepsPanel(QWidget):
 
 
 def _log_ticks(plot: pg.PlotItem, values: Optional[np.ndarray]) -> None:
-    """Labels of a log axis at powers of ten (with 2x and 5x within less than two decades):
-    pyqtgraph labels every minor tick of a short log range, and they overlap."""
+    """Labels of a log axis at powers of ten (with 2x and 5x within less than two decades, and
+    a few rounded values within one): pyqtgraph labels every minor tick of a short log range,
+    and they overlap."""
     axis = plot.getAxis("left")
     if values is None:
         axis.setTicks(None)
         return
-    low, high = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
+    vmin, vmax = float(values.min()), float(values.max())
+    low, high = math.floor(math.log10(vmin)), math.ceil(math.log10(vmax))
     steps = (1, 2, 5) if high - low <= 2 else (1,)
     decades = range(low, high + 1, max(1, (high - low) // 6))
-    ticks = [(math.log10(m * 10.0 ** k), _fmt(m * 10.0 ** k)) for k in decades for m in steps]
-    axis.setTicks([ticks, []])
+    marks = [m * 10.0 ** k for k in decades for m in steps]
+    if sum(vmin <= v <= vmax for v in marks) < 2:  # a range within one step of those
+        digits = 2 + max(0, math.ceil(-math.log10(max((vmax - vmin) / vmax, 1e-6))))
+        marks = sorted({float(f"{v:.{digits}g}") for v in np.linspace(vmin, vmax, 4)})
+    axis.setTicks([[(math.log10(v), _fmt(v)) for v in marks if v > 0], []])
 
 
 def _fmt(value: Optional[float]) -> str:
