@@ -131,3 +131,11 @@ def test_steps_image_greys_absent_modules_and_the_axes_are_readable(qtbot):
     assert [label for _, label in ticks[0]] == ["1", "10", "100", "1000"] and ticks[1] == []
     ticks = panel.loss_plot.getAxis("left")._tickLevels  # within a decade: rounded values
     assert [label for _, label in ticks[0]] == ["1.06", "1.083", "1.107", "1.13"]
+
+
+def test_run_a_training_script_with_a_module_level_model_runs_it_as_a_script(driver, window):
+    # argparse_train.py has `model = nn.Sequential(...)` at module level and its loop below:
+    # opened as a model file it would stop with "runs a training loop when imported".
+    location = driver.wait_stop(lambda: window.run_script(ARGPARSE, ["--lr", "0.1"]))
+    assert location is not None and location.reason == "step-start"
+    assert window.controller.script_args == ["--lr", "0.1"]
