@@ -319,3 +319,16 @@ def test_a_script_stopped_by_its_time_limit_is_told_about_steps(tmp_path, capsys
     d = report["diagnostics"][-1]
     assert code == 1 and d["code"] == "timeout" and d["step"] > 1 and d["line"] == 4
     assert "--steps N" in d["fix"]
+
+
+def test_a_hand_written_update_without_an_optimizer_keeps_gradient_figures(tmp_path, capsys):
+    path = tmp_path / "manual_sgd.py"
+    path.write_text("import torch, torch.nn as nn\nnet = nn.Linear(3, 1)\n"
+                    "for _ in range(3):\n    net.zero_grad()\n"
+                    "    net(torch.randn(4, 3)).pow(2).mean().backward()\n"
+                    "    with torch.no_grad():\n        for p in net.parameters():\n"
+                    "            p -= 0.1 * p.grad\n")
+    _, report, _ = run_json(capsys, str(path))
+    steps = report["steps"]
+    assert [s["ended_by"] for s in steps] == ["backward"] * 3
+    assert all(s["grad_norm"] > 0 and set(s["modules"]) == {"net"} for s in steps)

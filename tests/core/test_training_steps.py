@@ -127,3 +127,12 @@ def test_module_matrix_covers_the_modules_of_every_step_and_marks_absent_ones():
     assert rows == [[1.0, None], [2.0, 2.0], [None, 3.0]]
     _, ratios = record.steps.module_matrix("update_ratio")
     assert math.isnan(ratios[1][0]) and ratios[0][1] is None  # NaN figure vs no figure
+
+
+def test_steps_without_an_optimizer_keep_their_gradient_figures():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    spec = spec_from_objects(model, torch.randn(5, 3), lambda out: out.pow(2).mean())
+    record = TrainingSession(spec, steps=3, device="cpu").run()  # grads cleared after backward
+    for figures in record.steps:
+        assert figures.ended_by == "backward" and figures.grad_norm > 0
+        assert record.steps.modules(figures.step) == ("0", "2")

@@ -296,6 +296,9 @@ class StepTracker:
     def _after_backward(self) -> None:
         if self.kind == "backward":
             self._pending = "backward"
+            # Read now: the step closes lazily, and by then zero_grad() (the loop's next
+            # iteration, or the model-file session right after backward) has cleared them.
+            self._read_gradients(None)
 
     # ---- optimizer --------------------------------------------------------------------------
 
