@@ -68,6 +68,7 @@ def test_dataloader_loop_notes_the_smaller_last_batch(capsys):
     code, report, _ = run_json(capsys, script("dataloader_loop"))
     assert code == 0
     assert len(report["steps"]) == 6  # 2 epochs of 3 batches
+    assert [s["batch_index"] for s in report["steps"]] == [0, 1, 2, 0, 1, 2]  # in each pass
     shape = [d for d in report["diagnostics"] if d["code"] == "batch-shape"]
     assert [(d["severity"], d["step"]) for d in shape] == [("info", 3)]
     assert "[8, 5]" in shape[0]["message"] and "[16, 5]" in shape[0]["message"]
@@ -180,6 +181,11 @@ def test_hooks_and_patches_are_gone_afterwards():
 
     assert not opt_module._global_optimizer_pre_hooks
     assert not opt_module._global_optimizer_post_hooks
+    import torch.nn.functional as F
+    from torch.utils.data.dataloader import _BaseDataLoaderIter
+
+    for patched in (F.cross_entropy, F.nll_loss, _BaseDataLoaderIter.__next__):
+        assert patched.__module__.startswith("torch.") and not hasattr(patched, "__wrapped__")
 
 
 def test_break_at_step_pauses_at_that_steps_start():

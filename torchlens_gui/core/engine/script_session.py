@@ -28,6 +28,7 @@ from ..usercode.context import SessionContext
 from ..usercode.creation_sites import CreationSites
 from ..usercode.user_frames import innermost_user_line
 from .gate import SessionStopped
+from .script_batches import numbering_batches
 from .script_losses import checking_class_labels
 from .session import _Abort
 from .steps import StepLimitReached
@@ -62,7 +63,7 @@ class ScriptSession(TrainingSession):
         self._phase(Phase.FORWARD)
         try:
             with ctx.sites.recording(path), _as_main(path, self.script_args, main), \
-                    checking_class_labels(ctx):
+                    checking_class_labels(ctx), numbering_batches(tracker):
                 exec(code, main.__dict__)
         except StepLimitReached:
             pass
