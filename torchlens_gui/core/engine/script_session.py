@@ -16,6 +16,7 @@ import gc
 import os
 import sys
 import threading
+import time
 import types
 from typing import Iterator, Optional, Sequence
 
@@ -137,12 +138,13 @@ class ScriptSession(TrainingSession):
 
     def _wait_for_threads(self, before: set, path: str) -> None:
         """Threads the script started and left running: wait a moment, then name them."""
+        deadline = time.monotonic() + THREAD_GRACE_S
         started = self._threads_since(before)
-        if started:
+        if any(t.name == "QueueFeederThread" for t in started):  # multiprocessing queues
             _free_abandoned_loaders()
             started = self._threads_since(before)
         for thread in started:
-            thread.join(THREAD_GRACE_S / max(1, len(started)))
+            thread.join(max(0.0, deadline - time.monotonic()))
         alive = [t for t in started if t.is_alive()]
         if alive:
             # Python ends daemon threads with the process; the debugger's process goes on.
