@@ -136,3 +136,12 @@ def test_steps_without_an_optimizer_keep_their_gradient_figures():
     for figures in record.steps:
         assert figures.ended_by == "backward" and figures.grad_norm > 0
         assert record.steps.modules(figures.step) == ("0", "2")
+
+
+def test_batches_that_yield_nothing_say_so(tmp_path, capsys):
+    path = tmp_path / "empty_batches.py"
+    path.write_text("import torch, torch.nn as nn\ndef build_model():\n    return nn.Linear(2, 1)\n"
+                    "def batches():\n    return iter(())\n")
+    code, report = check_json(capsys, "--steps", "2", str(path))
+    d = report["diagnostics"][0]
+    assert code == 2 and d["code"] == "load-error" and "batches() yielded nothing" in d["message"]

@@ -200,7 +200,7 @@ def _spec_from_namespace(ns: dict, path: str) -> ModelSpec:
     elif "inputs" in ns:
         inputs_fn = lambda: inputs_obj  # noqa: E731
     elif callable(ns.get("batches")):  # the first batch serves as the example
-        inputs_fn = lambda: split_batch(next(iter(ns["batches"]())), ns.get("loss"))[0]  # noqa
+        inputs_fn = lambda: split_batch(_first_batch(ns["batches"]), ns.get("loss"))[0]  # noqa
     else:
         raise LoadError(
             "No inputs found: the file defines neither example_inputs() nor a module-level `inputs`",
@@ -220,7 +220,7 @@ def _spec_from_namespace(ns: dict, path: str) -> ModelSpec:
         user_loss = loss_fn
 
         def loss_fn(output):  # a single run: the first batch's target
-            return user_loss(output, split_batch(next(iter(ns["batches"]())), user_loss)[1])
+            return user_loss(output, split_batch(_first_batch(ns["batches"]), user_loss)[1])
     name = os.path.splitext(os.path.basename(path))[0]
     optimizer_fn, batches_fn = ns.get("optimizer"), ns.get("batches")
     return ModelSpec(build=build_fn, inputs=inputs_fn, loss=loss_fn, file=path, name=name,
@@ -238,6 +238,13 @@ def takes_target(loss_fn: Callable) -> bool:
     except (TypeError, ValueError):
         return False
     return len(params) >= 2
+
+
+def _first_batch(batches: Callable[[], Any]) -> Any:
+    for item in batches():
+        return item
+    raise ValueError("batches() yielded nothing, and without example_inputs() its first batch "
+                     "is the example input: make batches() yield at least one batch")
 
 
 def split_batch(batch: Any, loss_fn: Optional[Callable]) -> tuple[Any, Any]:
