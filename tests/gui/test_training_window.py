@@ -139,3 +139,12 @@ def test_run_a_training_script_with_a_module_level_model_runs_it_as_a_script(dri
     location = driver.wait_stop(lambda: window.run_script(ARGPARSE, ["--lr", "0.1"]))
     assert location is not None and location.reason == "step-start"
     assert window.controller.script_args == ["--lr", "0.1"]
+
+
+def test_a_training_script_opened_as_a_model_file_offers_script_mode(driver, window):
+    driver.open(os.path.join(SCRIPTS, "backward_only.py"))  # trains at import
+    placeholder = window.tree.placeholder
+    assert "runs a training loop when imported" in placeholder.text()
+    assert "href='run-script'" in placeholder.text()
+    location = driver.wait_stop(lambda: placeholder.linkActivated.emit("run-script"))
+    assert location is not None and location.reason == "step-start"  # script mode, step 1

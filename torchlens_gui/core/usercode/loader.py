@@ -31,6 +31,11 @@ USER_MODULE_PREFIX = "torchlens_user_model_"  # sys.modules names of loaded mode
 _counter = itertools.count()
 
 
+# The start of a load-error's message for a file that trains when imported (the window offers
+# to run such a file as a training script).
+TRAINS_AT_IMPORT = "This file runs a training loop when imported"
+
+
 class TrainsAtImport(BaseException):
     """Raised (by the engine's guard) when a file runs backward or an optimizer step while it
     is being imported: a training script, not a model file. BaseException so the file's own
@@ -141,7 +146,7 @@ def load_model_file(path: str) -> ModelSpec:
     except TrainsAtImport as exc:
         line = innermost_user_line(exc.__traceback__, path)
         raise LoadError(
-            f"This file runs a training loop when imported: use `torchlens-gui run "
+            f"{TRAINS_AT_IMPORT}: use `torchlens-gui run "
             f"{os.path.basename(path)}` ({exc} while loading)",
             file=path, line=line,
             fix="Run it as a script (torchlens-gui run FILE), or move the loop under "
