@@ -105,6 +105,7 @@ class StepTracker:
         self.break_at_next_step = False
         self.pause_at_first_step = False
         self.next_batch_index: Optional[int] = None  # set by a loop that knows its batches
+        self.without_optimizer = False  # known to run no optimizer (a model file without one)
         self._reset_step()
         self.checks = training_checks.TrainingChecks()
         self._param_owner: dict[int, str] = {}
@@ -296,9 +297,11 @@ class StepTracker:
     def _after_backward(self) -> None:
         if self.kind == "backward":
             self._pending = "backward"
-            # Read now: the step closes lazily, and by then zero_grad() (the loop's next
-            # iteration, or the model-file session right after backward) has cleared them.
-            self._read_gradients(None)
+            # A model file without optimizer(): read now, as the session clears them right
+            # after backward. (Not in scripts: an optimizer may still follow, and gradients
+            # read before it may be a GradScaler's, whose Inf only skips that step.)
+            if self.without_optimizer:
+                self._read_gradients(None)
 
     # ---- optimizer --------------------------------------------------------------------------
 
