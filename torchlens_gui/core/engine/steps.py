@@ -30,6 +30,7 @@ from ..usercode.context import SessionContext
 from ..usercode.loader import TrainsAtImport
 from ..usercode.tree import own_parameters
 from ..diagnostics import training as training_checks
+from ..diagnostics.loss_watch import LossWatch, born_nonfinite, read_loss
 from ..diagnostics.nonfinite import loss_nonfinite
 from .gate import StepGate
 
@@ -109,6 +110,10 @@ class StepTracker:
         self.checks = training_checks.TrainingChecks()
         self._param_owner: dict[int, str] = {}
         self._known_modules = -1
+        # Script mode has no loss phase: its ops between the model's outermost call and
+        # backward are kept by a LossWatch (terms, and the op that made a NaN/Inf loss).
+        self.watch_loss = False
+        self._loss_watch: Optional[LossWatch] = None
 
     # ---- install / remove -------------------------------------------------------------------
 
@@ -142,6 +147,8 @@ class StepTracker:
         torch.autograd.backward = backward
 
     def remove(self) -> None:
+        if self._loss_watch is not None:
+            self._loss_watch.stop()
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
@@ -161,6 +168,8 @@ class StepTracker:
         """An outermost module call is about to run (no other module is running). A lazy close
         waits for the step's first module to be called again (a loss module called after the
         model belongs to the model's step)."""
+        if self._loss_watch is not None:
+            self._loss_watch.stop()
         if self._pending and path == self.first_module:
             self._close(self._pending)
         if not self.open:
@@ -175,10 +184,16 @@ class StepTracker:
     def top_level_exit(self, path: str = "", output: Any = None) -> None:
         if self.kind == "module":
             self._pending = "module"
+        if self.watch_loss and self.open and torch.is_grad_enabled():
+            if self._loss_watch is None:
+                self._loss_watch = LossWatch(self.ctx.user_file)
+            self._loss_watch.start(path, output)
 
     def finish(self) -> None:
         """The run is over: close the open step (a training run's trailing calls with no
         backward, an evaluation after the last optimizer step, are not a step of their own)."""
+        if self._loss_watch is not None:
+            self._loss_watch.stop()
         if not self.open:
             return
         if self.kind != "module" and self.loss is None and not self._pending:
@@ -212,6 +227,8 @@ class StepTracker:
         self.step += 1
         self.open = True
         self._reset_step()
+        if self._loss_watch is not None:
+            self._loss_watch.kept.clear()  # a step without backward leaves its ops behind
         self.batch_index = self.next_batch_index
         self.emit(ev.StepStarted(self.step))
         wanted = self.pause_at_first_step and self.step == 1
@@ -269,26 +286,25 @@ class StepTracker:
         self._pending = ""
         trace, self.ctx.loss_trace = self.ctx.loss_trace, None
         root = tensors if isinstance(tensors, torch.Tensor) else None
+        terms, kept = [], []
+        if trace is not None and root is not None:  # a model file's loss rule traced it
+            terms = [t for t in trace.terms if t.value.data_ptr() != root.data_ptr()]
+        watch = self._loss_watch
+        if watch is not None:
+            watch.stop()
+            terms, kept = watch.take(root)
         if root is not None and root.numel() == 1 and root.device.type != "meta":
-            value = float(root.detach().float().item())
+            value, self.terms = read_loss(root, terms)  # one host transfer for all
             self.loss = value
-            if trace is not None:
-                self._read_terms(trace, root)
-            if not math.isfinite(value) and not self.nonfinite:
-                self.nonfinite = "loss"
-                if trace is not None and trace is getattr(self._loss_watch, "result", None) \
-                        and trace.culprit() is not None:  # model files: the loss rule says it
-                    training_checks.report_once(self, loss_nonfinite(self.ctx, value,
-                                                                     trace.culprit()))
-
-    def _read_terms(self, trace: Any, root: torch.Tensor) -> None:
-        """The values of the loss's terms (the total and partial sums left out), one read."""
-        terms = [t for t in trace.terms if t.value.data_ptr() != root.data_ptr()]
-        if not terms:
-            return
-        with torch.no_grad():
-            values = torch.stack([t.value.float().reshape(()) for t in terms]).tolist()
-        self.terms = tuple((t.op, t.file, t.line, v) for t, v in zip(terms, values))
+            if not math.isfinite(value):
+                self.watch_loss = False  # nothing more to learn from the next steps' losses
+                if not self.nonfinite:
+                    self.nonfinite = "loss"
+                    # Model files: the loss rule reports it. Scripts: the op the watch kept.
+                    culprit = born_nonfinite(kept).culprit() if kept else None
+                    if culprit is not None:
+                        training_checks.report_once(self, loss_nonfinite(self.ctx, value,
+                                                                         culprit))
 
     def _after_backward(self) -> None:
         if self.kind == "backward":
@@ -305,6 +321,8 @@ class StepTracker:
         self._pending = ""
         if not self.open:
             self._start()
+        if self._loss_watch is not None:
+            self._loss_watch.stop()  # after a backward dispatched through it
         self._phase_before = self.ctx.phase
         self._set_phase(Phase.OPTIMIZER)
         self._snapshot = self._read_gradients(optimizer)
