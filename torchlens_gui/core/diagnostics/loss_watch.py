@@ -41,6 +41,7 @@ _stack_len = torch._C._len_torch_function_stack
 _stack_at = torch._C._get_function_stack_at
 _push = torch._C._push_on_torch_function_stack
 _pop = torch._C._pop_torch_function_stack
+_NAMES: dict[Any, str] = {}  # torch callable -> its readable name (op_name)
 
 
 class _Kept:
@@ -59,7 +60,13 @@ class _Kept:
 
     @property
     def op(self) -> str:
-        return self.func if isinstance(self.func, str) else op_name(self.func)
+        func = self.func
+        if isinstance(func, str):
+            return func
+        name = _NAMES.get(func)
+        if name is None:
+            name = _NAMES[func] = op_name(func)
+        return name
 
 
 class LossWatch(TorchFunctionMode):
@@ -93,17 +100,19 @@ class LossWatch(TorchFunctionMode):
         return result
 
     def _keep(self, func: Any, result: torch.Tensor, args: tuple, kwargs: Optional[dict]) -> None:
-        if not result.is_floating_point() or result.device.type == "meta":
+        # ~2 us an op: no device test (a meta loss is never read), one loop over the arguments.
+        if not result.is_floating_point():
             return
         small = result.numel() <= self.KEEP_ELEMENTS
-        if small and all(a.numel() <= self.KEEP_ELEMENTS for a in args
-                         if isinstance(a, _Tensor)):
-            held_args, held_kwargs = args, kwargs or {}
-        else:
-            held_args = held_kwargs = None  # a big input: not held, not tested
+        held = small
+        if small:
+            for a in args:
+                if isinstance(a, _Tensor) and a.numel() > self.KEEP_ELEMENTS:
+                    held = False  # a big input: not held, not tested
+                    break
         file, line = self._user_line()
         self.kept.append(_Kept(func, file, line, result if small else weakref.ref(result),
-                               held_args, held_kwargs))
+                               args if held else None, (kwargs or {}) if held else None))
 
     def _user_line(self) -> tuple[Optional[str], Optional[int]]:
         """The innermost frame of the user's file on the stack (a verdict per code object)."""
@@ -159,23 +168,25 @@ class LossWatch(TorchFunctionMode):
                 continue
             name = op.op
             if name not in _SUMS:
-                terms.append(LossTerm(name, op.file, op.line, result.detach()))
+                terms.append(LossTerm(name, op.file, op.line, result))  # read by item()
         return terms, kept
 
 
 def read_loss(root: torch.Tensor, terms: list[LossTerm]) -> tuple[float, tuple]:
-    """The loss and its terms' values with one host transfer: (loss, ((op, file, line, value),
-    ...))."""
+    """The loss and its terms' values: (loss, ((op, file, line, value), ...)); on an
+    accelerator with one host transfer (a CPU tensor's item() is a copy, cheaper than a stack)."""
     with torch.no_grad():
-        if terms:
+        values = [root.detach()] + [t.value for t in terms]
+        read = None
+        if terms and root.device.type != "cpu":
             try:
-                values = torch.stack([root.detach().float().reshape(())] + [
-                    t.value.float().reshape(()) for t in terms]).tolist()
-            except RuntimeError:  # terms on several devices
-                values = [float(root.detach().float().item())] + [
-                    float(t.value.float().item()) for t in terms]
-            return values[0], tuple((t.op, t.file, t.line, v) for t, v in zip(terms, values[1:]))
-        return float(root.detach().float().item()), ()
+                read = torch.stack([v.float().reshape(()).to(root.device)
+                                    for v in values]).tolist()
+            except RuntimeError:
+                read = None
+        if read is None:
+            read = [float(v.item()) for v in values]
+        return read[0], tuple((t.op, t.file, t.line, v) for t, v in zip(terms, read[1:]))
 
 
 def born_nonfinite(kept: list[_Kept]) -> TraceResult:
