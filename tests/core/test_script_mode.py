@@ -217,3 +217,18 @@ def test_text_report_header_says_run_with_the_scripts_arguments(capsys):
     header = capsys.readouterr().out.splitlines()[0]
     assert header == "torchlens-gui run --steps 2: argparse_train.py --lr 0.1 on cpu"
 
+
+
+@pytest.mark.parametrize("break_at, found", [(3, "at the next forward"), (6, "at the end")])
+def test_an_update_that_breaks_one_unsampled_weight_is_named_at_its_step(capsys, break_at,
+                                                                         found):
+    """Light steps read a sample of each weight after the update; a single overflowed value
+    outside it is found whole when a NaN is born next (or when the run ends) and still
+    reported at the optimizer of the step that made it."""
+    _, report, _ = run_json(capsys, script("sparse_update_break"), "--break-at", str(break_at))
+    nonfinite = [d for d in report["diagnostics"] if d["code"] == "non-finite"]
+    assert [(d["phase"], d["step"], d["module"]) for d in nonfinite] == \
+        [("optimizer", break_at, "layer")], found
+    assert "learning rate 100" in nonfinite[0]["message"]
+    # The gradient of 3e38 is finite: its norm (3e38) must not overflow into "NaN/Inf".
+    assert report["steps"][break_at - 1]["grad_norm"] == pytest.approx(3e38, rel=1e-6)

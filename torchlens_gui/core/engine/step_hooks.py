@@ -21,7 +21,7 @@ from ..diagnostics import codes
 from ..recording import events as ev
 from ..recording.events import PauseKind, PauseReason, Phase
 from ..recording.structures import tensors
-from ..statistics.stats import all_finite, summarize_nested
+from ..statistics.stats import all_finite, summarize_nested, tensor_finite
 from ..usercode.context import ActiveCall
 from ..usercode.tree import describe_module_tree
 from ..usercode.user_frames import is_user_file
@@ -94,8 +94,9 @@ class StepHooks(ModuleHooks):
             if output is self._last_tested and output._version == self._last_version:
                 return
             self._last_tested, self._last_version = output, output._version
-        outs = tensors(output)
-        if all(all_finite(outs)):
+            if tensor_finite(output):
+                return
+        elif all(all_finite(tensors(output))):
             return
         inputs_finite = all(all_finite(tensors(args) + tensors(kwargs)))
         born = not call.child_nonfinite and inputs_finite
@@ -108,6 +109,8 @@ class StepHooks(ModuleHooks):
         self.tracker.nonfinite = self.tracker.nonfinite or "forward"
         if any(d.code in (codes.NON_FINITE, codes.DATA_NON_FINITE) for d in self.ctx.record.diagnostics):
             return  # born again from already broken weights: the first birth says it all
+        if self.tracker.verify_updates():
+            return  # the last update had broken weights its samples missed: reported there
         # Explain it as a full run would: summarise this one call and ask the detectors.
         inputs = summarize_nested(args, "", values=True, histogram="problem")
         outputs = summarize_nested(output, "", values=True, histogram="problem")
