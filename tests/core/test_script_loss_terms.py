@@ -96,6 +96,21 @@ def test_many_terms_are_bounded_and_the_scripts_own_mode_is_left_alone():
     assert all(modes == 0 and 0 < terms <= LossWatch.MAX_OPS for _, modes, terms, _ in seen)
 
 
+def test_a_script_that_never_calls_backward_is_watched_in_its_first_step_only(tmp_path,
+                                                                             monkeypatch):
+    path = tmp_path / "scores.py"
+    path.write_text("import torch\nimport torch.nn as nn\n\nmodel = nn.Linear(3, 1)\n"
+                    "for _ in range(5):\n"
+                    "    score = model(torch.randn(2, 3)).sigmoid().mean()  # grad on\n")
+    starts = []
+    original = LossWatch.start
+    monkeypatch.setattr(LossWatch, "start",
+                        lambda self, *a: (starts.append(1), original(self, *a))[1])
+    _, record, seen = watched_run(str(path))
+    assert record.status == "ok" and len(seen) == 5
+    assert len(starts) == 1 and all(modes == 0 for _, modes, _, _ in seen)
+
+
 def test_model_file_steps_with_a_nonfinite_loss_name_its_op(capsys):
     """`check --steps` on a file whose loss turns inf: the loss rule names the op (the step
     tracker once raised AttributeError here)."""

@@ -170,7 +170,9 @@ class StepTracker:
     def top_level_exit(self, path: str = "", output: Any = None) -> None:
         if self.kind == "module":
             self._pending = "module"
-        if self.watch_loss and self.open and torch.is_grad_enabled():
+        # A script that has not called backward by its second step is not training: unwatched.
+        if self.watch_loss and self.open and (self.kind != "module" or self.step == 1) \
+                and torch.is_grad_enabled():
             if self._loss_watch is None:
                 self._loss_watch = LossWatch(self.ctx.user_file)
             self._loss_watch.start(path, output)
