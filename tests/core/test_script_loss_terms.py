@@ -111,6 +111,19 @@ def test_a_script_that_never_calls_backward_is_watched_in_its_first_step_only(tm
     assert len(starts) == 1 and all(modes == 0 for _, modes, _, _ in seen)
 
 
+def test_a_script_that_raises_or_is_stopped_in_its_loss_leaves_no_mode_behind(tmp_path):
+    path = tmp_path / "raises.py"
+    path.write_text("import torch\nimport torch.nn as nn\n\nmodel = nn.Linear(4, 1)\n"
+                    "loss = model(torch.randn(2, 4)).mean() * 2\n"
+                    "raise ValueError('no target')\n")
+    record = ScriptSession(str(path)).run()
+    assert [(d.code, d.line) for d in record.diagnostics] == [("runtime-error", 6)]
+    assert torch._C._len_torch_function_stack() == 0
+    session = ScriptSession(script("penalty_explodes"), max_steps=3)
+    session.run()
+    assert session.tracker.step == 3 and torch._C._len_torch_function_stack() == 0
+
+
 def test_model_file_steps_with_a_nonfinite_loss_name_its_op(capsys):
     """`check --steps` on a file whose loss turns inf: the loss rule names the op (the step
     tracker once raised AttributeError here)."""
