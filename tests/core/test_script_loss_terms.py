@@ -68,6 +68,22 @@ def test_a_term_that_turns_infinite_is_a_nonfinite_loss_at_its_op_and_line(capsy
     assert "the term torch.log at barrier_term.py:16 turned -inf" in diverging[0]["message"]
 
 
+def test_a_nonfinite_loss_born_in_an_op_on_a_whole_tensor_names_that_op(tmp_path, capsys):
+    path = tmp_path / "vector_log.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\ntorch.manual_seed(0)\n"
+        "net = nn.Linear(2, 1)\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\n"
+        "x = torch.randn(4, 2)\nfor step in range(3):\n    opt.zero_grad()\n"
+        "    out = net(x)\n    scale = 1.0 if step < 2 else 0.0\n"
+        "    loss = out.pow(2).mean() - torch.log(torch.sigmoid(out) * scale).mean()\n"
+        "    loss.backward()\n    opt.step()\n")
+    _, report = run_json(capsys, str(path))
+    nonfinite = [d for d in report["diagnostics"] if d["code"] == "non-finite"]
+    assert [(d["step"], d["phase"], d["line"]) for d in nonfinite] == [(3, "loss", 12)]
+    assert "torch.log at vector_log.py:12 makes it non-finite: its input has 4 zeros" in \
+        nonfinite[0]["message"]
+
+
 def test_after_a_nonfinite_loss_the_watch_stops():
     session, record, seen = watched_run(script("barrier_term"))
     assert [s for s, *_ in seen] == list(range(1, 9))

@@ -5,8 +5,8 @@ gradients on) until backward, the next outermost module call or the optimizer st
 under :class:`LossWatch`: a TorchFunctionMode that checks nothing per op. It keeps the first
 MAX_OPS float results of a step with their op and the user's line (frames walked with a verdict
 cached per code object). Backward reads the loss and the scalar terms (1-element results that
-take part in autograd, partial sums left out) in one host transfer; only a NaN/Inf loss tests
-the kept results, to name the op that made it non-finite.
+take part in autograd, partial sums left out) at once; only a NaN/Inf loss tests the kept
+results, to name the op that made it non-finite.
 
 Memory: results up to KEEP_ELEMENTS values (and the arguments of such ops) are held until
 backward; larger ones only weakly, so the watch never keeps a big temporary alive.
@@ -190,15 +190,24 @@ def read_loss(root: torch.Tensor, terms: list[LossTerm]) -> tuple[float, tuple]:
 
 
 def born_nonfinite(kept: list[_Kept]) -> TraceResult:
-    """The kept ops whose result holds NaN/Inf from finite (or unknown) inputs, in order."""
+    """The kept ops whose result holds NaN/Inf from finite (or unknown) inputs, in order (none
+    when they cannot be tested: this runs inside the user's backward call)."""
+    try:
+        return _born_nonfinite(kept)
+    except Exception:
+        return TraceResult()
+
+
+def _born_nonfinite(kept: list[_Kept]) -> TraceResult:
     result = TraceResult()
     tensors: dict[int, torch.Tensor] = {}
     for op in kept:
         t = op.tensor()
-        if t is not None:
+        if t is not None and t.device.type != "meta":
             tensors[id(t)] = t
         for a in list(op.args or ()) + list((op.kwargs or {}).values()):
-            if isinstance(a, _Tensor) and a.is_floating_point() and a.numel():
+            if isinstance(a, _Tensor) and a.is_floating_point() and a.numel() \
+                    and a.device.type != "meta":
                 tensors[id(a)] = a
     flags = _nonfinite_flags(list(tensors.values()))
     for op in kept:
