@@ -248,7 +248,10 @@ def finite_probe(outs: Sequence[torch.Tensor]) -> Optional[torch.Tensor]:
                 sums.append(t.detach().sum(dtype=torch.float32))
         if not sums:
             return None
-        return sums[0] if len(sums) == 1 else torch.stack(sums).sum()
+        if len(sums) == 1:
+            return sums[0]
+        device = sums[0].device  # (outputs on several devices: gathered on the first's)
+        return torch.stack([v.to(device, non_blocking=True) for v in sums]).sum()
 
 
 def probe_values(probes: Sequence[torch.Tensor]) -> list[bool]:
