@@ -8,7 +8,7 @@ steps close lazily: at the next outermost module call or backward, or at the end
 
 Per step the tracker measures the loss (the value backward started from), the global gradient
 norm, the learning rate of every param group, and per parameterised module its gradient norm and
-update-to-weight ratio ||w_after - w_before|| / ||w_before||: a handful of foreach kernels and
+update-to-weight ratio ||w_after - w_before|| / ||w_before|| (core/engine/update_meter.py): a few kernels and
 one host transfer per optimizer step. Everything leaves as immutable events.
 """
 
@@ -33,7 +33,7 @@ from ..diagnostics import training as training_checks
 from ..diagnostics.loss_watch import LossWatch, born_nonfinite, read_loss
 from ..diagnostics.nonfinite import loss_nonfinite
 from .gate import StepGate
-from .update_meter import UpdateMeter
+from .update_meter import Samples, UpdateMeter
 
 
 class StepLimitReached(BaseException):
@@ -361,7 +361,7 @@ class StepTracker:
             self._break_on_nonfinite(Phase.BACKWARD, bad)
         return params, before
 
-    def _read_updates(self, params: list, before: list) -> None:
+    def _read_updates(self, params: list, before: Samples) -> None:
         """Update-to-weight ratios from the samples taken before the step, and whether the
         update broke finite weights (read whole in a fully recorded step, else from the
         samples; the rest is verified at the next NaN birth, full step or the run's end)."""

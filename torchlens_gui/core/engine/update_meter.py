@@ -99,16 +99,23 @@ class UpdateMeter:
                 bad = path
         return {path: math.sqrt(total) for path, total in squares.items()}, bad
 
-    def sample(self, params: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Copies of the sampled values of ``params``, before the optimizer changes them."""
-        if not params:
-            return []
+    def sample(self, params: list[torch.Tensor]) -> "Samples":
+        """Copies of the sampled values of ``params``, before the optimizer changes them: one
+        stacked copy per group of samples of one shape, dtype and device (a ResNet's or a
+        transformer's parameters fall in a few groups), so a step costs a few kernels rather
+        than a few per parameter."""
+        groups: dict[tuple, list[int]] = {}
+        views = [self._view(p) for p in params]
+        for index, view in enumerate(views):
+            groups.setdefault((view.shape, view.dtype, view.device), []).append(index)
         with torch.no_grad():
-            return [self._view(p).clone() for p in params]  # (a foreach copy is slower on CPU)
+            return Samples([(indices, torch.stack([views[i] for i in indices]))
+                            for indices in groups.values()],
+                           [view.numel() for view in views])
 
     # ---- after the update -------------------------------------------------------------------
 
-    def update_ratios(self, params: list[torch.Tensor], before: list[torch.Tensor], step: int,
+    def update_ratios(self, params: list[torch.Tensor], before: "Samples", step: int,
                       verify_all: bool, trusted: bool = True
                       ) -> tuple[dict[str, float], Optional[str]]:
         """Per-module ||delta w|| / ||w|| from the samples, and the first module whose weights
@@ -116,17 +123,34 @@ class UpdateMeter:
         weight whole; otherwise what the samples do not cover is left unverified. An update
         from gradients that were not ``trusted`` (not finite) is not verified: its NaN is the
         gradients' doing."""
+        n = len(params)
+        norms = []
         with torch.no_grad():
-            deltas = list(torch._foreach_sub([self._view(p) for p in params], before))
-            values = _norms(deltas + list(before))
+            for indices, copied in before.groups:
+                after = torch.stack([self._view(params[i]) for i in indices])
+                rows = (after - copied).flatten(1), copied.flatten(1)
+                norms += [torch.linalg.vector_norm(r, dim=1).float() for r in rows]
+            flat = _to_floats(norms, stacked=False)
+        delta_norms, weight_norms = [0.0] * n, [0.0] * n
+        offset = 0
+        for indices, copied in before.groups:
+            k = len(indices)
+            for j, i in enumerate(indices):
+                delta_norms[i] = flat[offset + j]
+                weight_norms[i] = flat[offset + k + j]
+                if not math.isfinite(delta_norms[i]):  # float32 overflow, or a real NaN/Inf
+                    delta_norms[i] = float(torch.linalg.vector_norm(
+                        (self._view(params[i]) - copied[j]).double()))
+            offset += 2 * k
+        values, counts = delta_norms + weight_norms, before.counts
         n = len(params)
         delta_sq: dict[str, float] = {}
         weight_sq: dict[str, float] = {}
         bad = None
         partial = []
-        for p, sampled, d, w in zip(params, before, values[:n], values[n:]):
+        for p, count, d, w in zip(params, counts, values[:n], values[n:]):
             path = self.owner(p)
-            scale = p.numel() / max(1, sampled.numel())
+            scale = p.numel() / max(1, count)
             delta_sq[path] = delta_sq.get(path, 0.0) + d * d * scale
             weight_sq[path] = weight_sq.get(path, 0.0) + w * w * scale
             if bad is None and not math.isfinite(d) and math.isfinite(w):
@@ -166,10 +190,26 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
     return norms
 
 
-def _to_floats(tensors: list[torch.Tensor]) -> list[float]:
-    """One host transfer for a list of 0-dim tensors (of any float dtype)."""
+class Samples:
+    """Sampled values of a step's parameters before its update: (indices into the parameter
+    list, their samples stacked) per group, and each parameter's number of sampled values."""
+
+    __slots__ = ("groups", "counts")
+
+    def __init__(self, groups: list[tuple[list[int], torch.Tensor]], counts: list[int]) -> None:
+        self.groups = groups
+        self.counts = counts
+
+
+def _to_floats(tensors: list[torch.Tensor], stacked: bool = True) -> list[float]:
+    """One host transfer for a list of 0-dim tensors (of any float dtype), or with
+    ``stacked=False`` of 1-dim float32 ones."""
     if not tensors:
         return []
+    if not stacked:
+        if len({t.device for t in tensors}) > 1:
+            tensors = [t.to("cpu") for t in tensors]
+        return torch.cat(tensors).tolist()
     if len({t.dtype for t in tensors}) > 1 or tensors[0].dtype != torch.float32:
         tensors = [t.float() for t in tensors]
     if len({t.device for t in tensors}) > 1:  # model parallel: one transfer per device
