@@ -148,3 +148,17 @@ def test_a_training_script_opened_as_a_model_file_offers_script_mode(driver, win
     assert "href='run-script'" in placeholder.text()
     location = driver.wait_stop(lambda: placeholder.linkActivated.emit("run-script"))
     assert location is not None and location.reason == "step-start"  # script mode, step 1
+
+
+def test_a_loss_that_turns_infinite_pauses_before_backward(driver, window):
+    """barrier_term.py's log turns -inf at step 5 (a light step): F5 stops there, before
+    backward, and the Problems entry names the op and line."""
+    open_script(driver, os.path.join(SCRIPTS, "barrier_term.py"), [])
+    location = driver.key(Qt.Key.Key_F5)
+    assert (location.phase, location.kind, location.path, location.reason) == \
+        ("loss", "loss", "net", "non-finite")
+    assert driver.record.step == 5
+    nonfinite = [d for d in driver.record.diagnostics if d.code == "non-finite"]
+    assert [(d.phase, d.step, d.line) for d in nonfinite] == [("loss", 5, 16)]
+    assert window.status.where_label.text().startswith(
+        "Paused before backward, from the loss after net (Linear)")

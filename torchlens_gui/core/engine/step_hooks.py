@@ -1,8 +1,10 @@
 """Module hooks for runs of many steps: full recording in the steps someone looks at, a light
 one in between, and outermost calls reported to the step tracker.
 
-Light recording keeps the module stack and one finiteness test per output (a sum per tensor,
-one host transfer per call): no summaries, no events. Where a light call turns finite inputs
+Light recording keeps the module stack and one finiteness test per output (a sum per tensor):
+no summaries, no events. On the CPU each test is read at once; on an accelerator the tests of a
+forward are read together when its outermost call returns (one host transfer per forward, not
+per module). Where a light call turns finite inputs
 into NaN/Inf, that call is summarised after all and handed to the detectors as in a full run, so
 a problem is explained the same way whichever mode found it.
 """
@@ -21,7 +23,8 @@ from ..diagnostics import codes
 from ..recording import events as ev
 from ..recording.events import PauseKind, PauseReason, Phase
 from ..recording.structures import tensors
-from ..statistics.stats import all_finite, summarize_nested
+from ..statistics.stats import all_finite, finite_probe, probe_values, summarize_nested, \
+    tensor_finite
 from ..usercode.context import ActiveCall
 from ..usercode.tree import describe_module_tree
 from ..usercode.user_frames import is_user_file
@@ -29,6 +32,11 @@ from .hooks import ModuleHooks
 from .steps import StepTracker
 
 _get_ident = threading.get_ident
+_is_grad_enabled = torch.is_grad_enabled
+# Outputs on these devices are tested as they come (a host read costs little there); on others
+# (an accelerator) a forward's tests are read together when its outermost call returns. Under
+# no_grad they are tested at once too: holding an evaluation's activations would cost memory.
+IMMEDIATE_DEVICES = frozenset({"cpu", "meta"})
 _Tensor = torch.Tensor
 _perf_counter = time.perf_counter
 
@@ -50,6 +58,7 @@ class StepHooks(ModuleHooks):
         # version counter then.
         self._last_tested: Optional[torch.Tensor] = None
         self._last_version = -1
+        self._deferred: list[tuple] = []  # outputs on an accelerator, tested per forward
 
     def _on_enter(self, module: nn.Module, args: tuple) -> None:
         ctx = self.ctx
@@ -57,6 +66,8 @@ class StepHooks(ModuleHooks):
             return
         tracker = self.tracker
         if not ctx.stack:
+            if self._deferred:  # a forward that raised before its outermost call returned
+                self._settle()
             if self.roots is not None and id(module) not in ctx.paths:
                 self._adopt_root(module)
             tracker.top_level_call(ctx.paths.get(id(module), ""), args)
@@ -82,6 +93,8 @@ class StepHooks(ModuleHooks):
         else:
             self._light_exit(module, args, kwargs, output)
         if not ctx.stack:
+            if self._deferred:
+                self._settle()
             self.tracker.top_level_exit(ctx.paths.get(id(module), ""), output)
 
     def _light_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
@@ -94,13 +107,47 @@ class StepHooks(ModuleHooks):
             if output is self._last_tested and output._version == self._last_version:
                 return
             self._last_tested, self._last_version = output, output._version
-        outs = tensors(output)
-        if all(all_finite(outs)):
-            return
+            if output.device.type not in IMMEDIATE_DEVICES and _is_grad_enabled():
+                self._defer(call, module, args, kwargs, output, (output,))
+                return
+            if tensor_finite(output):
+                return
+        else:
+            outs = tensors(output)
+            if outs and outs[0].device.type not in IMMEDIATE_DEVICES and _is_grad_enabled():
+                self._defer(call, module, args, kwargs, output, outs)
+                return
+            if all(all_finite(outs)):
+                return
+        self._light_nonfinite(call, self.ctx.stack[-1] if self.ctx.stack else None, args,
+                              kwargs, output)
+
+    def _defer(self, call: ActiveCall, module: nn.Module, args: tuple, kwargs: dict,
+               output: Any, outs: Any) -> None:
+        """Test this output with the others of the forward, in one host transfer when the
+        outermost call returns (a transfer per module would stall an accelerator). Its
+        arguments and output are held until then (autograd holds most of them anyway)."""
+        total = finite_probe(outs)
+        if total is not None:
+            parent = self.ctx.stack[-1] if self.ctx.stack else None
+            self._deferred.append((total, call, parent, args, kwargs, output))
+
+    def _settle(self) -> None:
+        """The deferred tests of a forward, in the order the calls returned (children before
+        their parents, as the immediate tests run)."""
+        pending, self._deferred = self._deferred, []
+        values = probe_values([entry[0] for entry in pending])
+        for value, (_, call, parent, args, kwargs, output) in zip(values, pending):
+            if not value and not all(all_finite(tensors(output))):  # (not a sum's overflow)
+                self._light_nonfinite(call, parent, args, kwargs, output)
+
+    def _light_nonfinite(self, call: ActiveCall, parent: Optional[ActiveCall], args: tuple,
+                         kwargs: dict, output: Any) -> None:
+        """A light call's output holds NaN/Inf: explain it where it was born."""
         inputs_finite = all(all_finite(tensors(args) + tensors(kwargs)))
         born = not call.child_nonfinite and inputs_finite
-        if self.ctx.stack:
-            self.ctx.stack[-1].child_nonfinite = True
+        if parent is not None:
+            parent.child_nonfinite = True
         if self.tracker.nonfinite == "" and not inputs_finite:
             return  # the batch itself (a data diagnostic names it)
         if not born:
@@ -108,6 +155,8 @@ class StepHooks(ModuleHooks):
         self.tracker.nonfinite = self.tracker.nonfinite or "forward"
         if any(d.code in (codes.NON_FINITE, codes.DATA_NON_FINITE) for d in self.ctx.record.diagnostics):
             return  # born again from already broken weights: the first birth says it all
+        if self.tracker.verify_updates():
+            return  # the last update had broken weights its samples missed: reported there
         # Explain it as a full run would: summarise this one call and ask the detectors.
         inputs = summarize_nested(args, "", values=True, histogram="problem")
         outputs = summarize_nested(output, "", values=True, histogram="problem")
