@@ -225,7 +225,7 @@ def _log_ticks(plot: pg.PlotItem, values: Optional[np.ndarray]) -> None:
     vmin, vmax = float(values.min()), float(values.max())
     low, high = math.floor(math.log10(vmin)), math.ceil(math.log10(vmax))
     steps = (1, 2, 5) if high - low <= 2 else (1,)
-    decades = range(low, high + 1, max(1, (high - low) // 6))
+    decades = range(low, high + 1, max(1, (high - low) // 3))  # at most ~4 labels
     marks = [m * 10.0 ** k for k in decades for m in steps]
     if sum(vmin <= v <= vmax for v in marks) < 2:  # a range within one step of those
         digits = 2 + max(0, math.ceil(-math.log10(max((vmax - vmin) / vmax, 1e-6))))
