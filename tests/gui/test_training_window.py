@@ -162,3 +162,13 @@ def test_a_loss_that_turns_infinite_pauses_before_backward(driver, window):
     assert [(d.phase, d.step, d.line) for d in nonfinite] == [("loss", 5, 16)]
     assert window.status.where_label.text().startswith(
         "Paused before backward, from the loss after net (Linear)")
+
+
+def test_a_nan_batch_pauses_where_it_enters_the_model(driver, window):
+    """nan_batch.py's fourth batch holds a NaN (a light step): F5 stops as it enters model."""
+    open_script(driver, os.path.join(SCRIPTS, "nan_batch.py"), [])
+    location = driver.key(Qt.Key.Key_F5)
+    assert (location.phase, location.kind, location.path, location.reason) == \
+        ("forward", "enter", "model", "non-finite")
+    assert driver.record.step == 4
+    assert [(d.code, d.step) for d in driver.record.diagnostics] == [("data-non-finite", 4)]

@@ -105,7 +105,7 @@ class TrainingControls:
         """Show a kept step's module calls in the tree and panels (while nothing runs)."""
         window = self.window
         controller = window.controller
-        if controller.running and not controller.paused:
+        if controller.running and not controller.paused and not controller.ended:
             window.status.showMessage("Pause or wait for the end to look at an earlier step",
                                       4000)
             return

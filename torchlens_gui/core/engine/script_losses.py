@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import weakref
 from typing import Any, Callable, Iterator
 
 import torch
@@ -34,12 +35,16 @@ def checking_class_labels(ctx: SessionContext) -> Iterator[None]:
     (``label-out-of-range``) instead of running on labels outside [0, classes)."""
     thread = threading.get_ident()
     originals = {name: getattr(F, name) for name in CHECKED}
+    # Weakly: torch._dynamo builds a table keyed by torch's functions when it is first
+    # imported (by the script's first optimizer); a wrapper in it must not keep the session.
+    session = weakref.ref(ctx)
 
     def wrap(name: str, original: Callable) -> Callable:
         @functools.wraps(original)
         def checked(*args: Any, **kwargs: Any) -> Any:
-            if threading.get_ident() == thread:
-                _check(ctx, name, original, args, kwargs)
+            context = session()
+            if context is not None and threading.get_ident() == thread:
+                _check(context, name, original, args, kwargs)
             return original(*args, **kwargs)
 
         return checked

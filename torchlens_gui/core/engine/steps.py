@@ -29,11 +29,20 @@ from ..recording.events import PauseKind, PauseReason, Phase
 from ..usercode.context import SessionContext
 from ..usercode.loader import TrainsAtImport
 from ..usercode.tree import own_parameters
+from ..recording.structures import tensors
 from ..diagnostics import training as training_checks
 from ..diagnostics.loss_watch import LossWatch, born_nonfinite, read_loss
 from ..diagnostics.nonfinite import loss_nonfinite
 from .gate import StepGate
-from .update_meter import Samples, UpdateMeter
+from .grad_scaler_watch import GradScalerWatch
+from .optimizer_cycle import OptimizerCycle
+from .update_meter import OTHER, Samples, UpdateMeter
+
+
+# Before the first backward, a module called again within a step whose outputs take part in
+# autograd (a siamese encoder, a GAN's discriminator on real then fake data) belongs to the same
+# step, up to this many outermost calls: a backward is probably coming.
+TENTATIVE_CALLS = 4
 
 
 class StepLimitReached(BaseException):
@@ -85,7 +94,12 @@ class StepTracker:
         self.open = False
         self.kind = "module"  # what ends steps: "module" < "backward" < "optimizer"
         self._pending = ""  # a lazy close waiting for the next step's first activity
-        self._primary: Optional[int] = None  # id of the optimizer whose step ends a step
+        self.cycle = OptimizerCycle(self._trains_this_run)
+        self.optimizer_steps = 0  # outermost optimizer steps done (GradScaler's skips aside)
+        self.backward_seen = False
+        self._scaled: Optional[tuple] = None  # (weakref to scaler.scale's result, the loss)
+        self._scaler = GradScalerWatch(self._on_scaled, self._on_skipped,
+                                       lambda: self.optimizer_steps)
         self._handles: list[Any] = []
         self._original_backward: Optional[Callable] = None
         # Commands from other threads (the GUI): read on the session thread at a step start.
@@ -93,7 +107,6 @@ class StepTracker:
         self.break_at_next_step = False
         self.pause_at_first_step = False
         self.next_batch_index: Optional[int] = None  # set by a loop that knows its batches
-        self.without_optimizer = False  # known to run no optimizer (a model file without one)
         self._reset_step()
         self.checks = training_checks.TrainingChecks()
         self.meter = UpdateMeter(ctx)
@@ -110,6 +123,7 @@ class StepTracker:
 
         self._handles.append(register_optimizer_step_pre_hook(self._on_optimizer_pre))
         self._handles.append(register_optimizer_step_post_hook(self._on_optimizer_post))
+        self._scaler.install()
         # Tensor.backward calls torch.autograd.backward through the module attribute.
         self._original_backward = torch.autograd.backward
         original = self._original_backward
@@ -139,6 +153,7 @@ class StepTracker:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        self._scaler.remove()
         if self._original_backward is not None:
             torch.autograd.backward = self._original_backward
             self._original_backward = None
@@ -158,9 +173,13 @@ class StepTracker:
         if self._loss_watch is not None:
             self._loss_watch.stop()
         if self._pending and path == self.first_module:
-            self._close(self._pending)
+            if self._pending == "module" and self._backward_likely():
+                self._pending = ""  # the same step: its backward has not come yet
+            else:
+                self._close(self._pending)
         if not self.open:
             self._start(path)
+        self._top_calls += 1
         if self.first_module is None:
             self.first_module = path
         # The batch is what the first call with gradients gets (not an evaluation under
@@ -168,9 +187,15 @@ class StepTracker:
         if self.first_input is None and (torch.is_grad_enabled() or self.kind == "module"):
             self._note_inputs(path, inputs)
 
+    def _backward_likely(self) -> bool:
+        """Step 1, no backward yet, and its outermost outputs take part in autograd."""
+        return self.step == 1 and not self.backward_seen and self._grad_output \
+            and self._top_calls < TENTATIVE_CALLS
+
     def top_level_exit(self, path: str = "", output: Any = None) -> None:
         if self.kind == "module":
             self._pending = "module"
+            self._grad_output = any(t.requires_grad for t in tensors(output))
         # A script that has not called backward by its second step is not training: unwatched.
         if self.watch_loss and self.open and (self.kind != "module" or self.step == 1) \
                 and torch.is_grad_enabled():
@@ -187,7 +212,9 @@ class StepTracker:
             self.verify_updates(pause=False)  # the run is over: nothing left to pause in
         if not self.open:
             return
-        if self.kind != "module" and self.loss is None and not self._pending:
+        failed = any(d.step == self.step and d.severity == "error"
+                     for d in self.ctx.record.diagnostics)
+        if self.kind != "module" and self.loss is None and not self._pending and not failed:
             self.open = False
             return
         self._close(self._pending or "end", final=True)
@@ -213,6 +240,10 @@ class StepTracker:
         self.update_ratios: dict[str, float] = {}
         self.lr: tuple[float, ...] = ()
         self.started = time.perf_counter()
+        self.skipped = False  # a GradScaler skipped the update
+        self._scaler_in_step = False  # the loss went through GradScaler.scale
+        self._top_calls = 0  # outermost module calls
+        self._grad_output = False  # the last outermost output took part in autograd
 
     def _start(self, path: str = "") -> None:
         self.step += 1
@@ -235,9 +266,11 @@ class StepTracker:
 
     def _close(self, ended_by: str, final: bool = False) -> None:
         self._pending = ""
+        self.cycle.step_ended()
         if not self.open:
             return
-        if ended_by != "optimizer" and not self.grad_norms:
+        if ended_by not in ("optimizer", "skipped") and not self.grad_norms \
+                and not self._scaler_in_step:  # (a GradScaler's gradients are scaled)
             self._read_gradients(None)
         figures = self._figures(ended_by)
         for diagnostic in self.checks.after_step(figures, self._modules, self.ctx, self.terms):
@@ -277,8 +310,13 @@ class StepTracker:
         if self.kind == "module":
             self.kind = "backward"
         self._pending = ""
+        self.backward_seen = True
         trace, self.ctx.loss_trace = self.ctx.loss_trace, None
         root = tensors if isinstance(tensors, torch.Tensor) else None
+        scaled, self._scaled = self._scaled, None
+        if scaled is not None and root is not None and scaled[0]() is root:
+            root = scaled[1]  # scaler.scale(loss).backward(): the loss, unscaled
+            self._scaler_in_step = True
         terms, kept = [], []
         if trace is not None and root is not None:  # a model file's loss rule traced it
             terms = [t for t in trace.terms if t.value.data_ptr() != root.data_ptr()]
@@ -304,10 +342,10 @@ class StepTracker:
     def _after_backward(self) -> None:
         if self.kind == "backward":
             self._pending = "backward"
-            # A model file without optimizer(): read now, as the session clears them right
-            # after backward. (Not in scripts: an optimizer may still follow, and gradients
-            # read before it may be a GradScaler's, whose Inf only skips that step.)
-            if self.without_optimizer:
+            # No optimizer seen (yet): read now, as the loop's next zero_grad() (or the model
+            # file's session) clears them. Not a GradScaler's scaled gradients: their Inf only
+            # makes it skip the step.
+            if not self._scaler_in_step:
                 self._read_gradients(None)
 
     # ---- optimizer --------------------------------------------------------------------------
@@ -315,11 +353,15 @@ class StepTracker:
     def _on_optimizer_pre(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
         if threading.get_ident() != self.thread:
             return
+        cycle = self.cycle
+        cycle.depth += 1
+        if cycle.depth > 1:
+            return  # an optimizer stepping inside another's step (a wrapper's): counted once
         if self._loss_watch is not None:
             self._loss_watch.stop()  # still on the stack after a backward dispatched through it
-        if self._primary is None:
-            self._primary = id(optimizer)
         self.kind = "optimizer"
+        if cycle.started(optimizer) and self.open:
+            self._close("optimizer")  # it stepped already in this step: a new iteration
         self._pending = ""
         if not self.open:
             self._start()
@@ -332,13 +374,40 @@ class StepTracker:
     def _on_optimizer_post(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
         if threading.get_ident() != self.thread:
             return
+        self.cycle.depth -= 1
+        if self.cycle.depth > 0:
+            return
+        self.optimizer_steps += 1
         self._set_phase(getattr(self, "_phase_before", Phase.FORWARD))
         params, before = self._snapshot if self._snapshot else ([], [])
         self._snapshot = None
         if params:
             self._read_updates(params, before)
-        if id(optimizer) == self._primary:
+        if self.cycle.finished(optimizer):
             self._close("optimizer")
+
+    def _trains_this_run(self, optimizer: torch.optim.Optimizer) -> bool:
+        """Whether ``optimizer`` updates parameters of this run's modules."""
+        return any(self.meter.owner(p) != OTHER for group in optimizer.param_groups
+                   for p in group["params"])
+
+    # ---- GradScaler -------------------------------------------------------------------------
+
+    def _on_scaled(self, result: Any, loss: Any) -> None:
+        if isinstance(result, torch.Tensor) and isinstance(loss, torch.Tensor):
+            self._scaled = (weakref.ref(result), loss)
+
+    def _on_skipped(self, optimizer: torch.optim.Optimizer) -> None:
+        """scaler.step(optimizer) skipped the update (Inf/NaN in the scaled gradients)."""
+        self.kind = "optimizer"
+        if not self.open:
+            return
+        self.skipped = True
+        if self.cycle.started(optimizer):
+            self._close("optimizer")
+            self._start()
+        if self.cycle.finished(optimizer):
+            self._close("skipped")
 
     # ---- measuring --------------------------------------------------------------------------
 
@@ -425,4 +494,7 @@ class StepTracker:
                 finite = bool(torch.isfinite(tensor).all())
         self.first_input = (path, mean if finite else None, std if finite else None, shape,
                             finite)
+        was = self.nonfinite
         self.checks.on_batch(self, path, shape, finite)
+        if not finite and not was:  # the batch brings NaN/Inf into the run: stop before it
+            self._break_on_nonfinite(Phase.FORWARD, path, PauseKind.ENTER)
