@@ -40,7 +40,8 @@ MAX_FORGOTTEN_ROWS = 256
 
 _TOOLTIPS = {
     COL_NONFINITE: "NaN and Inf elements in the module's last output (and in the gradient "
-                   "that reached it in backward)",
+                   "that reached it in backward; \"param grads\": its parameters' gradients "
+                   "hold NaN/Inf or overflowed)",
     COL_GRAD: "L2 norm of the gradients of the module's own parameters (after backward); "
               "before that, the norm of the gradient arriving at its output",
     COL_TIME: "Wall time of the module's last call, children included",
@@ -328,8 +329,12 @@ class ModuleTreeModel(QAbstractItemModel):
         if column == COL_NONFINITE:
             out_text, grad_text = nonfinite_parts(call)
             if out_text and grad_text:
-                return out_text + " +grad"
-            return out_text or (grad_text and "grad " + grad_text)
+                text = out_text + " +grad"
+            else:
+                text = out_text or (grad_text and "grad " + grad_text)
+            if self.record.param_grads_nonfinite(path):
+                text = f"{text} +param grads" if text else "param grads"
+            return text
         if column == COL_GRAD:
             return style.format_number(self.record.module_grad_norm(path, call)[0])
         if column == COL_TIME:
@@ -342,7 +347,8 @@ class ModuleTreeModel(QAbstractItemModel):
         call = self.record.last_call(path)
         if call is not None and call.status == ev.CallStatus.FAILED:
             return style.ERROR_BRUSH
-        if call is not None and (call.output_nonfinite or call.grad_nonfinite):
+        if call is not None and (call.output_nonfinite or call.grad_nonfinite
+                                 or self.record.param_grads_nonfinite(path)):
             return style.NONFINITE_BRUSH
         return None
 
@@ -364,6 +370,8 @@ class ModuleTreeModel(QAbstractItemModel):
                 lines.append(f"output: {out_text}")
             if grad_text:
                 lines.append(f"gradient at output: {grad_text}")
+        if self.record.param_grads_nonfinite(path):
+            lines.append("its parameters' gradients hold NaN/Inf or overflowed")
         if path in self.breakpoints():
             lines.append("breakpoint (F9 to remove)")
         return "\n".join(lines)

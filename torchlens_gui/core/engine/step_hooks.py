@@ -4,7 +4,8 @@ one in between, and outermost calls reported to the step tracker.
 Light recording keeps the module stack and one finiteness test per output (a sum per tensor,
 one host transfer per call): no summaries, no events. Where a light call turns finite inputs
 into NaN/Inf, that call is summarised after all and handed to the detectors as in a full run, so
-a problem is explained the same way whichever mode found it.
+a problem is explained the same way whichever mode found it. The light calls are listed
+(light_calls.py) and sent as events when the step pauses, turns full or ends with a problem.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..usercode.context import ActiveCall
 from ..usercode.tree import describe_module_tree
 from ..usercode.user_frames import is_user_file
 from .hooks import ModuleHooks
+from .light_calls import LightCalls, seen_outputs
 from .steps import StepTracker
 
 _get_ident = threading.get_ident
@@ -50,6 +52,9 @@ class StepHooks(ModuleHooks):
         # version counter then.
         self._last_tested: Optional[torch.Tensor] = None
         self._last_version = -1
+        self._last_seen: tuple = ()  # what the light exit kept of it
+        self.light = LightCalls()
+        tracker.before_step_ended = self._on_step_ending
 
     def _on_enter(self, module: nn.Module, args: tuple) -> None:
         ctx = self.ctx
@@ -64,20 +69,27 @@ class StepHooks(ModuleHooks):
             self._counted_step = tracker.step
             self.call_counts.clear()
         if tracker.full:
+            if self.light.calls:  # the step turned full (someone steps): its light calls first
+                self.send_light_calls()
             super()._on_enter(module, args)
             return
         path, call_index = self._next_call(module)
-        call = ActiveCall(module, path, call_index, len(ctx.stack), _perf_counter())
-        call.light = True  # its exit takes the light path too, whatever the mode is by then
+        call = ActiveCall(module, path, call_index, len(ctx.stack),
+                          _perf_counter() - self.gate.paused_seconds)
+        call.light = True  # its exit takes the light path while the step stays light
         ctx.stack.append(call)
+        self.light.calls.append(call)
 
     def _on_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         ctx = self.ctx
         if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
             return
         stack = ctx.stack
-        light = stack and stack[-1].module is module and getattr(stack[-1], "light", False)
-        if not light:
+        call = stack[-1] if stack and stack[-1].module is module else None
+        if call is None or not call.light:
+            if call is not None and call.sent:  # entered lightly, shown since
+                call.inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
+                                               zeros=self.zeros)
             super()._on_exit(module, args, kwargs, output)
         else:
             self._light_exit(module, args, kwargs, output)
@@ -88,17 +100,30 @@ class StepHooks(ModuleHooks):
         call = self._pop(module)
         if call is None:
             return
-        if isinstance(output, _Tensor):
+        call.elapsed = _perf_counter() - self.gate.paused_seconds - call.started
+        single = isinstance(output, _Tensor)
+        if single:
             # A container returns its last child's output: already tested, unless changed
             # in place since (its version counter moved).
             if output is self._last_tested and output._version == self._last_version:
+                call.seen = self._last_seen
                 return
             self._last_tested, self._last_version = output, output._version
         outs = tensors(output)
         if all(all_finite(outs)):
+            if single:  # the common case, inline: metadata only, no value read
+                call.seen = self._last_seen = (output.shape, output.dtype, output.device,
+                                               output.requires_grad)
+            else:
+                call.seen = seen_outputs(outs)
             return
         inputs_finite = all(all_finite(tensors(args) + tensors(kwargs)))
         born = not call.child_nonfinite and inputs_finite
+        # Non-finite: summarised (the problem path), so a pause shows its NaN/Inf counts.
+        call.seen = summarize_nested(output, "", values=True,
+                                     histogram="problem" if born else False)
+        if single:
+            self._last_seen = call.seen
         if self.ctx.stack:
             self.ctx.stack[-1].child_nonfinite = True
         if self.tracker.nonfinite == "" and not inputs_finite:
@@ -108,18 +133,40 @@ class StepHooks(ModuleHooks):
         self.tracker.nonfinite = self.tracker.nonfinite or "forward"
         if any(d.code in (codes.NON_FINITE, codes.DATA_NON_FINITE) for d in self.ctx.record.diagnostics):
             return  # born again from already broken weights: the first birth says it all
-        # Explain it as a full run would: summarise this one call and ask the detectors.
-        inputs = summarize_nested(args, "", values=True, histogram="problem")
-        outputs = summarize_nested(output, "", values=True, histogram="problem")
-        self.emit(ev.ModuleEntered(call.path, call.call_index, call.depth, inputs))
-        self.emit(ev.ModuleExited(call.path, call.call_index, call.depth, inputs, outputs,
-                                  _perf_counter() - call.started))
+        # Explain it as a full run would: summarise this one call, show the step's calls so
+        # far, and ask the detectors.
+        inputs = call.inputs = summarize_nested(args, "", values=True, histogram="problem")
+        self.send_light_calls()
         for diagnostic in self.diagnostician.on_module_output(self.ctx, call, args, kwargs,
-                                                              output, inputs, outputs):
+                                                              output, inputs, call.seen):
             self.report(diagnostic)
         if self.gate.problem_pause_wanted(PauseReason.NON_FINITE):
             self.gate.pause(ev.PauseLocation(Phase.FORWARD, PauseKind.EXIT, call.path,
                                              call.call_index, call.depth, PauseReason.NON_FINITE))
+
+    # ---- a light step's calls -----------------------------------------------------------------
+
+    def send_light_calls(self) -> bool:
+        """Send the light calls of this step not sent yet (a pause, a problem, the step turned
+        full). The calls still running return through the full hooks (their exits are shown,
+        stepping stops at them), their inputs summarised then. True when this step ran light
+        calls: it has been shown as far as it ran."""
+        light = self.light
+        if light.calls:
+            light.shown_step = self.tracker.step
+            for event in light.take_events():
+                self.emit(event)
+            for call in self.ctx.stack:
+                call.light = False
+        return light.shown_step == self.tracker.step
+
+    def _on_step_ending(self) -> None:
+        """The step's calls go out with it when it was shown or has a problem; a clean
+        step's are thrown away."""
+        if self.light.calls and (self.light.shown_step == self.tracker.step
+                                 or self.ctx.record.step_has_problem()):
+            self.send_light_calls()
+        self.light.clear()
 
     def _adopt_root(self, module: nn.Module) -> None:
         """A module the script calls at top level: a root of the tree under its variable name

@@ -1,0 +1,124 @@
+"""A pause inside a light training step shows the step as far as it ran: its module calls, the
+parameters and gradients of that moment, where its NaN/Inf was born; stepping on records in
+full, and a clean light step sends none of it."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+
+from torchlens_gui.core.diagnostics import codes
+from torchlens_gui.core.engine.gate import Command, StepGate
+from torchlens_gui.core.engine.script_session import ScriptSession
+from torchlens_gui.core.recording import events as ev
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = os.path.join(os.path.dirname(HERE), "cases", "scripts")
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(HERE)), "resources", "examples")
+
+
+def run_paused(script: str, args=(), commands=(Command.CONTINUE,), **kwargs):
+    """Run ``script`` breaking on problems; at each pause, note what the session's record
+    shows, then give the next command (continue once they run out). Returns (events,
+    what each pause showed, the session)."""
+    gate = StepGate(break_on_problems=True)
+    session = ScriptSession(script, list(args), gate=gate, **kwargs)
+    events: list = []
+    pauses: list = []
+    queue = list(commands)
+
+    def listener(event: ev.Event) -> None:
+        events.append(event)
+        if isinstance(event, ev.Paused):
+            record = session.record
+            pauses.append({
+                "at": event.location, "step": record.step,
+                "calls": {(c.path, c.call_index): copy.copy(c) for c in record.calls},
+                "birth": record.nonfinite_birth(codes.NONFINITE_CODES),
+                "grads_bad": {p for p in record.nodes if record.param_grads_nonfinite(p)},
+                "index": len(events)})
+            # Same thread, re-entrant lock: the pause returns at once.
+            gate.command(queue.pop(0) if queue else Command.CONTINUE)
+
+    session.listener = listener
+    session.run()
+    return events, pauses, session
+
+
+def step_events(events: list, step: int) -> list:
+    start = next(i for i, e in enumerate(events) if isinstance(e, ev.StepStarted)
+                 and e.step == step)
+    end = next(i for i, e in enumerate(events) if isinstance(e, ev.StepEnded)
+               and e.figures.step == step)
+    return events[start:end + 1]
+
+
+def test_pause_at_a_backward_nan_in_a_light_step_shows_its_calls_and_gradients():
+    events, pauses, session = run_paused(os.path.join(EXAMPLES, "diverging_training.py"),
+                                         ["--epochs", "2"])
+    pause = pauses[0]
+    assert pause["at"].phase == ev.Phase.BACKWARD and pause["at"].path == "model.hidden"
+    step = pause["step"]
+    assert step > 1  # a light step (only the first is recorded in full)
+    calls = pause["calls"]
+    assert set(calls) == {("model", 0), ("model.hidden", 0), ("model.out", 0), ("loss_fn", 0)}
+    hidden = calls[("model.hidden", 0)]
+    assert hidden.status == ev.CallStatus.DONE
+    assert [(s.shape, s.dtype, s.device) for s in hidden.outputs] == [((32, 16), "float32",
+                                                                        "cpu")]
+    assert hidden.outputs[0].min is None  # shapes only: a light step reads no values
+    assert hidden.elapsed_s is not None and hidden.elapsed_s > 0
+    # The parameters and gradients of that moment came before the pause.
+    before = events[:pause["index"]]
+    params = [e for e in step_events(before + [ev.StepEnded(ev.StepFigures(step))], step)
+              if isinstance(e, ev.ParamsUpdated)]
+    assert len(params) == 1
+    grads = {path: {p.name: p.grad for p in infos} for path, infos in params[0].params}
+    weight = grads["model.hidden"]["weight"]
+    assert weight is not None and weight.shape == (16, 3)
+    assert not math.isfinite(weight.norm)  # what the step's diagnostic saw
+    assert "model.hidden" in pause["grads_bad"]
+    birth = pause["birth"]
+    assert birth.code == codes.NON_FINITE and birth.module == "model.hidden"
+    assert birth.step == step and birth.phase == ev.Phase.BACKWARD
+    # The step is kept with its calls after the run.
+    kept = session.record.steps.kept[step]
+    assert {c.path for c in kept.calls} == {"model", "model.hidden", "model.out", "loss_fn"}
+
+
+def test_pause_at_a_forward_nan_in_a_light_step_and_stepping_on_records_in_full():
+    events, pauses, session = run_paused(os.path.join(SCRIPTS, "nan_midstep.py"),
+                                         commands=(Command.STEP_INTO, Command.STEP_INTO))
+    birth, out_of_block, into_last = pauses[:3]
+    assert birth["step"] == 4 and birth["at"].path == "model.1.act"
+    calls = birth["calls"]
+    # In entry order: what ran before the birth, the birth, the modules it runs inside.
+    assert list(calls) == [("model", 0), ("model.0", 0), ("model.1", 0), ("model.1.fc", 0),
+                           ("model.1.act", 0)]
+    assert calls[("model.0", 0)].status == ev.CallStatus.DONE
+    assert calls[("model.1", 0)].status == ev.CallStatus.RUNNING
+    act = calls[("model.1.act", 0)]
+    assert act.outputs[0].nan == 32 and not act.input_nonfinite
+    assert birth["birth"].module == "model.1.act" and birth["birth"].step == 4
+    # Step into: the block's exit, recorded in full (statistics, its inputs summarised).
+    assert (out_of_block["at"].kind, out_of_block["at"].path) == (ev.PauseKind.EXIT, "model.1")
+    block = out_of_block["calls"][("model.1", 0)]
+    assert block.status == ev.CallStatus.DONE and block.outputs[0].nan == 32
+    assert block.inputs and block.inputs[0].min is not None
+    # Again: the next module's entry, with its inputs' statistics.
+    assert (into_last["at"].kind, into_last["at"].path) == (ev.PauseKind.ENTER, "model.2")
+    assert into_last["calls"][("model.2", 0)].inputs[0].nan == 32
+    # The step ended with every call done, gradients at the calls recorded in full.
+    kept = session.record.steps.kept[4]
+    assert all(c.status == ev.CallStatus.DONE for c in kept.calls)
+    assert [e.path for e in step_events(events, 4) if isinstance(e, ev.GradientArrived)]
+
+
+def test_a_clean_light_step_sends_no_calls():
+    events, pauses, _ = run_paused(os.path.join(SCRIPTS, "nan_midstep.py"))
+    assert [p["step"] for p in pauses] == [4]
+    for step in (2, 3):
+        assert not [e for e in step_events(events, step)
+                    if isinstance(e, (ev.ModuleEntered, ev.ModuleExited, ev.ParamsUpdated))]
+    assert [e for e in step_events(events, 1) if isinstance(e, ev.ModuleEntered)]  # full
