@@ -122,3 +122,14 @@ def test_a_clean_light_step_sends_no_calls():
         assert not [e for e in step_events(events, step)
                     if isinstance(e, (ev.ModuleEntered, ev.ModuleExited, ev.ParamsUpdated))]
     assert [e for e in step_events(events, 1) if isinstance(e, ev.ModuleEntered)]  # full
+
+
+def test_an_exception_in_a_light_step_marks_the_calls_it_ran_inside():
+    events, pauses, _ = run_paused(os.path.join(SCRIPTS, "raise_midstep.py"))
+    pause = pauses[0]
+    assert pause["at"].reason == ev.PauseReason.EXCEPTION and pause["step"] == 3
+    assert pause["at"].path == "model.1.1"
+    status = {path: call.status for (path, _), call in pause["calls"].items()}
+    assert status == {"model": ev.CallStatus.FAILED, "model.0": ev.CallStatus.DONE,
+                      "model.1": ev.CallStatus.FAILED, "model.1.0": ev.CallStatus.DONE,
+                      "model.1.1": ev.CallStatus.FAILED}
