@@ -116,8 +116,14 @@ def test_pause_at_a_forward_nan_in_a_light_step_and_stepping_on_records_in_full(
 
 
 def test_a_clean_light_step_sends_no_calls():
-    events, pauses, _ = run_paused(os.path.join(SCRIPTS, "nan_midstep.py"))
+    events, pauses, session = run_paused(os.path.join(SCRIPTS, "nan_midstep.py"))
     assert [p["step"] for p in pauses] == [4]
+    # Continued after the pause: the rest of step 4 ran light and was sent as it ended, the
+    # NaN it passed on counted.
+    last = [c for c in session.record.steps.kept[4].calls if c.path == "model.2"]
+    assert [(c.status, c.outputs[0].shape, c.outputs[0].nan) for c in last] == [
+        (ev.CallStatus.DONE, (8, 1), 8)]
+    assert 5 not in session.record.steps.kept  # broken by the weights, nothing new: figures
     for step in (2, 3):
         assert not [e for e in step_events(events, step)
                     if isinstance(e, (ev.ModuleEntered, ev.ModuleExited, ev.ParamsUpdated))]
@@ -133,3 +139,13 @@ def test_an_exception_in_a_light_step_marks_the_calls_it_ran_inside():
     assert status == {"model": ev.CallStatus.FAILED, "model.0": ev.CallStatus.DONE,
                       "model.1": ev.CallStatus.FAILED, "model.1.0": ev.CallStatus.DONE,
                       "model.1.1": ev.CallStatus.FAILED}
+
+
+def test_a_nan_batch_in_a_light_step_keeps_its_calls_with_their_counts():
+    _, pauses, session = run_paused(os.path.join(SCRIPTS, "nan_batch.py"))
+    assert not pauses  # the data's NaN is a diagnostic, not a birth to break at
+    kept = session.record.steps.kept[4]
+    # One NaN in row 2 of the batch: a row of 8 after the first Linear, 1 in the output.
+    assert [(c.path, c.status, c.outputs[0].shape, c.outputs[0].nan) for c in kept.calls] == [
+        ("model", ev.CallStatus.DONE, (8, 1), 1), ("model.0", ev.CallStatus.DONE, (8, 8), 8),
+        ("model.1", ev.CallStatus.DONE, (8, 8), 8), ("model.2", ev.CallStatus.DONE, (8, 1), 1)]

@@ -4,8 +4,9 @@ A light step (step_hooks.py) summarises nothing and sends no events. So that a p
 (a NaN/Inf found in forward, backward or the optimizer's update, an exception, someone pressing
 Pause) still shows the step, StepHooks lists every light call: its ActiveCall (path, call index,
 depth) and, at its exit, the shape, dtype, device and requires_grad of each output tensor beside
-the finiteness test the light exit makes anyway: no tensor is held and no value read. A
-non-finite output is summarised in full there (the problem path). When the step pauses or has a
+the finiteness test the light exit makes anyway: no tensor is held and no value read. Where
+a NaN/Inf is born, the call is summarised in full (the detectors need it); an output that
+merely passes one on gets its NaN and Inf counted where the step will be shown. When the step pauses or has a
 problem, the list turns into the ModuleEntered/ModuleExited events a full step would have sent;
 a step that ends clean throws it away.
 """
@@ -13,7 +14,7 @@ a step that ends clean throws it away.
 from __future__ import annotations
 
 import math
-from typing import Any
+import torch
 
 from ..recording import events as ev
 from ..recording.summary_factory import tensor_summary
@@ -26,6 +27,19 @@ def seen_outputs(outs: list) -> tuple:
     requires_grad) each, read from the tensors' metadata (StepHooks inlines the one-tensor
     case: that tuple alone)."""
     return tuple([(t.shape, t.dtype, t.device, t.requires_grad) for t in outs])
+
+
+def counted_outputs(outs: list, finite: list[bool]) -> tuple:
+    """What a light exit keeps of outputs holding NaN/Inf that it does not summarise (a NaN
+    passed on from broken weights, every call of a broken step): the metadata of each and its
+    NaN and Inf counts, counted in the tensors not finite only, one host transfer."""
+    bad = [t for t, ok in zip(outs, finite) if not ok]
+    with torch.no_grad(), torch._C.DisableTorchFunction():
+        counts = iter(torch.stack([c for t in bad for c in (
+            torch.isnan(t).sum(), torch.isinf(t).sum())]).tolist()) if bad else iter(())
+    return tuple([(t.shape, t.dtype, t.device, t.requires_grad)
+                  + ((0, 0) if ok else (next(counts), next(counts)))
+                  for t, ok in zip(outs, finite)])
 
 
 class LightCalls:
@@ -70,9 +84,10 @@ def _summaries(seen: tuple) -> tuple[ev.TensorSummary, ...]:
                  for index, item in enumerate(seen))
 
 
-def _shape_only(name: str, item: Any) -> ev.TensorSummary:
-    shape, dtype, device, requires_grad = item
+def _shape_only(name: str, item: tuple) -> ev.TensorSummary:
+    shape, dtype, device, requires_grad = item[:4]
+    nan, inf = item[4:] or (0, 0)
     shape = tuple(int(d) for d in shape)
     return tensor_summary(name, shape, dtype_name(dtype), device_name(device),
-                          math.prod(shape), None, None, None, None, None, 0, 0, None, None,
+                          math.prod(shape), None, None, None, None, None, nan, inf, None, None,
                           requires_grad)

@@ -27,7 +27,7 @@ from ..usercode.context import ActiveCall
 from ..usercode.tree import describe_module_tree
 from ..usercode.user_frames import is_user_file
 from .hooks import ModuleHooks
-from .light_calls import LightCalls, seen_outputs
+from .light_calls import LightCalls, counted_outputs, seen_outputs
 from .steps import StepTracker
 
 _get_ident = threading.get_ident
@@ -74,8 +74,7 @@ class StepHooks(ModuleHooks):
             super()._on_enter(module, args)
             return
         path, call_index = self._next_call(module)
-        call = ActiveCall(module, path, call_index, len(ctx.stack),
-                          _perf_counter() - self.gate.paused_seconds)
+        call = ActiveCall(module, path, call_index, len(ctx.stack), _perf_counter())
         call.light = True  # its exit takes the light path while the step stays light
         ctx.stack.append(call)
         self.light.calls.append(call)
@@ -100,7 +99,7 @@ class StepHooks(ModuleHooks):
         call = self._pop(module)
         if call is None:
             return
-        call.elapsed = _perf_counter() - self.gate.paused_seconds - call.started
+        call.elapsed = _perf_counter() - call.started  # no pause inside: it would be shown
         single = isinstance(output, _Tensor)
         if single:
             # A container returns its last child's output: already tested, unless changed
@@ -110,7 +109,8 @@ class StepHooks(ModuleHooks):
                 return
             self._last_tested, self._last_version = output, output._version
         outs = tensors(output)
-        if all(all_finite(outs)):
+        finite = all_finite(outs)
+        if all(finite):
             if single:  # the common case, inline: metadata only, no value read
                 call.seen = self._last_seen = (output.shape, output.dtype, output.device,
                                                output.requires_grad)
@@ -119,9 +119,12 @@ class StepHooks(ModuleHooks):
             return
         inputs_finite = all(all_finite(tensors(args) + tensors(kwargs)))
         born = not call.child_nonfinite and inputs_finite
-        # Non-finite: summarised (the problem path), so a pause shows its NaN/Inf counts.
-        call.seen = summarize_nested(output, "", values=True,
-                                     histogram="problem" if born else False)
+        # A birth is summarised below. A NaN/Inf passed on is counted in a step that will be
+        # shown (already shown, or with a problem: a NaN batch); in a step broken by weights
+        # a birth already explained, every call would pay for it: its outputs stay unknown.
+        shown = self.light.shown_step == self.tracker.step or \
+            self.ctx.record.step_has_problem()
+        call.seen = counted_outputs(outs, finite) if shown else ()
         if single:
             self._last_seen = call.seen
         if self.ctx.stack:
@@ -136,9 +139,12 @@ class StepHooks(ModuleHooks):
         # Explain it as a full run would: summarise this one call, show the step's calls so
         # far, and ask the detectors.
         inputs = call.inputs = summarize_nested(args, "", values=True, histogram="problem")
+        outputs = call.seen = summarize_nested(output, "", values=True, histogram="problem")
+        if single:
+            self._last_seen = outputs
         self.send_light_calls()
         for diagnostic in self.diagnostician.on_module_output(self.ctx, call, args, kwargs,
-                                                              output, inputs, call.seen):
+                                                              output, inputs, outputs):
             self.report(diagnostic)
         if self.gate.problem_pause_wanted(PauseReason.NON_FINITE):
             self.gate.pause(ev.PauseLocation(Phase.FORWARD, PauseKind.EXIT, call.path,
@@ -156,8 +162,10 @@ class StepHooks(ModuleHooks):
             light.shown_step = self.tracker.step
             for event in light.take_events():
                 self.emit(event)
+            paused = self.gate.paused_seconds
             for call in self.ctx.stack:
-                call.light = False
+                if call.light:  # the full exit's time leaves out the pauses from now on
+                    call.light, call.started = False, call.started - paused
         return light.shown_step == self.tracker.step
 
     def _on_step_ending(self) -> None:
