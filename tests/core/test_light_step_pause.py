@@ -55,36 +55,46 @@ def step_events(events: list, step: int) -> list:
 
 
 def test_pause_at_a_backward_nan_in_a_light_step_shows_its_calls_and_gradients():
-    events, pauses, session = run_paused(os.path.join(EXAMPLES, "diverging_training.py"),
-                                         ["--epochs", "2"])
+    events, pauses, session = run_paused(os.path.join(SCRIPTS, "nan_backward_midstep.py"))
     pause = pauses[0]
-    assert pause["at"].phase == ev.Phase.BACKWARD and pause["at"].path == "model.hidden"
-    step = pause["step"]
-    assert step > 1  # a light step (only the first is recorded in full)
-    calls = pause["calls"]
-    assert set(calls) == {("model", 0), ("model.hidden", 0), ("model.out", 0), ("loss_fn", 0)}
-    hidden = calls[("model.hidden", 0)]
-    assert hidden.status == ev.CallStatus.DONE
-    assert [(s.shape, s.dtype, s.device) for s in hidden.outputs] == [((32, 16), "float32",
-                                                                        "cpu")]
-    assert hidden.outputs[0].min is None  # shapes only: a light step reads no values
-    assert hidden.elapsed_s is not None and hidden.elapsed_s > 0
+    assert (pause["step"], pause["at"].phase, pause["at"].path) == (4, ev.Phase.BACKWARD,
+                                                                     "model.0")
+    calls = pause["calls"]  # the forward of step 4 (a light step), in entry order
+    assert list(calls) == [("model", 0), ("model.0", 0), ("model.1", 0), ("model.2", 0)]
+    assert all(c.status == ev.CallStatus.DONE for c in calls.values())
+    first = calls[("model.0", 0)]
+    assert [(s.shape, s.dtype, s.device, s.nan) for s in first.outputs] == [
+        ((8, 4), "float32", "cpu", 0)]
+    assert first.outputs[0].min is None  # shapes only: a light step reads no values
+    assert first.elapsed_s is not None and first.elapsed_s > 0
     # The parameters and gradients of that moment came before the pause.
     before = events[:pause["index"]]
-    params = [e for e in step_events(before + [ev.StepEnded(ev.StepFigures(step))], step)
+    params = [e for e in step_events(before + [ev.StepEnded(ev.StepFigures(4))], 4)
               if isinstance(e, ev.ParamsUpdated)]
     assert len(params) == 1
     grads = {path: {p.name: p.grad for p in infos} for path, infos in params[0].params}
-    weight = grads["model.hidden"]["weight"]
-    assert weight is not None and weight.shape == (16, 3)
-    assert not math.isfinite(weight.norm)  # what the step's diagnostic saw
-    assert "model.hidden" in pause["grads_bad"]
+    assert (grads["model.0"]["weight"].nan, grads["model.0"]["bias"].inf) == (16, 4)
+    assert grads["model.2"]["weight"].finite
+    assert pause["grads_bad"] == {"model.0"}
     birth = pause["birth"]
-    assert birth.code == codes.NON_FINITE and birth.module == "model.hidden"
-    assert birth.step == step and birth.phase == ev.Phase.BACKWARD
-    # The step is kept with its calls after the run.
-    kept = session.record.steps.kept[step]
-    assert {c.path for c in kept.calls} == {"model", "model.hidden", "model.out", "loss_fn"}
+    assert (birth.code, birth.module, birth.step, birth.phase) == (
+        codes.NON_FINITE, "model.0", 4, ev.Phase.BACKWARD)
+    kept = session.record.steps.kept[4]  # kept with its calls after the run
+    assert [c.path for c in kept.calls] == ["model", "model.0", "model.1", "model.2"]
+
+
+def test_pause_at_the_diverging_examples_inf_shows_the_light_step_it_was_born_in():
+    _, pauses, _ = run_paused(os.path.join(EXAMPLES, "diverging_training.py"),
+                              ["--epochs", "2"])
+    pause = pauses[0]
+    assert (pause["at"].phase, pause["at"].path) == (ev.Phase.FORWARD, "loss_fn")
+    assert pause["step"] > 1  # a light step
+    calls = pause["calls"]
+    assert list(calls) == [("model", 0), ("model.hidden", 0), ("model.out", 0), ("loss_fn", 0)]
+    assert calls[("model.hidden", 0)].outputs[0].shape == (32, 16)
+    assert calls[("model.out", 0)].outputs[0].finite
+    assert calls[("loss_fn", 0)].outputs[0].inf == 1
+    assert pause["birth"].module == "loss_fn"
 
 
 def test_pause_at_a_forward_nan_in_a_light_step_and_stepping_on_records_in_full():

@@ -217,3 +217,40 @@ def test_text_report_header_says_run_with_the_scripts_arguments(capsys):
     header = capsys.readouterr().out.splitlines()[0]
     assert header == "torchlens-gui run --steps 2: argparse_train.py --lr 0.1 on cpu"
 
+
+
+@pytest.mark.parametrize("break_at, found", [(3, "at the next forward"), (6, "at the end")])
+def test_an_update_that_breaks_one_unsampled_weight_is_named_at_its_step(capsys, break_at,
+                                                                         found):
+    """Light steps read a sample of each weight after the update; a single overflowed value
+    outside it is found whole when a NaN is born next (or when the run ends) and still
+    reported at the optimizer of the step that made it."""
+    _, report, _ = run_json(capsys, script("sparse_update_break"), "--break-at", str(break_at))
+    nonfinite = [d for d in report["diagnostics"] if d["code"] == "non-finite"]
+    assert [(d["phase"], d["step"], d["module"]) for d in nonfinite] == \
+        [("optimizer", break_at, "layer")], found
+    assert "learning rate 100" in nonfinite[0]["message"]
+    # The gradient of 3e38 is finite: its norm (3e38) must not overflow into "NaN/Inf".
+    assert report["steps"][break_at - 1]["grad_norm"] == pytest.approx(3e38, rel=1e-6)
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+def test_a_nan_born_in_a_light_step_is_found_at_its_module_and_op(capsys, monkeypatch,
+                                                                  deferred):
+    """Step 4 is recorded light. With ``deferred`` the outputs are tested as on an
+    accelerator (together, when the outermost call returns): the same birth is found."""
+    from torchlens_gui.core.engine import step_hooks
+
+    if deferred:
+        monkeypatch.setattr(step_hooks, "IMMEDIATE_DEVICES", frozenset({"meta"}))
+        reads = []
+        original = step_hooks.probe_values
+        monkeypatch.setattr(step_hooks, "probe_values",
+                            lambda probes: reads.append(len(probes)) or original(probes))
+    _, report, _ = run_json(capsys, script("late_forward_nan"))
+    nonfinite = [d for d in report["diagnostics"] if d["code"] == "non-finite"]
+    assert [(d["phase"], d["step"], d["module"], d["line"]) for d in nonfinite] == \
+        [("forward", 4, "model.2", 14)]
+    assert "torch.sqrt at late_forward_nan.py:14 makes NaN" in nonfinite[0]["message"]
+    if deferred:  # one read per light forward (steps 2-6) with the tests of its 4 layers (the
+        assert reads == [4] * 5  # Sequential returns its last layer's output: tested once)

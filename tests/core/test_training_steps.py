@@ -65,9 +65,11 @@ def test_file_that_trains_at_import_stops_at_once(capsys):
 
 
 def test_optimizer_phase_nonfinite_when_the_update_breaks_finite_weights():
+    torch.manual_seed(0)
     model = nn.Linear(3, 1)
-    spec = spec_from_objects(model, torch.randn(4, 3), lambda out: out.pow(2).mean())
-    spec.optimizer = lambda m: torch.optim.SGD(m.parameters(), lr=3e38)  # finite grads, inf w
+    # Gradients of some 10 to 100 (finite) times a rate of 3e38 pass float32's largest value.
+    spec = spec_from_objects(model, 10 * torch.randn(4, 3), lambda out: out.pow(2).mean())
+    spec.optimizer = lambda m: torch.optim.SGD(m.parameters(), lr=3e38)
     record = TrainingSession(spec, steps=2, device="cpu").run()
     first = [d for d in record.diagnostics if d.code == "non-finite"][0]
     assert (first.phase, first.step, first.module) == ("optimizer", 1, "")

@@ -83,14 +83,15 @@ class TrainingChecks:
             "Pause at this step (break at step N) to see where backward made it; lower the "
             "learning rate or clip gradients (torch.nn.utils.clip_grad_norm_).")
 
-    def nonfinite_update(self, tracker: Any, module: str) -> None:
-        lr = ", ".join(f"{v:.3g}" for v in tracker.lr) or "?"
+    def nonfinite_update(self, tracker: Any, module: str, step: Optional[int] = None) -> None:
+        """The update of ``step`` (the open one by default) made finite weights NaN/Inf."""
+        lr = ", ".join(f"{v:.3g}" for v in (tracker.lr or tracker.last_lr)) or "?"
         _report_nonfinite(
             tracker, "optimizer", module,
             f"the gradients were finite, but the optimizer's update made {module}'s weights "
             f"NaN/Inf (learning rate {lr})",
             "Lower the learning rate, clip gradients (torch.nn.utils.clip_grad_norm_), and "
-            "check the optimizer's settings (eps, weight decay).")
+            "check the optimizer's settings (eps, weight decay).", step)
 
     def on_batch(self, tracker: Any, path: str, shape: Optional[tuple], finite: bool) -> None:
         """The first batch of a step, as it reached the first module called."""
@@ -182,13 +183,15 @@ def report_once(tracker: Any, diagnostic: Diagnostic) -> None:
         tracker.report(diagnostic)
 
 
-def _report_nonfinite(tracker: Any, phase: str, module: str, what: str, fix: str) -> None:
+def _report_nonfinite(tracker: Any, phase: str, module: str, what: str, fix: str,
+                      step: Optional[int] = None) -> None:
     """A light step's NaN/Inf, unless a detector already explained one in this step."""
     if _already_nonfinite(tracker.ctx):
         return
+    step = tracker.step if step is None else step
     tracker.report(Diagnostic(code=codes.NON_FINITE, severity="error", phase=phase,
-                              message=f"Step {tracker.step}: {what}", module=module,
-                              step=tracker.step, fix=fix))
+                              message=f"Step {step}: {what}", module=module, step=step,
+                              fix=fix))
 
 
 def _already_nonfinite(ctx: SessionContext) -> bool:

@@ -1,8 +1,10 @@
 """Module hooks for runs of many steps: full recording in the steps someone looks at, a light
 one in between, and outermost calls reported to the step tracker.
 
-Light recording keeps the module stack and one finiteness test per output (a sum per tensor,
-one host transfer per call): no summaries, no events. Where a light call turns finite inputs
+Light recording keeps the module stack and one finiteness test per output (a sum per tensor):
+no summaries, no events. On the CPU each test is read at once; on an accelerator the tests of a
+forward are read together when its outermost call returns (one host transfer per forward, not
+per module). Where a light call turns finite inputs
 into NaN/Inf, that call is summarised after all and handed to the detectors as in a full run, so
 a problem is explained the same way whichever mode found it. The light calls are listed
 (light_calls.py) and sent as events when the step pauses, turns full or ends with a problem.
@@ -22,7 +24,8 @@ from ..diagnostics import codes
 from ..recording import events as ev
 from ..recording.events import PauseKind, PauseReason, Phase
 from ..recording.structures import tensors
-from ..statistics.stats import all_finite, summarize_nested
+from ..statistics.stats import all_finite, finite_probe, probe_values, summarize_nested, \
+    tensor_finite
 from ..usercode.context import ActiveCall
 from ..usercode.tree import describe_module_tree
 from ..usercode.user_frames import is_user_file
@@ -31,6 +34,11 @@ from .light_calls import LightCalls, counted_outputs, seen_outputs
 from .steps import StepTracker
 
 _get_ident = threading.get_ident
+_is_grad_enabled = torch.is_grad_enabled
+# Outputs on these devices are tested as they come (a host read costs little there); on others
+# (an accelerator) a forward's tests are read together when its outermost call returns. Under
+# no_grad they are tested at once too: holding an evaluation's activations would cost memory.
+IMMEDIATE_DEVICES = frozenset({"cpu", "meta"})
 _Tensor = torch.Tensor
 _perf_counter = time.perf_counter
 
@@ -52,7 +60,9 @@ class StepHooks(ModuleHooks):
         # version counter then.
         self._last_tested: Optional[torch.Tensor] = None
         self._last_version = -1
-        self._last_seen: tuple = ()  # what the light exit kept of it
+        self._last_call: Optional[ActiveCall] = None  # the light call that returned it
+        self._deferred: list[tuple] = []  # outputs on an accelerator, tested per forward
+        self._aliases: list[tuple] = []  # (call, the deferred call whose output it returned)
         self.light = LightCalls()
         tracker.before_step_ended = self._on_step_ending
 
@@ -62,6 +72,8 @@ class StepHooks(ModuleHooks):
             return
         tracker = self.tracker
         if not ctx.stack:
+            if self._deferred:  # a forward that raised before its outermost call returned
+                self._settle()
             if self.roots is not None and id(module) not in ctx.paths:
                 self._adopt_root(module)
             tracker.top_level_call(ctx.paths.get(id(module), ""), args)
@@ -93,6 +105,8 @@ class StepHooks(ModuleHooks):
         else:
             self._light_exit(module, args, kwargs, output)
         if not ctx.stack:
+            if self._deferred:
+                self._settle()
             self.tracker.top_level_exit(ctx.paths.get(id(module), ""), output)
 
     def _light_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
@@ -100,35 +114,75 @@ class StepHooks(ModuleHooks):
         if call is None:
             return
         call.elapsed = _perf_counter() - call.started  # no pause inside: it would be shown
-        single = isinstance(output, _Tensor)
-        if single:
+        if isinstance(output, _Tensor):
             # A container returns its last child's output: already tested, unless changed
             # in place since (its version counter moved).
             if output is self._last_tested and output._version == self._last_version:
-                call.seen = self._last_seen
+                source = self._last_call
+                call.seen = source.seen
+                if call.seen is None:  # that output's test is deferred: settled with it
+                    self._aliases.append((call, source))
                 return
             self._last_tested, self._last_version = output, output._version
-        outs = tensors(output)
-        finite = all_finite(outs)
-        if all(finite):
-            if single:  # the common case, inline: metadata only, no value read
-                call.seen = self._last_seen = (output.shape, output.dtype, output.device,
-                                               output.requires_grad)
-            else:
+            self._last_call = call
+            if output.device.type not in IMMEDIATE_DEVICES and _is_grad_enabled():
+                self._defer(call, module, args, kwargs, output, (output,))
+                return
+            if tensor_finite(output):  # the common case, inline: metadata only, no value read
+                call.seen = (output.shape, output.dtype, output.device, output.requires_grad)
+                return
+        else:
+            outs = tensors(output)
+            if outs and outs[0].device.type not in IMMEDIATE_DEVICES and _is_grad_enabled():
+                self._defer(call, module, args, kwargs, output, outs)
+                return
+            if all(all_finite(outs)):
                 call.seen = seen_outputs(outs)
+                return
+        self._light_nonfinite(call, self.ctx.stack[-1] if self.ctx.stack else None, args,
+                              kwargs, output)
+
+    def _defer(self, call: ActiveCall, module: nn.Module, args: tuple, kwargs: dict,
+               output: Any, outs: Any) -> None:
+        """Test this output with the others of the forward, in one host transfer when the
+        outermost call returns (a transfer per module would stall an accelerator). Its
+        arguments and output are held until then (autograd holds most of them anyway)."""
+        total = finite_probe(outs)
+        if total is None:  # nothing to test
+            call.seen = seen_outputs(outs)
             return
+        parent = self.ctx.stack[-1] if self.ctx.stack else None
+        self._deferred.append((total, call, parent, args, kwargs, output))
+
+    def _settle(self) -> None:
+        """The deferred tests of a forward, in the order the calls returned (children before
+        their parents, as the immediate tests run)."""
+        pending, self._deferred = self._deferred, []
+        values = probe_values([entry[0] for entry in pending])
+        for value, (_, call, parent, args, kwargs, output) in zip(values, pending):
+            if not value and not all(all_finite(tensors(output))):  # (not a sum's overflow)
+                self._light_nonfinite(call, parent, args, kwargs, output)
+            else:
+                call.seen = seen_outputs(tensors(output))
+        aliases, self._aliases = self._aliases, []
+        for call, source in aliases:
+            call.seen = source.seen
+
+    def _light_nonfinite(self, call: ActiveCall, parent: Optional[ActiveCall], args: tuple,
+                         kwargs: dict, output: Any) -> None:
+        """A light call's output holds NaN/Inf: explain it where it was born."""
         inputs_finite = all(all_finite(tensors(args) + tensors(kwargs)))
         born = not call.child_nonfinite and inputs_finite
-        # A birth is summarised below. A NaN/Inf passed on is counted in a step that will be
-        # shown (already shown, or with a problem: a NaN batch); in a step broken by weights
-        # a birth already explained, every call would pay for it: its outputs stay unknown.
-        shown = self.light.shown_step == self.tracker.step or \
-            self.ctx.record.step_has_problem()
-        call.seen = counted_outputs(outs, finite) if shown else ()
-        if single:
-            self._last_seen = call.seen
-        if self.ctx.stack:
-            self.ctx.stack[-1].child_nonfinite = True
+        if parent is not None:
+            parent.child_nonfinite = True
+        # A NaN/Inf passed on is counted in a step that will be shown (already shown, or with
+        # a problem: a NaN batch); in a step broken by weights whose birth was explained,
+        # every call would pay for it: its outputs stay unknown. A birth is summarised below.
+        if self.light.shown_step == self.tracker.step or self.ctx.record.step_has_problem():
+            outs = tensors(output)
+            call.seen = counted_outputs(outs, all_finite(outs))
+        else:
+            call.seen = ()
         if self.tracker.nonfinite == "" and not inputs_finite:
             return  # the batch itself (a data diagnostic names it)
         if not born:
@@ -136,13 +190,15 @@ class StepHooks(ModuleHooks):
         self.tracker.nonfinite = self.tracker.nonfinite or "forward"
         if any(d.code in (codes.NON_FINITE, codes.DATA_NON_FINITE) for d in self.ctx.record.diagnostics):
             return  # born again from already broken weights: the first birth says it all
+        if self.tracker.verify_updates():
+            return  # the last update had broken weights its samples missed: reported there
         # Explain it as a full run would: summarise this one call, show the step's calls so
         # far, and ask the detectors.
         inputs = call.inputs = summarize_nested(args, "", values=True, histogram="problem")
         outputs = call.seen = summarize_nested(output, "", values=True, histogram="problem")
-        if single:
-            self._last_seen = outputs
         self.send_light_calls()
+        if _is_grad_enabled():  # stepping on into backward stops at the birth's gradient
+            self._hook_gradients(call, output)
         for diagnostic in self.diagnostician.on_module_output(self.ctx, call, args, kwargs,
                                                               output, inputs, outputs):
             self.report(diagnostic)

@@ -8,7 +8,7 @@ steps close lazily: at the next outermost module call or backward, or at the end
 
 Per step the tracker measures the loss (the value backward started from), the global gradient
 norm, the learning rate of every param group, and per parameterised module its gradient norm and
-update-to-weight ratio ||w_after - w_before|| / ||w_before||: a handful of foreach kernels and
+update-to-weight ratio ||w_after - w_before|| / ||w_before|| (core/engine/update_meter.py): a few kernels and
 one host transfer per optimizer step. Everything leaves as immutable events.
 """
 
@@ -32,20 +32,7 @@ from ..usercode.tree import own_parameters
 from ..diagnostics import training as training_checks
 from ..diagnostics.nonfinite import loss_nonfinite
 from .gate import StepGate
-
-
-# Update ratios read this many evenly spaced values of each parameter (all of a smaller one):
-# copying and comparing whole weights every step would cost a tenth of a ResNet's step.
-UPDATE_SAMPLE = 4096
-
-
-def _sample(p: torch.Tensor) -> torch.Tensor:
-    """A view of at most UPDATE_SAMPLE evenly spaced values of ``p``."""
-    flat = p.detach().reshape(-1)
-    count = flat.numel()
-    if count <= UPDATE_SAMPLE:
-        return flat
-    return flat[::count // UPDATE_SAMPLE][:UPDATE_SAMPLE]
+from .update_meter import Samples, UpdateMeter
 
 
 class StepLimitReached(BaseException):
@@ -109,8 +96,7 @@ class StepTracker:
         self.before_step_ended: Optional[Callable[[], None]] = None
         self._reset_step()
         self.checks = training_checks.TrainingChecks()
-        self._param_owner: dict[int, str] = {}
-        self._known_modules = -1
+        self.meter = UpdateMeter(ctx)
 
     # ---- install / remove -------------------------------------------------------------------
 
@@ -181,6 +167,8 @@ class StepTracker:
     def finish(self) -> None:
         """The run is over: close the open step (a training run's trailing calls with no
         backward, an evaluation after the last optimizer step, are not a step of their own)."""
+        if self.meter.unverified and not self.nonfinite:
+            self.verify_updates(pause=False)  # the run is over: nothing left to pause in
         if not self.open:
             return
         if self.kind != "module" and self.loss is None and not self._pending:
@@ -216,6 +204,8 @@ class StepTracker:
         self._reset_step()
         self.batch_index = self.next_batch_index
         self.emit(ev.StepStarted(self.step))
+        if self.meter.unverified and self.full:  # a recorded step starts from checked weights
+            self.verify_updates()
         wanted = self.pause_at_first_step and self.step == 1
         if self.break_at_next_step and self.step > 1:
             wanted, self.break_at_next_step = True, False
@@ -250,16 +240,16 @@ class StepTracker:
         mean, std = (self.first_input[1], self.first_input[2]) if self.first_input else (None,
                                                                                          None)
         if self.lr:
-            self._last_lr = self.lr
+            self.last_lr = self.lr
         return ev.StepFigures(
             step=self.step, loss=self.loss, grad_norm=grad_norm,
-            lr=self.lr or self._last_lr,  # a step cut short before its update: the last rate
+            lr=self.lr or self.last_lr,  # a step cut short before its update: the last rate
             nonfinite=self.nonfinite, ended_by=ended_by, module_grad_norms=norms,
             module_update_ratios=ratios, batch_index=self.batch_index, input_mean=mean,
             input_std=std, elapsed_s=time.perf_counter() - self.started, full=self.full)
 
     _modules: tuple[str, ...] = ()
-    _last_lr: tuple[float, ...] = ()
+    last_lr: tuple[float, ...] = ()
 
     # ---- backward ---------------------------------------------------------------------------
 
@@ -328,17 +318,6 @@ class StepTracker:
 
     # ---- measuring --------------------------------------------------------------------------
 
-    def _owner_table(self) -> dict[int, str]:
-        modules = self.ctx.modules
-        if len(modules) != self._known_modules:
-            self._known_modules = len(modules)
-            table = {}
-            for path, module in modules.items():
-                for _, p in own_parameters(module):
-                    table.setdefault(id(p), path)
-            self._param_owner = table
-        return self._param_owner
-
     def _trained_params(self, optimizer: Optional[torch.optim.Optimizer]) -> list[nn.Parameter]:
         if optimizer is not None:
             return [p for group in optimizer.param_groups for p in group["params"]
@@ -357,53 +336,43 @@ class StepTracker:
         params = self._trained_params(optimizer)
         if not params:
             return None
-        owners = self._owner_table()
-        with torch.no_grad():
-            norms = torch.stack([n.float() for n in torch._foreach_norm(
-                [p.grad.detach() for p in params])]).tolist()
-            before = [_sample(p).clone() for p in params] if optimizer is not None else []
-        sums: dict[str, float] = {}
-        for p, norm in zip(params, norms):
-            path = owners.get(id(p), "(other parameters)")
-            sums[path] = sums.get(path, 0.0) + norm * norm
-        for path, total in sums.items():
-            self.grad_norms[path] = math.sqrt(total)
-        if not self.nonfinite and any(not math.isfinite(n) for n in norms):
+        norms, bad = self.meter.gradient_norms(params)
+        self.grad_norms.update(norms)
+        before = self.meter.sample(params) if optimizer is not None else []
+        if bad is not None and not self.nonfinite:
             self.nonfinite = "backward"
-            bad = next(owners.get(id(p), "(other parameters)") for p, n in zip(params, norms)
-                       if not math.isfinite(n))
             self.checks.nonfinite_gradient(self, bad)
             self._break_on_nonfinite(Phase.BACKWARD, bad)
         return params, before
 
-    def _read_updates(self, params: list, before: list) -> None:
-        """Update-to-weight ratios from the samples taken before the step (each sum scaled up
-        to its parameter's size), and a finiteness test of every weight after it."""
-        owners = self._owner_table()
-        with torch.no_grad():
-            deltas = torch._foreach_sub([_sample(p) for p in params], before)
-            both = torch._foreach_norm(deltas) + torch._foreach_norm(before)
-            after = torch._foreach_norm([p.detach() for p in params])
-            values = torch.stack([v.float() for v in both + after]).tolist()
-        n = len(params)
-        delta_norms, weight_norms, after_norms = values[:n], values[n:2 * n], values[2 * n:]
-        delta_sq: dict[str, float] = {}
-        weight_sq: dict[str, float] = {}
-        for p, sampled, d, w in zip(params, before, delta_norms, weight_norms):
-            path = owners.get(id(p), "(other parameters)")
-            scale = p.numel() / max(1, sampled.numel())
-            delta_sq[path] = delta_sq.get(path, 0.0) + d * d * scale
-            weight_sq[path] = weight_sq.get(path, 0.0) + w * w * scale
-        for path, d2 in delta_sq.items():
-            w = math.sqrt(weight_sq[path])
-            self.update_ratios[path] = math.sqrt(d2) / w if w > 0 else math.nan
-        grads_finite = not self.nonfinite
-        bad = [owners.get(id(p), "(other parameters)") for p, a in zip(params, after_norms)
-               if not math.isfinite(a)]
-        if bad and grads_finite:
+    def _read_updates(self, params: list, before: Samples) -> None:
+        """Update-to-weight ratios from the samples taken before the step, and whether the
+        update broke finite weights (read whole in a fully recorded step, else from the
+        samples; the rest is verified at the next NaN birth, full step or the run's end)."""
+        ratios, bad = self.meter.update_ratios(params, before, self.step, verify_all=self.full,
+                                               trusted=not self.nonfinite)
+        self.update_ratios.update(ratios)
+        if bad is not None and not self.nonfinite:
+            self._update_broke(bad, self.step)
+
+    def verify_updates(self, pause: bool = True) -> bool:
+        """Read whole the weights the last light step's update left unverified: True when the
+        update had made one non-finite (reported, at the step that made it)."""
+        if not self.meter.unverified:
+            return False
+        step = self.meter.unverified_step
+        bad = self.meter.verify()
+        if bad is None:
+            return False
+        self._update_broke(bad, step, pause)
+        return True
+
+    def _update_broke(self, module: str, step: int, pause: bool = True) -> None:
+        if step == self.step:
             self.nonfinite = "optimizer"
-            self.checks.nonfinite_update(self, bad[0])
-            self._break_on_nonfinite(Phase.OPTIMIZER, bad[0])
+        self.checks.nonfinite_update(self, module, step)
+        if pause:
+            self._break_on_nonfinite(Phase.OPTIMIZER, module)
 
     def _break_on_nonfinite(self, phase: Phase, module: str) -> None:
         """Pause where a light step found NaN/Inf (in the window, which breaks on them)."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 import torch
 
@@ -221,6 +221,46 @@ def all_finite(tensors: Iterable[torch.Tensor]) -> list[bool]:
             if grad_was:
                 _set_grad_enabled(True)
     return flags
+
+
+_PLAIN_FLOATS = (torch.float32, torch.float64)
+
+
+def tensor_finite(t: torch.Tensor) -> bool:
+    """``all_finite((t,))[0]`` with less ceremony for the common case (a strided float32/64
+    tensor): the light recording's test of every module output."""
+    if t.dtype not in _PLAIN_FLOATS or t.layout != torch.strided or not t.numel() \
+            or t.device.type == "meta":
+        return all_finite((t,))[0]
+    with _DisableTorchFunction():
+        t = t.detach()
+        return math.isfinite(t.sum().item()) or bool(torch.isfinite(t).all())
+
+
+def finite_probe(outs: Sequence[torch.Tensor]) -> Optional[torch.Tensor]:
+    """A 0-dim tensor on the outputs' device that is finite exactly when every float value of
+    ``outs`` is (the sum of their sums; an overflowing sum is re-checked exactly later), or
+    None when there is nothing to test. Nothing is read to the host."""
+    sums = []
+    with _DisableTorchFunction(), torch.no_grad():
+        for t in outs:
+            if t.is_floating_point() and readable(t):
+                sums.append(t.detach().sum(dtype=torch.float32))
+        if not sums:
+            return None
+        if len(sums) == 1:
+            return sums[0]
+        device = sums[0].device  # (outputs on several devices: gathered on the first's)
+        return torch.stack([v.to(device, non_blocking=True) for v in sums]).sum()
+
+
+def probe_values(probes: Sequence[torch.Tensor]) -> list[bool]:
+    """Per probe of finite_probe: finite? One host transfer per device."""
+    if not probes:
+        return []
+    with _DisableTorchFunction():
+        values = torch.stack([p.to(probes[0].device) for p in probes]).tolist()
+    return [math.isfinite(v) for v in values]
 
 
 def summarize_nested(

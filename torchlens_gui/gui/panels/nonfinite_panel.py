@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, Q
 from ...core.diagnostics import codes
 from ...core.recording.record import CallRecord, RunRecord
 from .. import style
+from ..module_model import param_grad_counts
 from .plots import make_plot, settle
 
 MAX_LISTED = 300  # a list of every call of a 10,000-module model helps nobody
@@ -109,8 +110,7 @@ class NonFinitePanel(QWidget):
     def _list_params(self, record: RunRecord, paths: list[str], born: Optional[str]) -> None:
         """A line per module whose parameters' gradients hold NaN/Inf (or overflowed)."""
         for path in paths[:MAX_LISTED]:
-            grads = [p.grad for p in record.nodes[path].params if p.grad is not None]
-            counts = style.nonfinite_text(sum(g.nan for g in grads), sum(g.inf for g in grads))
+            counts = param_grad_counts(record.nodes[path])
             text = f"{path or '(root)'} parameters: gradient " + (
                 counts or f"norm {style.format_number(record.grad_norm(path))} (overflowed)")
             if path == born:

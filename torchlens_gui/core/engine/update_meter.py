@@ -1,0 +1,217 @@
+"""What an optimizer step did, measured cheaply: per-module gradient norms before it and
+update-to-weight ratios after it.
+
+A step reads every gradient once (one foreach norm; the global gradient norm needs all of it)
+and a fixed sample of every weight twice (before and after the update): the update ratio of a
+parameter is ||sample after - sample before|| / ||sample before||, each scaled to the
+parameter's size. The sample views are made once per parameter and reused step after step (the
+optimizer updates weights in place), so a step costs a handful of foreach kernels and one host
+transfer each for gradients and updates, whatever the number of parameters.
+
+Whether the update left every weight finite is known exactly for the parameters the sample
+covers whole (up to UPDATE_SAMPLE values) and for any sampled value that broke; the rest of a
+large weight is *unverified* until `verify` reads it, which the step tracker does where it
+matters (the next NaN birth, a fully recorded step, the end of the run) instead of reading every
+weight after every step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+
+from ..usercode.context import SessionContext
+from ..usercode.tree import own_parameters
+
+# Update ratios read this many values of each parameter (all of a smaller one): copying and
+# comparing whole weights every step would cost a tenth of a ResNet's step. They are read as
+# SAMPLE_RUNS runs of contiguous values spread evenly over the parameter: single values spread
+# evenly would each touch their own cache line, costing as much memory traffic as the whole
+# weight.
+UPDATE_SAMPLE = 4096
+SAMPLE_RUNS = 8
+OTHER = "(other parameters)"  # parameters of no module in the tree
+
+
+def sample_view(p: torch.Tensor) -> torch.Tensor:
+    """A view of at most UPDATE_SAMPLE values of ``p`` (its storage, not a copy, when ``p`` is
+    contiguous): all of it, or SAMPLE_RUNS contiguous runs spread evenly over it."""
+    flat = p.detach().reshape(-1)
+    count = flat.numel()
+    if count <= UPDATE_SAMPLE:
+        return flat
+    stride = count // SAMPLE_RUNS
+    return flat[:stride * SAMPLE_RUNS].view(SAMPLE_RUNS, stride)[:, :UPDATE_SAMPLE // SAMPLE_RUNS]
+
+
+class UpdateMeter:
+    """Gradient norms and update ratios of the parameters an optimizer steps."""
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self.ctx = ctx
+        self._owners: dict[int, str] = {}
+        self._known_modules = -1
+        # id(parameter) -> (its data_ptr then, its sample view): views stay valid while the
+        # parameter keeps its storage (an optimizer updates in place).
+        self._views: dict[int, tuple[int, torch.Tensor]] = {}
+        # Parameters updated but not read whole since: the step that updated them, and them.
+        self.unverified_step = 0
+        self.unverified: list[torch.Tensor] = []
+
+    def owner(self, p: torch.Tensor) -> str:
+        """The path of the module owning ``p`` (its first owner when shared)."""
+        modules = self.ctx.modules
+        if len(modules) != self._known_modules:
+            self._known_modules = len(modules)
+            table: dict[int, str] = {}
+            for path, module in modules.items():
+                for _, param in own_parameters(module):
+                    table.setdefault(id(param), path)
+            self._owners = table
+        return self._owners.get(id(p), OTHER)
+
+    def _view(self, p: torch.Tensor) -> torch.Tensor:
+        kept = self._views.get(id(p))
+        pointer = p.data_ptr()
+        if kept is not None and kept[0] == pointer:
+            return kept[1]
+        view = sample_view(p)
+        if p.is_contiguous():  # a non-contiguous one is copied by reshape: made again each time
+            self._views[id(p)] = (pointer, view)
+        return view
+
+    # ---- before the update ------------------------------------------------------------------
+
+    def gradient_norms(self, params: list[torch.Tensor]) -> tuple[dict[str, float],
+                                                                   Optional[str]]:
+        """Per-module gradient norms of ``params`` (which all have a .grad), and the first
+        module whose gradient is not finite (None when all are)."""
+        with torch.no_grad():
+            norms = _norms([p.grad.detach() for p in params])
+        squares: dict[str, float] = {}
+        bad = None
+        for p, norm in zip(params, norms):
+            path = self.owner(p)
+            squares[path] = squares.get(path, 0.0) + norm * norm
+            if bad is None and not math.isfinite(norm):
+                bad = path
+        return {path: math.sqrt(total) for path, total in squares.items()}, bad
+
+    def sample(self, params: list[torch.Tensor]) -> "Samples":
+        """Copies of the sampled values of ``params``, before the optimizer changes them: one
+        stacked copy per group of samples of one shape, dtype and device (a ResNet's or a
+        transformer's parameters fall in a few groups), so a step costs a few kernels rather
+        than a few per parameter."""
+        groups: dict[tuple, list[int]] = {}
+        views = [self._view(p) for p in params]
+        for index, view in enumerate(views):
+            groups.setdefault((view.shape, view.dtype, view.device), []).append(index)
+        with torch.no_grad():
+            return Samples([(indices, torch.stack([views[i] for i in indices]))
+                            for indices in groups.values()],
+                           [view.numel() for view in views])
+
+    # ---- after the update -------------------------------------------------------------------
+
+    def update_ratios(self, params: list[torch.Tensor], before: "Samples", step: int,
+                      verify_all: bool, trusted: bool = True
+                      ) -> tuple[dict[str, float], Optional[str]]:
+        """Per-module ||delta w|| / ||w|| from the samples, and the first module whose weights
+        the update made non-finite (None when none is known to be). ``verify_all`` reads every
+        weight whole; otherwise what the samples do not cover is left unverified. An update
+        from gradients that were not ``trusted`` (not finite) is not verified: its NaN is the
+        gradients' doing."""
+        n = len(params)
+        norms = []
+        with torch.no_grad():
+            for indices, copied in before.groups:
+                after = torch.stack([self._view(params[i]) for i in indices])
+                rows = (after - copied).flatten(1), copied.flatten(1)
+                norms += [torch.linalg.vector_norm(r, dim=1).float() for r in rows]
+            flat = _to_floats(norms, stacked=False)
+        delta_norms, weight_norms = [0.0] * n, [0.0] * n
+        offset = 0
+        for indices, copied in before.groups:
+            k = len(indices)
+            for j, i in enumerate(indices):
+                delta_norms[i] = flat[offset + j]
+                weight_norms[i] = flat[offset + k + j]
+                if not math.isfinite(delta_norms[i]):  # float32 overflow, or a real NaN/Inf
+                    delta_norms[i] = float(torch.linalg.vector_norm(
+                        (self._view(params[i]) - copied[j]).double()))
+            offset += 2 * k
+        values, counts = delta_norms + weight_norms, before.counts
+        n = len(params)
+        delta_sq: dict[str, float] = {}
+        weight_sq: dict[str, float] = {}
+        bad = None
+        partial = []
+        for p, count, d, w in zip(params, counts, values[:n], values[n:]):
+            path = self.owner(p)
+            scale = p.numel() / max(1, count)
+            delta_sq[path] = delta_sq.get(path, 0.0) + d * d * scale
+            weight_sq[path] = weight_sq.get(path, 0.0) + w * w * scale
+            if bad is None and not math.isfinite(d) and math.isfinite(w):
+                bad = path
+            if scale > 1:
+                partial.append(p)
+        ratios = {}
+        for path, d2 in delta_sq.items():
+            w = math.sqrt(weight_sq[path])
+            ratios[path] = math.sqrt(d2) / w if w > 0 else math.nan
+        self.unverified_step, self.unverified = step, partial if trusted else []
+        if bad is None and verify_all:
+            bad = self.verify()
+        return ratios, bad
+
+    def verify(self) -> Optional[str]:
+        """Read the unverified weights whole: the first module whose weights are not finite,
+        or None. Clears the list either way."""
+        params, self.unverified = self.unverified, []
+        if not params:
+            return None
+        with torch.no_grad():
+            norms = _norms([p.detach() for p in params])
+        return next((self.owner(p) for p, v in zip(params, norms) if not math.isfinite(v)),
+                    None)
+
+
+def _norms(tensors: list[torch.Tensor]) -> list[float]:
+    """The 2-norm of each tensor. A float32 norm overflows from values of about 1e19 on
+    (their squares pass float32's largest): those are computed again in float64, so only a
+    real NaN/Inf makes a norm non-finite."""
+    norms = _to_floats(torch._foreach_norm(tensors))
+    for i, value in enumerate(norms):
+        if not math.isfinite(value) and tensors[i].dtype != torch.float64:
+            wide = torch.complex128 if tensors[i].is_complex() else torch.float64
+            norms[i] = float(torch.linalg.vector_norm(tensors[i].to(wide)))
+    return norms
+
+
+class Samples:
+    """Sampled values of a step's parameters before its update: (indices into the parameter
+    list, their samples stacked) per group, and each parameter's number of sampled values."""
+
+    __slots__ = ("groups", "counts")
+
+    def __init__(self, groups: list[tuple[list[int], torch.Tensor]], counts: list[int]) -> None:
+        self.groups = groups
+        self.counts = counts
+
+
+def _to_floats(tensors: list[torch.Tensor], stacked: bool = True) -> list[float]:
+    """One host transfer for a list of 0-dim tensors (of any float dtype), or with
+    ``stacked=False`` of 1-dim float32 ones."""
+    if not tensors:
+        return []
+    if not stacked:
+        if len({t.device for t in tensors}) > 1:
+            tensors = [t.to("cpu") for t in tensors]
+        return torch.cat(tensors).tolist()
+    if len({t.dtype for t in tensors}) > 1 or tensors[0].dtype != torch.float32:
+        tensors = [t.float() for t in tensors]
+    if len({t.device for t in tensors}) > 1:  # model parallel: one transfer per device
+        tensors = [t.to("cpu") for t in tensors]
+    return torch.stack(tensors).tolist()
