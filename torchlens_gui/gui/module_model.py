@@ -345,7 +345,7 @@ class ModuleTreeModel(QAbstractItemModel):
             return text
         if column == COL_GRAD:
             if self.record.param_grads_nonfinite(path):  # not the norm of the finite part
-                return "non-finite"
+                return "NaN/Inf"
             return style.format_number(self.record.module_grad_norm(path, call)[0])
         if column == COL_TIME:
             return style.format_seconds(call.elapsed_s)
