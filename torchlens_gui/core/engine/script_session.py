@@ -53,6 +53,7 @@ class ScriptSession(TrainingSession):
         main.__builtins__ = builtins
         tracker = self._install_steps(ctx, roots=main.__dict__)
         tracker.pause_at_first_step = self.gate_pauses_at_start
+        tracker.watch_loss = True  # no loss phase: the loss region is watched (loss_watch.py)
         threads_before = set(threading.enumerate())
         self._phase(Phase.FORWARD)
         try:

@@ -30,6 +30,7 @@ from ..usercode.context import SessionContext
 from ..usercode.loader import TrainsAtImport
 from ..usercode.tree import own_parameters
 from ..diagnostics import training as training_checks
+from ..diagnostics.loss_watch import LossWatch, born_nonfinite, read_loss
 from ..diagnostics.nonfinite import loss_nonfinite
 from .gate import StepGate
 from .update_meter import Samples, UpdateMeter
@@ -97,6 +98,10 @@ class StepTracker:
         self._reset_step()
         self.checks = training_checks.TrainingChecks()
         self.meter = UpdateMeter(ctx)
+        # Script mode has no loss phase: its ops between the model's outermost call and
+        # backward are kept by a LossWatch (terms, and the op that made a NaN/Inf loss).
+        self.watch_loss = False
+        self._loss_watch: Optional[LossWatch] = None
 
     # ---- install / remove -------------------------------------------------------------------
 
@@ -130,6 +135,8 @@ class StepTracker:
         torch.autograd.backward = backward
 
     def remove(self) -> None:
+        if self._loss_watch is not None:
+            self._loss_watch.stop()
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
@@ -149,6 +156,8 @@ class StepTracker:
         """An outermost module call is about to run (no other module is running). A lazy close
         waits for the step's first module to be called again (a loss module called after the
         model belongs to the model's step)."""
+        if self._loss_watch is not None:
+            self._loss_watch.stop()
         if self._pending and path == self.first_module:
             self._close(self._pending)
         if not self.open:
@@ -163,10 +172,18 @@ class StepTracker:
     def top_level_exit(self, path: str = "", output: Any = None) -> None:
         if self.kind == "module":
             self._pending = "module"
+        # A script that has not called backward by its second step is not training: unwatched.
+        if self.watch_loss and self.open and (self.kind != "module" or self.step == 1) \
+                and torch.is_grad_enabled():
+            if self._loss_watch is None:
+                self._loss_watch = LossWatch(self.ctx.user_file)
+            self._loss_watch.start(path, output)
 
     def finish(self) -> None:
         """The run is over: close the open step (a training run's trailing calls with no
         backward, an evaluation after the last optimizer step, are not a step of their own)."""
+        if self._loss_watch is not None:
+            self._loss_watch.stop()
         if self.meter.unverified and not self.nonfinite:
             self.verify_updates(pause=False)  # the run is over: nothing left to pause in
         if not self.open:
@@ -202,6 +219,8 @@ class StepTracker:
         self.step += 1
         self.open = True
         self._reset_step()
+        if self._loss_watch is not None:
+            self._loss_watch.kept.clear()  # a step without backward leaves its ops behind
         self.batch_index = self.next_batch_index
         self.emit(ev.StepStarted(self.step))
         if self.meter.unverified and self.full:  # a recorded step starts from checked weights
@@ -263,26 +282,25 @@ class StepTracker:
         self._pending = ""
         trace, self.ctx.loss_trace = self.ctx.loss_trace, None
         root = tensors if isinstance(tensors, torch.Tensor) else None
+        terms, kept = [], []
+        if trace is not None and root is not None:  # a model file's loss rule traced it
+            terms = [t for t in trace.terms if t.value.data_ptr() != root.data_ptr()]
+        watch = self._loss_watch
+        if watch is not None:
+            watch.stop()
+            terms, kept = watch.take(root)
         if root is not None and root.numel() == 1 and root.device.type != "meta":
-            value = float(root.detach().float().item())
+            value, self.terms = read_loss(root, terms)  # one host transfer on an accelerator
             self.loss = value
-            if trace is not None:
-                self._read_terms(trace, root)
-            if not math.isfinite(value) and not self.nonfinite:
-                self.nonfinite = "loss"
-                if trace is not None and trace is getattr(self._loss_watch, "result", None) \
-                        and trace.culprit() is not None:  # model files: the loss rule says it
-                    training_checks.report_once(self, loss_nonfinite(self.ctx, value,
-                                                                     trace.culprit()))
-
-    def _read_terms(self, trace: Any, root: torch.Tensor) -> None:
-        """The values of the loss's terms (the total and partial sums left out), one read."""
-        terms = [t for t in trace.terms if t.value.data_ptr() != root.data_ptr()]
-        if not terms:
-            return
-        with torch.no_grad():
-            values = torch.stack([t.value.float().reshape(()) for t in terms]).tolist()
-        self.terms = tuple((t.op, t.file, t.line, v) for t, v in zip(terms, values))
+            if not math.isfinite(value):
+                self.watch_loss = False  # nothing more to learn from the next steps' losses
+                if not self.nonfinite:
+                    self.nonfinite = "loss"
+                    # Model files: the loss rule reports it. Scripts: the op the watch kept.
+                    culprit = born_nonfinite(kept).culprit() if kept else None
+                    if culprit is not None:
+                        training_checks.report_once(self, loss_nonfinite(self.ctx, value,
+                                                                         culprit))
 
     def _after_backward(self) -> None:
         if self.kind == "backward":
@@ -293,6 +311,8 @@ class StepTracker:
     def _on_optimizer_pre(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
         if threading.get_ident() != self.thread:
             return
+        if self._loss_watch is not None:
+            self._loss_watch.stop()  # still on the stack after a backward dispatched through it
         if self._primary is None:
             self._primary = id(optimizer)
         self.kind = "optimizer"
