@@ -159,3 +159,32 @@ def test_a_nan_batch_in_a_light_step_keeps_its_calls_with_their_counts():
     assert [(c.path, c.status, c.outputs[0].shape, c.outputs[0].nan) for c in kept.calls] == [
         ("model", ev.CallStatus.DONE, (8, 1), 1), ("model.0", ev.CallStatus.DONE, (8, 8), 8),
         ("model.1", ev.CallStatus.DONE, (8, 8), 8), ("model.2", ev.CallStatus.DONE, (8, 1), 1)]
+
+
+def test_light_calls_become_the_events_of_a_full_step_as_far_as_known():
+    import torch
+    import torch.nn as nn
+
+    from torchlens_gui.core.engine.light_calls import LightCalls, counted_outputs, seen_outputs
+    from torchlens_gui.core.usercode.context import ActiveCall
+
+    light = LightCalls()
+    outer = ActiveCall(nn.Identity(), "outer", 0, 0, 0.0, light=True)
+    inner = ActiveCall(nn.Identity(), "outer.inner", 1, 1, 0.0, light=True)
+    inner.seen = seen_outputs([torch.empty(2, 3, device="meta"),
+                               torch.ones(4, dtype=torch.int64)])
+    inner.elapsed = 0.25
+    light.calls = [outer, inner]
+    first = light.take_events()
+    assert [type(e).__name__ for e in first] == ["ModuleEntered", "ModuleEntered",
+                                                 "ModuleExited"]
+    done = first[2]
+    assert (done.path, done.call_index, done.elapsed_s) == ("outer.inner", 1, 0.25)
+    assert [(s.name, s.shape, s.dtype, s.device, s.numel, s.min) for s in done.outputs] == [
+        ("[0]", (2, 3), "float32", "meta", 6, None), ("[1]", (4,), "int64", "cpu", 4, None)]
+    assert light.calls == [outer]  # still running: its exit comes later
+    value = torch.tensor([1.0, float("nan"), float("inf"), float("-inf")])
+    outer.seen = counted_outputs([value], [False])
+    (exited,) = light.take_events()
+    assert (exited.path, exited.outputs[0].nan, exited.outputs[0].inf) == ("outer", 1, 2)
+    assert not light.calls and not light.take_events()

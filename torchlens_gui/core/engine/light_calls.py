@@ -6,14 +6,15 @@ Pause) still shows the step, StepHooks lists every light call: its ActiveCall (p
 depth) and, at its exit, the shape, dtype, device and requires_grad of each output tensor beside
 the finiteness test the light exit makes anyway: no tensor is held and no value read. Where
 a NaN/Inf is born, the call is summarised in full (the detectors need it); an output that
-merely passes one on gets its NaN and Inf counted where the step will be shown. When the step pauses or has a
-problem, the list turns into the ModuleEntered/ModuleExited events a full step would have sent;
-a step that ends clean throws it away.
+merely passes one on gets its NaN and Inf counted where the step will be shown. When the step
+pauses or has a problem, the list turns into the ModuleEntered/ModuleExited events a full step
+would have sent; a step that ends clean throws it away.
 """
 
 from __future__ import annotations
 
 import math
+
 import torch
 
 from ..recording import events as ev
@@ -35,7 +36,8 @@ def counted_outputs(outs: list, finite: list[bool]) -> tuple:
     NaN and Inf counts, counted in the tensors not finite only, one host transfer."""
     bad = [t for t, ok in zip(outs, finite) if not ok]
     with torch.no_grad(), torch._C.DisableTorchFunction():
-        counts = iter(torch.stack([c for t in bad for c in (
+        # (outputs on several devices: gathered on the first's)
+        counts = iter(torch.stack([c.to(bad[0].device) for t in bad for c in (
             torch.isnan(t).sum(), torch.isinf(t).sum())]).tolist()) if bad else iter(())
     return tuple([(t.shape, t.dtype, t.device, t.requires_grad)
                   + ((0, 0) if ok else (next(counts), next(counts)))

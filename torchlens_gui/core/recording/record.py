@@ -317,11 +317,12 @@ class RunRecord:
 
     def nonfinite_birth(self, codes: Collection[str]) -> Optional[ev.Diagnostic]:
         """The first diagnostic with one of ``codes`` (the caller passes diagnostics'
-        NONFINITE_CODES: this layer sits below the codes table) of the step the calls are of:
-        where that step's NaN/Inf was born, also when no forward call shows it (born in
-        backward, the loss or the optimizer's update)."""
+        NONFINITE_CODES: this layer sits below the codes table) of the step the calls are of
+        (of the run when that is not known: a snapshot): where that NaN/Inf was born, also
+        when no forward call shows it (born in backward, the loss or the optimizer's update)."""
         step = self.calls_step
-        return next((d for d in self.diagnostics if d.code in codes and d.step == step), None)
+        return next((d for d in self.diagnostics
+                     if d.code in codes and (step is None or d.step == step)), None)
 
     def param_grads_nonfinite(self, path: str) -> bool:
         """Whether the gradients of a module's own parameters hold NaN/Inf, or are so large
