@@ -103,3 +103,17 @@ def test_restart_runs_the_script_again_from_the_start(driver, window):
     location = driver.wait_stop(lambda: window.restart())
     assert location.reason == "step-start" and driver.record.step == 1
     assert window.controller.script_args == ["--lr", "0.1", "--steps", "4"]
+
+
+def test_a_loss_that_turns_infinite_pauses_before_backward(driver, window):
+    """barrier_term.py's log turns -inf at step 5 (a light step): F5 stops there, before
+    backward, and the Problems entry names the op and line."""
+    open_script(driver, os.path.join(SCRIPTS, "barrier_term.py"), [])
+    location = driver.key(Qt.Key.Key_F5)
+    assert (location.phase, location.kind, location.path, location.reason) == \
+        ("loss", "loss", "net", "non-finite")
+    assert driver.record.step == 5
+    nonfinite = [d for d in driver.record.diagnostics if d.code == "non-finite"]
+    assert [(d.phase, d.step, d.line) for d in nonfinite] == [("loss", 5, 16)]
+    assert window.status.where_label.text().startswith(
+        "Paused before backward, from the loss after net (Linear)")

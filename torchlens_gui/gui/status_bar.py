@@ -18,7 +18,8 @@ PHASE_TEXT = {ev.Phase.LOAD: "Loading", ev.Phase.BUILD: "Building", ev.Phase.FOR
               ev.Phase.FAILED: "Failed", ev.Phase.STOPPED: "Stopped"}
 KIND_TEXT = {ev.PauseKind.ENTER: "entering", ev.PauseKind.EXIT: "leaving",
              ev.PauseKind.GRAD: "gradient arrived at", ev.PauseKind.ERROR: "raised in",
-             ev.PauseKind.START: "starting"}
+             ev.PauseKind.START: "starting",
+             ev.PauseKind.LOSS: "before backward, from the loss after"}
 REASON_TEXT = {ev.PauseReason.NON_FINITE: "NaN/Inf born here",
                ev.PauseReason.EXCEPTION: "exception raised here",
                ev.PauseReason.BREAKPOINT: "breakpoint", ev.PauseReason.RUN_TO: "run-to target",

@@ -301,6 +301,8 @@ class StepTracker:
                     if culprit is not None:
                         training_checks.report_once(self, loss_nonfinite(self.ctx, value,
                                                                          culprit))
+                    self._break_on_nonfinite(Phase.LOSS, self.first_module or "",
+                                             PauseKind.LOSS)
 
     def _after_backward(self) -> None:
         if self.kind == "backward":
@@ -394,10 +396,11 @@ class StepTracker:
         if pause:
             self._break_on_nonfinite(Phase.OPTIMIZER, module)
 
-    def _break_on_nonfinite(self, phase: Phase, module: str) -> None:
+    def _break_on_nonfinite(self, phase: Phase, module: str,
+                            kind: PauseKind = PauseKind.GRAD) -> None:
         """Pause where a light step found NaN/Inf (in the window, which breaks on them)."""
         if self.gate.problem_pause_wanted(PauseReason.NON_FINITE):
-            self.gate.pause(ev.PauseLocation(phase, PauseKind.GRAD, module, 0, 0,
+            self.gate.pause(ev.PauseLocation(phase, kind, module, 0, 0,
                                              PauseReason.NON_FINITE))
 
     def _note_inputs(self, path: str, inputs: tuple) -> None:

@@ -79,6 +79,7 @@ class PauseKind(Word):
     GRAD = "grad"  # backward reached a module's output
     ERROR = "error"  # a module raised
     START = "start"  # a training step starts
+    LOSS = "loss"  # backward is about to start from a loss (a training step's)
 
 
 class PauseReason(Word):
