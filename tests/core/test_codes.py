@@ -211,8 +211,8 @@ def vocabulary_literals(tree: ast.AST) -> list[ast.Constant]:
                       for c in _words(ret.value)]
         elif isinstance(node, ast.Dict):
             keys = [c for key in node.keys if key is not None for c in _words(key)]
-            if len(keys) >= 2:
-                found += keys
+            if len(keys) >= 2 and len(keys) == len(node.keys):  # keyed by them, not a record
+                found += keys                                  # with a "step" and a "loss"
     return found
 
 
