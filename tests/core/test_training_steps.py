@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn as nn
 
-from case_tools import case_path
+from case_tools import case_path, marker_line
 from torchlens_gui.cli import main
 from torchlens_gui.core.engine.training_session import TrainingSession
 from torchlens_gui.core.recording import events as ev
@@ -103,3 +103,47 @@ def test_steps_with_dry_run_is_the_one_pass_dry_run(capsys):
     code, report = check_json(capsys, "--steps", "3", "--dry-run", case_path("train_contract"))
     assert code == 0 and report["dry_run"] and report["steps"] == []
     assert [d["code"] for d in report["diagnostics"]] == ["dry-run"]
+
+
+def test_a_loss_that_overflows_at_a_later_step_is_named_not_an_internal_failure(capsys):
+    code, report = check_json(capsys, "--steps", "6", case_path("train_loss_inf"))
+    line = marker_line(case_path("train_loss_inf"), "overflow")
+    found = [(d["code"], d["step"], d["phase"], d["line"]) for d in report["diagnostics"]]
+    assert code == 1 and found == [("diverging-loss", 2, "loss", line),
+                                   ("non-finite", 3, "loss", line)]
+    assert "Tensor.pow" in report["diagnostics"][1]["message"]
+    assert "2e+13x its lowest value so far" in report["diagnostics"][0]["message"]  # not 14 digits
+    assert [s["nonfinite"] for s in report["steps"]] == [None, None, "loss"]
+
+
+def test_module_matrix_covers_the_modules_of_every_step_and_marks_absent_ones():
+    record = RunRecord()  # a GAN-like run: the discriminator alone at step 1, both after it
+    for step, modules in ((1, ("disc.0",)), (2, ("disc.0", "gen.0")), (3, ("gen.0",))):
+        record.apply(ev.StepStarted(step))
+        record.apply(ev.StepEnded(ev.StepFigures(step, loss=1.0,
+                                                 module_grad_norms=(float(step),) * len(modules),
+                                                 module_update_ratios=(math.nan,) * len(modules)),
+                                  modules))
+    names, rows = record.steps.module_matrix("grad_norm")
+    assert names == ("disc.0", "gen.0")
+    assert rows == [[1.0, None], [2.0, 2.0], [None, 3.0]]
+    _, ratios = record.steps.module_matrix("update_ratio")
+    assert math.isnan(ratios[1][0]) and ratios[0][1] is None  # NaN figure vs no figure
+
+
+def test_steps_without_an_optimizer_keep_their_gradient_figures():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    spec = spec_from_objects(model, torch.randn(5, 3), lambda out: out.pow(2).mean())
+    record = TrainingSession(spec, steps=3, device="cpu").run()  # grads cleared after backward
+    for figures in record.steps:
+        assert figures.ended_by == "backward" and figures.grad_norm > 0
+        assert record.steps.modules(figures.step) == ("0", "2")
+
+
+def test_batches_that_yield_nothing_say_so(tmp_path, capsys):
+    path = tmp_path / "empty_batches.py"
+    path.write_text("import torch, torch.nn as nn\ndef build_model():\n    return nn.Linear(2, 1)\n"
+                    "def batches():\n    return iter(())\n")
+    code, report = check_json(capsys, "--steps", "2", str(path))
+    d = report["diagnostics"][0]
+    assert code == 2 and d["code"] == "load-error" and "batches() yielded nothing" in d["message"]

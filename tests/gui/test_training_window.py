@@ -105,6 +105,51 @@ def test_restart_runs_the_script_again_from_the_start(driver, window):
     assert window.controller.script_args == ["--lr", "0.1", "--steps", "4"]
 
 
+def test_steps_image_greys_absent_modules_and_the_axes_are_readable(qtbot):
+    from torchlens_gui.core.recording import events as ev
+    from torchlens_gui.core.recording.record import RunRecord
+    from torchlens_gui.gui.panels.steps_panel import StepsPanel
+
+    record = RunRecord()
+    for step, norms in ((1, (0.5,)), (2, (0.5, float("nan")))):
+        modules = ("disc.0", "gen.0")[:len(norms)]
+        record.apply(ev.StepStarted(step))
+        record.apply(ev.StepEnded(ev.StepFigures(step, loss=(1.06, 1.13)[step - 1], lr=(0.02,),
+                                                 grad_norm=(3.0, 150.0)[step - 1],
+                                                 module_grad_norms=norms,
+                                                 module_update_ratios=norms), modules))
+    panel = StepsPanel()
+    qtbot.addWidget(panel)
+    panel.set_record(record)
+    pixels = panel.image.image  # modules x steps x RGBA
+    assert pixels.shape[:2] == (2, 2)
+    assert tuple(pixels[1, 0]) == (160, 160, 160, 255)  # gen.0 had no figure at step 1
+    assert tuple(pixels[1, 1]) == (215, 25, 28, 255)  # and a NaN one at step 2
+    low, high = panel.lr_plot.viewRange()[1]
+    assert low == 0 and high == 0.04  # 0.02 drawn mid-height, not at the bottom of ±0.5
+    ticks = panel.grad_plot.getAxis("left")._tickLevels  # powers of ten, no overlapping minors
+    assert [label for _, label in ticks[0]] == ["1", "10", "100", "1000"] and ticks[1] == []
+    ticks = panel.loss_plot.getAxis("left")._tickLevels  # within a decade: rounded values
+    assert [label for _, label in ticks[0]] == ["1.06", "1.083", "1.107", "1.13"]
+
+
+def test_run_a_training_script_with_a_module_level_model_runs_it_as_a_script(driver, window):
+    # argparse_train.py has `model = nn.Sequential(...)` at module level and its loop below:
+    # opened as a model file it would stop with "runs a training loop when imported".
+    location = driver.wait_stop(lambda: window.run_script(ARGPARSE, ["--lr", "0.1"]))
+    assert location is not None and location.reason == "step-start"
+    assert window.controller.script_args == ["--lr", "0.1"]
+
+
+def test_a_training_script_opened_as_a_model_file_offers_script_mode(driver, window):
+    driver.open(os.path.join(SCRIPTS, "backward_only.py"))  # trains at import
+    placeholder = window.tree.placeholder
+    assert "runs a training loop when imported" in placeholder.text()
+    assert "href='run-script'" in placeholder.text()
+    location = driver.wait_stop(lambda: placeholder.linkActivated.emit("run-script"))
+    assert location is not None and location.reason == "step-start"  # script mode, step 1
+
+
 def test_a_loss_that_turns_infinite_pauses_before_backward(driver, window):
     """barrier_term.py's log turns -inf at step 5 (a light step): F5 stops there, before
     backward, and the Problems entry names the op and line."""

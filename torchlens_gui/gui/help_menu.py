@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from PySide6.QtGui import QAction, QKeySequence
@@ -13,14 +14,23 @@ from .shortcuts import ShortcutsDialog
 SCRIPT_FILTER = "Python scripts (*.py);;All files (*)"
 
 
+# The contract's own functions, or both of its module-level names: a training script often
+# has a module-level `model = ...` too, with its loop under it.
+_CONTRACT = re.compile(r"^def (build_model|example_inputs)\s*\(", re.MULTILINE)
+_INPUTS = re.compile(r"^inputs\s*=", re.MULTILINE)
+
+
 def is_model_file(path: str) -> bool:
-    """Whether ``path`` follows the model-file contract (build_model or a module-level model):
-    such a file opens as a model file even when chosen as a training script."""
+    """Whether ``path`` follows the model-file contract (build_model() or example_inputs(), or
+    a module-level model and inputs): such a file opens as a model file even when chosen as a
+    training script."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            return defines_a_model(f.read())
+            source = f.read()
     except OSError:
         return False
+    return bool(_CONTRACT.search(source)) or (defines_a_model(source)
+                                              and bool(_INPUTS.search(source)))
 
 
 def build_help_menu(window: QMainWindow, examples: list[Example],

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMainWindow, \
 
 from ..core.recording import events as ev
 from ..core.engine.gate import Command
-from ..core.usercode.loader import ModelSpec
+from ..core.usercode.loader import TRAINS_AT_IMPORT, ModelSpec
 from ..core.recording.record import CallRecord, RunRecord
 from . import style
 from .actions import Actions
@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
 
         self.model = ModuleTreeModel(breakpoints=lambda: self.controller.breakpoints)
         self.tree = ModuleTree(self.model, self)
+        self.tree.placeholder.linkActivated.connect(self._on_placeholder_link_activated)
         self.tensor_panel = TensorPanel()
         self.activation_panel = ActivationPanel()
         self.gradient_panel = GradientPanel()
@@ -344,14 +345,21 @@ class MainWindow(QMainWindow):
         self.status.show_record(record)
         self._update_actions()
 
+    def _on_placeholder_link_activated(self, link: str) -> None:
+        if link == "run-script" and isinstance(self.controller.source, str):
+            self.open_script(self.controller.source, [])
+
     def _on_session_ended(self, ended: ev.SessionEnded) -> None:
         self.model.set_current(None)
         if ended.status == ev.RunStatus.FAILED and not self.controller.record.nodes:
             first = ended.diagnostics[0].message.splitlines()[0] if ended.diagnostics else ""
             bad = style.html_color("bad")
+            trains = first.startswith(TRAINS_AT_IMPORT)  # a training script: offer script mode
             self.tree.set_placeholder(
                 f"<h3 style='color:{bad}'>Could not load the model</h3>"
                 f"{style.html_text(first)}<br><br>"
+                + ("<a href='run-script'>Run it as a training script</a> (File › Run a "
+                   "Training Script…)<br><br>" if trains else "") +
                 "The <b>Diagnostics</b> panel below has the line and a fix; the <b>Source</b> "
                 "panel marks the line.<br>Edit the file, then press <b>Ctrl+Shift+F5</b> to "
                 "restart.")

@@ -44,6 +44,34 @@ BROADCAST_WARNING = re.compile(r"Using a target size \(torch\.Size\((\[.*?\])\)\
                                r"different to the input size \(torch\.Size\((\[.*?\])\)\)")
 
 
+def labels_out_of_range(ctx: SessionContext, name: str, classes: int, target: torch.Tensor,
+                        ignore: int, where: dict, maker: Optional[str]) -> Optional[Diagnostic]:
+    """``label-out-of-range`` when ``target`` holds class labels outside [0, classes) (those
+    equal to ``ignore`` left out); ``maker`` is the module that produced the output, if known."""
+    valid = target[target != ignore]
+    if valid.numel() == 0:
+        return None
+    lo, hi = (int(v) for v in torch.stack([valid.min(), valid.max()]).tolist())
+    if lo >= 0 and hi < classes:
+        return None
+    bad = lo if lo < 0 else hi
+    count = int(((valid < 0) | (valid >= classes)).sum())
+    layer = ctx.module_at(maker)
+    if isinstance(layer, nn.Linear) and bad >= 0:
+        widen = change_fix(ctx, maker, layer, 1, "out_features", hi + 1)
+    else:
+        widen = f"make the output layer produce {hi + 1} classes"
+    return Diagnostic(
+        code=codes.LABEL_OUT_OF_RANGE, severity="error",
+        message=f"{name} got label {bad} but the output has {classes} classes, so labels "
+                f"must lie in [0, {classes - 1}] ({count} of {valid.numel()} labels are "
+                f"outside; on CUDA this shows up as a device-side assert at a later line)",
+        fix=f"Map the labels into 0..{classes - 1} (labels counted from 1 need `- 1`; "
+            f"padding labels need ignore_index), or {widen} if there really are "
+            f"{hi + 1} classes.",
+        details=(("label", str(bad)), ("classes", str(classes))), **where)
+
+
 def _bind(func: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
     try:
         bound = inspect.signature(func).bind(*args, **kwargs)
@@ -158,28 +186,9 @@ class LossChecks(Rule):
 
     def _check_labels(self, name: str, classes: int, target: torch.Tensor, ignore: int,
                       where: dict, maker: Optional[str]) -> None:
-        valid = target[target != ignore]
-        if valid.numel() == 0:
-            return
-        lo, hi = (int(v) for v in torch.stack([valid.min(), valid.max()]).tolist())
-        if lo >= 0 and hi < classes:
-            return
-        bad = lo if lo < 0 else hi
-        count = int(((valid < 0) | (valid >= classes)).sum())
-        layer = self.ctx.module_at(maker)
-        if isinstance(layer, nn.Linear) and bad >= 0:
-            widen = change_fix(self.ctx, maker, layer, 1, "out_features", hi + 1)
-        else:
-            widen = f"make the output layer produce {hi + 1} classes"
-        raise DiagnosedError(Diagnostic(
-            code=codes.LABEL_OUT_OF_RANGE, severity="error",
-            message=f"{name} got label {bad} but the output has {classes} classes, so labels "
-                    f"must lie in [0, {classes - 1}] ({count} of {valid.numel()} labels are "
-                    f"outside; on CUDA this shows up as a device-side assert at a later line)",
-            fix=f"Map the labels into 0..{classes - 1} (labels counted from 1 need `- 1`; "
-                f"padding labels need ignore_index), or {widen} if there really are "
-                f"{hi + 1} classes.",
-            details=(("label", str(bad)), ("classes", str(classes))), **where))
+        found = labels_out_of_range(self.ctx, name, classes, target, ignore, where, maker)
+        if found is not None:
+            raise DiagnosedError(found)
 
     def _check_probabilities(self, name: str, output: torch.Tensor, where: dict,
                              watch: OpWatch) -> None:

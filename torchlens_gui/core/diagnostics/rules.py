@@ -5,7 +5,7 @@ the first ``explain`` that recognises an exception wins). Adding a rule: a file 
 
 from __future__ import annotations
 
-from .data_loading import CollateSizeMismatch
+from .data_loading import CollateSizeMismatch, DataLoaderWorkerError
 from .exceptions import ExceptionExplainer
 from .gradients import GradientChecks
 from .loss import LossChecks
@@ -23,5 +23,6 @@ RULES: tuple[type[Rule], ...] = (
     HandWrittenCrossEntropy,
     StructureChecks,
     CollateSizeMismatch,      # before the general explainer: it knows the DataLoader's
+    DataLoaderWorkerError,    # and the errors its worker processes re-raise as text
     ExceptionExplainer,
 )

@@ -48,7 +48,7 @@ class TrainingChecks:
                 if loss > 0:
                     self.min_loss = loss if low is None else min(low, loss)
                 return ()
-            how = f"rose to {loss:.4g}, {loss / low:.0f}x its lowest value so far ({low:.4g})"
+            how = f"rose to {loss:.4g}, {_times(loss / low)} its lowest value so far ({low:.4g})"
         elif low is not None:
             how = f"turned {loss} after being finite (lowest so far {low:.4g})"
         else:
@@ -135,7 +135,7 @@ def diverging_loss(figures: StepFigures, modules: tuple[str, ...], how: str,
         at = short_location(term_file, line)
         facts.insert(0, f"the term {op}" + (f" at {at}" if at else "") + (
             f" turned {value}" if not math.isfinite(value) else
-            f" grew the most ({value:.4g}, {growth:.0f}x its lowest)"))
+            f" grew the most ({value:.4g}, {_times(growth)} its lowest)"))
         file = term_file or file
     module = None
     ratios = [(r, i) for i, r in enumerate(figures.module_update_ratios) if math.isfinite(r)]
@@ -161,6 +161,11 @@ def diverging_loss(figures: StepFigures, modules: tuple[str, ...], how: str,
                                           ("inputs", scale),
                                           ("term", term[0] if term else "")) if v),
         fix=_sentence("; ".join(fixes)))
+
+
+def _times(ratio: float) -> str:
+    """"340x", or "2e+13x" rather than fourteen digits."""
+    return f"{ratio:.0f}x" if ratio < 1e6 else f"{ratio:.2g}x"
 
 
 def _sentence(text: str) -> str:

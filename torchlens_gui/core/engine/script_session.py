@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
+import gc
 import os
 import sys
 import threading
+import time
 import types
 from typing import Iterator, Optional, Sequence
 
@@ -26,12 +29,16 @@ from ..usercode.context import SessionContext
 from ..usercode.creation_sites import CreationSites
 from ..usercode.user_frames import innermost_user_line
 from .gate import SessionStopped
+from .script_batches import numbering_batches
+from .script_losses import checking_class_labels
 from .session import _Abort
 from .steps import StepLimitReached
 from .training_session import TrainingSession
 
 # How long threads the script started may take to finish after it returns.
 THREAD_GRACE_S = 2.0
+# How long an abandoned DataLoader's worker may take to exit before it is terminated.
+LOADER_SHUTDOWN_S = 0.2
 
 
 class ScriptSession(TrainingSession):
@@ -57,7 +64,8 @@ class ScriptSession(TrainingSession):
         threads_before = set(threading.enumerate())
         self._phase(Phase.FORWARD)
         try:
-            with ctx.sites.recording(path), _as_main(path, self.script_args, main):
+            with ctx.sites.recording(path), _as_main(path, self.script_args, main), \
+                    checking_class_labels(ctx), numbering_batches(tracker):
                 exec(code, main.__dict__)
         except StepLimitReached:
             pass
@@ -73,7 +81,7 @@ class ScriptSession(TrainingSession):
             ctx.phase = Phase.DONE
             tracker.finish()
         self._wait_for_threads(threads_before, path)
-        if tracker.step == 0 and not self.record.diagnostics:
+        if not ctx.modules and not self.record.diagnostics:  # steps of bare tensors too
             self.report(ev.Diagnostic(
                 code=codes.NO_MODULE_CALLED, severity="warning", phase=Phase.FORWARD,
                 message="The script ran to its end without calling any torch module: there was "
@@ -83,6 +91,13 @@ class ScriptSession(TrainingSession):
         self._params = None
         self.emit(ev.ParamsUpdated(self._param_infos(ctx)))
         return self._ended_status()
+
+    def report(self, diagnostic: ev.Diagnostic) -> None:
+        if diagnostic.code == codes.TIMEOUT:  # a script's loop is meant to run long
+            diagnostic = dataclasses.replace(
+                diagnostic, fix="A training script runs until its loop ends: stop it after N "
+                                "steps with --steps N, or raise the limit with --timeout.")
+        super().report(diagnostic)
 
     @property
     def gate_pauses_at_start(self) -> bool:
@@ -117,20 +132,47 @@ class ScriptSession(TrainingSession):
             fix="A non-zero exit status means the script reported a failure: read its output "
                 "in the Log panel."))
 
+    @staticmethod
+    def _threads_since(before: set) -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t not in before and t.is_alive()
+                and t is not threading.current_thread()]
+
     def _wait_for_threads(self, before: set, path: str) -> None:
         """Threads the script started and left running: wait a moment, then name them."""
-        started = [t for t in threading.enumerate() if t not in before and t.is_alive()
-                   and t is not threading.current_thread()]
+        deadline = time.monotonic() + THREAD_GRACE_S
+        started = self._threads_since(before)
+        if any(t.name == "QueueFeederThread" for t in started):  # multiprocessing queues
+            _free_abandoned_loaders()
+            started = self._threads_since(before)
         for thread in started:
-            thread.join(THREAD_GRACE_S / max(1, len(started)))
-        left = [t.name for t in started if t.is_alive()]
-        if left:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        alive = [t for t in started if t.is_alive()]
+        if alive:
+            # Python ends daemon threads with the process; the debugger's process goes on.
+            fix = ("Daemon threads end with `python SCRIPT`, but under the debugger they keep "
+                   "running: stop them (an Event they check) and join them before the script "
+                   "ends.") if all(t.daemon for t in alive) else \
+                "Join the threads the script starts so it ends cleanly."
             self.report(ev.Diagnostic(
                 code=codes.SCRIPT_THREADS, severity="warning", phase=Phase.FORWARD,
-                message=f"The script left {len(left)} thread(s) running after it ended: "
-                        + ", ".join(left[:5]),
-                file=path, fix="Join the threads the script starts (or make them daemon "
-                                "threads) so it ends cleanly."))
+                message=f"The script left {len(alive)} thread(s) running after it ended: "
+                        + ", ".join(t.name for t in alive[:5]),
+                file=path, fix=fix))
+
+
+def _free_abandoned_loaders() -> None:
+    """A DataLoader iterator that an exception abandoned sits in a reference cycle with it,
+    its worker processes and their queue threads alive: collect it now. Its shutdown waits up
+    to MP_STATUS_CHECK_INTERVAL (5 s) for each worker of a failed batch to exit before
+    terminating it; the script is over, so a short wait will do."""
+    from torch.utils.data import _utils as data_utils
+
+    saved = data_utils.MP_STATUS_CHECK_INTERVAL
+    data_utils.MP_STATUS_CHECK_INTERVAL = min(saved, LOADER_SHUTDOWN_S)
+    try:
+        gc.collect()
+    finally:
+        data_utils.MP_STATUS_CHECK_INTERVAL = saved
 
 
 @contextlib.contextmanager

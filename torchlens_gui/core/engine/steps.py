@@ -95,6 +95,7 @@ class StepTracker:
         self.next_batch_index: Optional[int] = None  # set by a loop that knows its batches
         # Called as a step ends, before StepEnded (the hooks send a shown step's calls).
         self.before_step_ended: Optional[Callable[[], None]] = None
+        self.without_optimizer = False  # known to run no optimizer (a model file without one)
         self._reset_step()
         self.checks = training_checks.TrainingChecks()
         self.meter = UpdateMeter(ctx)
@@ -307,6 +308,11 @@ class StepTracker:
     def _after_backward(self) -> None:
         if self.kind == "backward":
             self._pending = "backward"
+            # A model file without optimizer(): read now, as the session clears them right
+            # after backward. (Not in scripts: an optimizer may still follow, and gradients
+            # read before it may be a GradScaler's, whose Inf only skips that step.)
+            if self.without_optimizer:
+                self._read_gradients(None)
 
     # ---- optimizer --------------------------------------------------------------------------
 

@@ -112,6 +112,7 @@ class TrainingSession(Session):
         device = ctx.device
         optimizer = self._make_optimizer(spec, model)
         tracker = self._install_steps(ctx)
+        tracker.without_optimizer = optimizer is None
         batches = self._batches(spec, example, device)
         try:
             for _ in range(self.steps):

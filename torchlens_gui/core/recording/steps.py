@@ -98,23 +98,30 @@ class StepHistory:
             out.append(float(value) if value is not None else math.nan)
         return out
 
-    def module_matrix(self, which: str = "grad_norm") -> tuple[tuple[str, ...], list[list[float]]]:
-        """(modules, rows): one row per step over the modules of the last step ("grad_norm"
-        or "update_ratio"), NaN where a step did not have that module."""
+    def module_matrix(self, which: str = "grad_norm"
+                      ) -> tuple[tuple[str, ...], list[list[Optional[float]]]]:
+        """(modules, rows): one row per step over the modules of every step, in the order they
+        first had figures ("grad_norm" or "update_ratio"); None where a step did not have that
+        module (a GAN's generator in a discriminator-only step), NaN where its figure was."""
         if not self._figures:
             return (), []
-        modules = self._modules[-1]
+        modules: dict[str, None] = {}
+        seen: set[int] = set()
+        for own in self._modules:  # steps share one tuple while their modules do not change
+            if id(own) not in seen:
+                seen.add(id(own))
+                modules.update(dict.fromkeys(own))
+        names = tuple(modules)
         source = self._grad_norms if which == "grad_norm" else self._ratios
-        rows = []
+        rows: list[list[Optional[float]]] = []
         for index, values in enumerate(source):
             own = self._modules[index]
-            if own is modules or own == modules:
+            if own == names:
                 rows.append(list(values))
             else:
                 position = {m: i for i, m in enumerate(own)}
-                rows.append([values[position[m]] if m in position else math.nan
-                             for m in modules])
-        return modules, rows
+                rows.append([values[position[m]] if m in position else None for m in names])
+        return names, rows
 
     def nbytes(self) -> int:
         """Rough bytes held by the figures (the kept records not included)."""

@@ -31,6 +31,11 @@ USER_MODULE_PREFIX = "torchlens_user_model_"  # sys.modules names of loaded mode
 _counter = itertools.count()
 
 
+# The start of a load-error's message for a file that trains when imported (the window offers
+# to run such a file as a training script).
+TRAINS_AT_IMPORT = "This file runs a training loop when imported"
+
+
 class TrainsAtImport(BaseException):
     """Raised (by the engine's guard) when a file runs backward or an optimizer step while it
     is being imported: a training script, not a model file. BaseException so the file's own
@@ -141,7 +146,7 @@ def load_model_file(path: str) -> ModelSpec:
     except TrainsAtImport as exc:
         line = innermost_user_line(exc.__traceback__, path)
         raise LoadError(
-            f"This file runs a training loop when imported: use `torchlens-gui run "
+            f"{TRAINS_AT_IMPORT}: use `torchlens-gui run "
             f"{os.path.basename(path)}` ({exc} while loading)",
             file=path, line=line,
             fix="Run it as a script (torchlens-gui run FILE), or move the loop under "
@@ -200,7 +205,7 @@ def _spec_from_namespace(ns: dict, path: str) -> ModelSpec:
     elif "inputs" in ns:
         inputs_fn = lambda: inputs_obj  # noqa: E731
     elif callable(ns.get("batches")):  # the first batch serves as the example
-        inputs_fn = lambda: split_batch(next(iter(ns["batches"]())), ns.get("loss"))[0]  # noqa
+        inputs_fn = lambda: split_batch(_first_batch(ns["batches"]), ns.get("loss"))[0]  # noqa
     else:
         raise LoadError(
             "No inputs found: the file defines neither example_inputs() nor a module-level `inputs`",
@@ -220,7 +225,7 @@ def _spec_from_namespace(ns: dict, path: str) -> ModelSpec:
         user_loss = loss_fn
 
         def loss_fn(output):  # a single run: the first batch's target
-            return user_loss(output, split_batch(next(iter(ns["batches"]())), user_loss)[1])
+            return user_loss(output, split_batch(_first_batch(ns["batches"]), user_loss)[1])
     name = os.path.splitext(os.path.basename(path))[0]
     optimizer_fn, batches_fn = ns.get("optimizer"), ns.get("batches")
     return ModelSpec(build=build_fn, inputs=inputs_fn, loss=loss_fn, file=path, name=name,
@@ -238,6 +243,13 @@ def takes_target(loss_fn: Callable) -> bool:
     except (TypeError, ValueError):
         return False
     return len(params) >= 2
+
+
+def _first_batch(batches: Callable[[], Any]) -> Any:
+    for item in batches():
+        return item
+    raise ValueError("batches() yielded nothing, and without example_inputs() its first batch "
+                     "is the example input: make batches() yield at least one batch")
 
 
 def split_batch(batch: Any, loss_fn: Optional[Callable]) -> tuple[Any, Any]:

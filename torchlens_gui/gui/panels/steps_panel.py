@@ -117,6 +117,7 @@ class StepsPanel(QWidget):
         finite = loss[np.isfinite(loss)]
         log_loss = finite.size > 0 and bool((finite > 0).all())
         self.loss_plot.setLogMode(False, log_loss)
+        _log_ticks(self.loss_plot, finite if log_loss else None)
         self.loss_plot.setTitle("loss (log axis)" if log_loss else "loss", size="9pt")
         self.loss_curve.setData(x, loss, connect="finite")
         bad = [f.step for f in steps if f.nonfinite]
@@ -124,9 +125,12 @@ class StepsPanel(QWidget):
         self.bad_marks.setData(bad, [top] * len(bad))  # on the top edge: NaN/Inf steps
         grad = np.array(steps.series("grad_norm"), dtype=float)
         grad_ok = grad[np.isfinite(grad)]
-        self.grad_plot.setLogMode(False, grad_ok.size > 0 and bool((grad_ok > 0).all()))
+        log_grad = grad_ok.size > 0 and bool((grad_ok > 0).all())
+        self.grad_plot.setLogMode(False, log_grad)
+        _log_ticks(self.grad_plot, grad_ok if log_grad else None)
         self.grad_curve.setData(x, grad, connect="finite")
-        self.lr_curve.setData(x, np.array(steps.series("lr"), dtype=float), connect="finite")
+        lr = np.array(steps.series("lr"), dtype=float)
+        self.lr_curve.setData(x, lr, connect="finite")
         self._draw_image()
         last = steps.last
         kept = len(steps.kept)
@@ -138,6 +142,11 @@ class StepsPanel(QWidget):
             + f". Click a step to show it ({kept} kept with their module calls).")
         for plot in (self.loss_plot, self.grad_plot, self.lr_plot, self.image_plot):
             plot.enableAutoRange()
+        rates = lr[np.isfinite(lr)]
+        if rates.size and rates.min() == rates.max() > 0:
+            # One rate throughout: pyqtgraph would centre it in a ±0.5 band, where 0.02 looks
+            # like 0; show it between 0 and twice itself instead.
+            self.lr_plot.setYRange(0, 2 * float(rates[0]), padding=0)
         settle(self.graphics)
 
     def _draw_image(self) -> None:
@@ -146,7 +155,9 @@ class StepsPanel(QWidget):
         if not modules:
             self.image.clear()
             return
-        raw = np.array(rows, dtype=float).T  # modules x steps
+        missing = np.array([[v is None for v in row] for row in rows], dtype=bool).T \
+            if any(None in row for row in rows) else np.zeros((len(modules), len(rows)), bool)
+        raw = np.array(rows, dtype=float).T  # modules x steps (None: NaN, told apart above)
         with np.errstate(divide="ignore", invalid="ignore"):
             data = np.log10(raw)
         ok = data[np.isfinite(data)]
@@ -159,7 +170,7 @@ class StepsPanel(QWidget):
         index = np.clip((scaled - low) / (high - low) * 255, 0, 255)
         rgba = lut[index.astype(np.int64)]
         rgba[~np.isfinite(raw)] = (215, 25, 28, 255)
-        rgba[np.isnan(raw) & ~np.isinf(raw)] = (215, 25, 28, 255)
+        rgba[missing] = (160, 160, 160, 255)  # the module had no figure at that step
         self.image.setImage(rgba)
         # Pixel (0, 0) covers step 1 and the first module.
         self.image.setRect(0.5, 0, len(rows), len(modules))
@@ -173,7 +184,8 @@ class StepsPanel(QWidget):
         self.image_plot.setTitle(f"{self.image_choice.currentText()}: {levels[0]:.2g} (dark) "
                                  f"to {levels[1]:.2g} (yellow)", size="9pt")
         self.image_plot.setToolTip("Rows: modules with parameters; columns: steps. Red: "
-                                   "NaN/Inf; the colour runs over log10 of the figure.")
+                                   "NaN/Inf; grey: no figure at that step; the colour runs "
+                                   "over log10 of the figure.")
 
     # ---- clicks -----------------------------------------------------------------------------
 
@@ -200,6 +212,25 @@ class StepsPanel(QWidget):
         if step is not None:
             self.show_step(step)
             self.sig_step_selected.emit(step)
+
+
+def _log_ticks(plot: pg.PlotItem, values: Optional[np.ndarray]) -> None:
+    """Labels of a log axis at powers of ten (with 2x and 5x within less than two decades, and
+    a few rounded values within one): pyqtgraph labels every minor tick of a short log range,
+    and they overlap."""
+    axis = plot.getAxis("left")
+    if values is None:
+        axis.setTicks(None)
+        return
+    vmin, vmax = float(values.min()), float(values.max())
+    low, high = math.floor(math.log10(vmin)), math.ceil(math.log10(vmax))
+    steps = (1, 2, 5) if high - low <= 2 else (1,)
+    decades = range(low, high + 1, max(1, (high - low) // 3))  # at most ~4 labels
+    marks = [m * 10.0 ** k for k in decades for m in steps]
+    if sum(vmin <= v <= vmax for v in marks) < 2:  # a range within one step of those
+        digits = 2 + max(0, math.ceil(-math.log10(max((vmax - vmin) / vmax, 1e-6))))
+        marks = sorted({float(f"{v:.{digits}g}") for v in np.linspace(vmin, vmax, 4)})
+    axis.setTicks([[(math.log10(v), _fmt(v)) for v in marks if v > 0], []])
 
 
 def _fmt(value: Optional[float]) -> str:
