@@ -40,7 +40,9 @@ MAX_FORGOTTEN_ROWS = 256
 
 _TOOLTIPS = {
     COL_NONFINITE: "NaN and Inf elements in the module's last output (and in the gradient "
-                   "that reached it in backward)",
+                   "that reached it in backward; \"param grads\": in its parameters' "
+                   "gradients, \"overflow\" where their values are finite but their norm is "
+                   "not)",
     COL_GRAD: "L2 norm of the gradients of the module's own parameters (after backward); "
               "before that, the norm of the gradient arriving at its output",
     COL_TIME: "Wall time of the module's last call, children included",
@@ -52,6 +54,12 @@ def nonfinite_parts(call) -> tuple[str, str]:
     outs, grads = call.outputs, call.grads.values()
     return (style.nonfinite_text(sum(s.nan for s in outs), sum(s.inf for s in outs)),
             style.nonfinite_text(sum(g.nan for g in grads), sum(g.inf for g in grads)))
+
+
+def param_grad_counts(node: ev.ModuleNode) -> str:
+    """"NaN 16 Inf 4": non-finite counts over the gradients of a module's own parameters."""
+    grads = [p.grad for p in node.params if p.grad is not None]
+    return style.nonfinite_text(sum(g.nan for g in grads), sum(g.inf for g in grads))
 
 
 def output_line(index: int, summary: ev.TensorSummary) -> str:
@@ -328,9 +336,16 @@ class ModuleTreeModel(QAbstractItemModel):
         if column == COL_NONFINITE:
             out_text, grad_text = nonfinite_parts(call)
             if out_text and grad_text:
-                return out_text + " +grad"
-            return out_text or (grad_text and "grad " + grad_text)
+                text = out_text + " +grad"
+            else:
+                text = out_text or (grad_text and "grad " + grad_text)
+            if self.record.param_grads_nonfinite(path):
+                text = f"{text} +param grads" if text else "param grads " + (
+                    param_grad_counts(self.record.nodes[path]) or "overflow")
+            return text
         if column == COL_GRAD:
+            if self.record.param_grads_nonfinite(path):  # not the norm of the finite part
+                return "NaN/Inf"
             return style.format_number(self.record.module_grad_norm(path, call)[0])
         if column == COL_TIME:
             return style.format_seconds(call.elapsed_s)
@@ -342,7 +357,8 @@ class ModuleTreeModel(QAbstractItemModel):
         call = self.record.last_call(path)
         if call is not None and call.status == ev.CallStatus.FAILED:
             return style.ERROR_BRUSH
-        if call is not None and (call.output_nonfinite or call.grad_nonfinite):
+        if call is not None and (call.output_nonfinite or call.grad_nonfinite
+                                 or self.record.param_grads_nonfinite(path)):
             return style.NONFINITE_BRUSH
         return None
 
@@ -364,6 +380,8 @@ class ModuleTreeModel(QAbstractItemModel):
                 lines.append(f"output: {out_text}")
             if grad_text:
                 lines.append(f"gradient at output: {grad_text}")
+        if self.record.param_grads_nonfinite(path):
+            lines.append("its parameters' gradients hold NaN/Inf or overflowed")
         if path in self.breakpoints():
             lines.append("breakpoint (F9 to remove)")
         return "\n".join(lines)

@@ -90,6 +90,9 @@ RUN_ABANDONED = _code("run-abandoned", "warning",
 OUTCOME_CODES = (INTERRUPTED, INTERNAL_ERROR, NOTHING_TO_BACKWARD, NO_PARAMETERS, META_MODEL,
                  RUN_ABANDONED)
 
+# The codes that say where a NaN/Inf was born (RunRecord.nonfinite_birth asks for them).
+NONFINITE_CODES = (NON_FINITE, DATA_NON_FINITE)
+
 # Reported by the step tracker (diagnostics/training.py) and script mode, not by a Rule.
 STEP_CODES = (DIVERGING_LOSS, DATA_NON_FINITE, BATCH_SHAPE, SCRIPT_EXIT, SCRIPT_THREADS,
               NO_MODULE_CALLED)

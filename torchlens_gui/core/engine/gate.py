@@ -67,6 +67,9 @@ class StepGate:
         self.break_on_exception = break_on_problems
         self.on_pause = on_pause
         self.on_resume = on_resume
+        # Called on the session thread before a pause, outside the lock (a training step sends
+        # what it recorded lightly so far: the pause shows it).
+        self.before_pause: Optional[Callable[[PauseLocation], None]] = None
         # Seconds spent paused so far: module timings subtract it so a call's time is its own
         # compute, not how long someone looked at it.
         self.paused_seconds = 0.0
@@ -145,6 +148,8 @@ class StepGate:
 
     def pause(self, location: PauseLocation) -> None:
         """Block the session thread until a command arrives."""
+        if self.before_pause is not None:
+            self.before_pause(location)
         with self._cond:
             if self._stopping:
                 raise SessionStopped()

@@ -6,7 +6,8 @@ no summaries, no events. On the CPU each test is read at once; on an accelerator
 forward are read together when its outermost call returns (one host transfer per forward, not
 per module). Where a light call turns finite inputs
 into NaN/Inf, that call is summarised after all and handed to the detectors as in a full run, so
-a problem is explained the same way whichever mode found it.
+a problem is explained the same way whichever mode found it. The light calls are listed
+(light_calls.py) and sent as events when the step pauses, turns full or ends with a problem.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..usercode.context import ActiveCall
 from ..usercode.tree import describe_module_tree
 from ..usercode.user_frames import is_user_file
 from .hooks import ModuleHooks
+from .light_calls import LightCalls, counted_outputs, seen_outputs
 from .steps import StepTracker
 
 _get_ident = threading.get_ident
@@ -58,7 +60,11 @@ class StepHooks(ModuleHooks):
         # version counter then.
         self._last_tested: Optional[torch.Tensor] = None
         self._last_version = -1
+        self._last_call: Optional[ActiveCall] = None  # the light call that returned it
         self._deferred: list[tuple] = []  # outputs on an accelerator, tested per forward
+        self._aliases: list[tuple] = []  # (call, the deferred call whose output it returned)
+        self.light = LightCalls()
+        tracker.before_step_ended = self._on_step_ending
 
     def _on_enter(self, module: nn.Module, args: tuple) -> None:
         ctx = self.ctx
@@ -75,20 +81,26 @@ class StepHooks(ModuleHooks):
             self._counted_step = tracker.step
             self.call_counts.clear()
         if tracker.full:
+            if self.light.calls:  # the step turned full (someone steps): its light calls first
+                self.send_light_calls()
             super()._on_enter(module, args)
             return
         path, call_index = self._next_call(module)
         call = ActiveCall(module, path, call_index, len(ctx.stack), _perf_counter())
-        call.light = True  # its exit takes the light path too, whatever the mode is by then
+        call.light = True  # its exit takes the light path while the step stays light
         ctx.stack.append(call)
+        self.light.calls.append(call)
 
     def _on_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         ctx = self.ctx
         if ctx.phase != "forward" or ctx.hooks_suspended or _get_ident() != self.thread:
             return
         stack = ctx.stack
-        light = stack and stack[-1].module is module and getattr(stack[-1], "light", False)
-        if not light:
+        call = stack[-1] if stack and stack[-1].module is module else None
+        if call is None or not call.light:
+            if call is not None and call.sent:  # entered lightly, shown since
+                call.inputs = summarize_nested(args, "", values=self.values, cache=self.cache,
+                                               zeros=self.zeros)
             super()._on_exit(module, args, kwargs, output)
         else:
             self._light_exit(module, args, kwargs, output)
@@ -101,16 +113,23 @@ class StepHooks(ModuleHooks):
         call = self._pop(module)
         if call is None:
             return
+        call.elapsed = _perf_counter() - call.started  # no pause inside: it would be shown
         if isinstance(output, _Tensor):
             # A container returns its last child's output: already tested, unless changed
             # in place since (its version counter moved).
             if output is self._last_tested and output._version == self._last_version:
+                source = self._last_call
+                call.seen = source.seen
+                if call.seen is None:  # that output's test is deferred: settled with it
+                    self._aliases.append((call, source))
                 return
             self._last_tested, self._last_version = output, output._version
+            self._last_call = call
             if output.device.type not in IMMEDIATE_DEVICES and _is_grad_enabled():
                 self._defer(call, module, args, kwargs, output, (output,))
                 return
-            if tensor_finite(output):
+            if tensor_finite(output):  # the common case, inline: metadata only, no value read
+                call.seen = (output.shape, output.dtype, output.device, output.requires_grad)
                 return
         else:
             outs = tensors(output)
@@ -118,6 +137,7 @@ class StepHooks(ModuleHooks):
                 self._defer(call, module, args, kwargs, output, outs)
                 return
             if all(all_finite(outs)):
+                call.seen = seen_outputs(outs)
                 return
         self._light_nonfinite(call, self.ctx.stack[-1] if self.ctx.stack else None, args,
                               kwargs, output)
@@ -128,9 +148,11 @@ class StepHooks(ModuleHooks):
         outermost call returns (a transfer per module would stall an accelerator). Its
         arguments and output are held until then (autograd holds most of them anyway)."""
         total = finite_probe(outs)
-        if total is not None:
-            parent = self.ctx.stack[-1] if self.ctx.stack else None
-            self._deferred.append((total, call, parent, args, kwargs, output))
+        if total is None:  # nothing to test
+            call.seen = seen_outputs(outs)
+            return
+        parent = self.ctx.stack[-1] if self.ctx.stack else None
+        self._deferred.append((total, call, parent, args, kwargs, output))
 
     def _settle(self) -> None:
         """The deferred tests of a forward, in the order the calls returned (children before
@@ -140,6 +162,11 @@ class StepHooks(ModuleHooks):
         for value, (_, call, parent, args, kwargs, output) in zip(values, pending):
             if not value and not all(all_finite(tensors(output))):  # (not a sum's overflow)
                 self._light_nonfinite(call, parent, args, kwargs, output)
+            else:
+                call.seen = seen_outputs(tensors(output))
+        aliases, self._aliases = self._aliases, []
+        for call, source in aliases:
+            call.seen = source.seen
 
     def _light_nonfinite(self, call: ActiveCall, parent: Optional[ActiveCall], args: tuple,
                          kwargs: dict, output: Any) -> None:
@@ -148,6 +175,14 @@ class StepHooks(ModuleHooks):
         born = not call.child_nonfinite and inputs_finite
         if parent is not None:
             parent.child_nonfinite = True
+        # A NaN/Inf passed on is counted in a step that will be shown (already shown, or with
+        # a problem: a NaN batch); in a step broken by weights whose birth was explained,
+        # every call would pay for it: its outputs stay unknown. A birth is summarised below.
+        if self.light.shown_step == self.tracker.step or self.ctx.record.step_has_problem():
+            outs = tensors(output)
+            call.seen = counted_outputs(outs, all_finite(outs))
+        else:
+            call.seen = ()
         if self.tracker.nonfinite == "" and not inputs_finite:
             return  # the batch itself (a data diagnostic names it)
         if not born:
@@ -157,18 +192,45 @@ class StepHooks(ModuleHooks):
             return  # born again from already broken weights: the first birth says it all
         if self.tracker.verify_updates():
             return  # the last update had broken weights its samples missed: reported there
-        # Explain it as a full run would: summarise this one call and ask the detectors.
-        inputs = summarize_nested(args, "", values=True, histogram="problem")
-        outputs = summarize_nested(output, "", values=True, histogram="problem")
-        self.emit(ev.ModuleEntered(call.path, call.call_index, call.depth, inputs))
-        self.emit(ev.ModuleExited(call.path, call.call_index, call.depth, inputs, outputs,
-                                  _perf_counter() - call.started))
+        # Explain it as a full run would: summarise this one call, show the step's calls so
+        # far, and ask the detectors.
+        inputs = call.inputs = summarize_nested(args, "", values=True, histogram="problem")
+        outputs = call.seen = summarize_nested(output, "", values=True, histogram="problem")
+        self.send_light_calls()
+        if _is_grad_enabled():  # stepping on into backward stops at the birth's gradient
+            self._hook_gradients(call, output)
         for diagnostic in self.diagnostician.on_module_output(self.ctx, call, args, kwargs,
                                                               output, inputs, outputs):
             self.report(diagnostic)
         if self.gate.problem_pause_wanted(PauseReason.NON_FINITE):
             self.gate.pause(ev.PauseLocation(Phase.FORWARD, PauseKind.EXIT, call.path,
                                              call.call_index, call.depth, PauseReason.NON_FINITE))
+
+    # ---- a light step's calls -----------------------------------------------------------------
+
+    def send_light_calls(self) -> bool:
+        """Send the light calls of this step not sent yet (a pause, a problem, the step turned
+        full). The calls still running return through the full hooks (their exits are shown,
+        stepping stops at them), their inputs summarised then. True when this step ran light
+        calls: it has been shown as far as it ran."""
+        light = self.light
+        if light.calls:
+            light.shown_step = self.tracker.step
+            for event in light.take_events():
+                self.emit(event)
+            paused = self.gate.paused_seconds
+            for call in self.ctx.stack:
+                if call.light:  # the full exit's time leaves out the pauses from now on
+                    call.light, call.started = False, call.started - paused
+        return light.shown_step == self.tracker.step
+
+    def _on_step_ending(self) -> None:
+        """The step's calls go out with it when it was shown or has a problem; a clean
+        step's are thrown away."""
+        if self.light.calls and (self.light.shown_step == self.tracker.step
+                                 or self.ctx.record.step_has_problem()):
+            self.send_light_calls()
+        self.light.clear()
 
     def _adopt_root(self, module: nn.Module) -> None:
         """A module the script calls at top level: a root of the tree under its variable name

@@ -107,6 +107,8 @@ class StepTracker:
         self.break_at_next_step = False
         self.pause_at_first_step = False
         self.next_batch_index: Optional[int] = None  # set by a loop that knows its batches
+        # Called as a step ends, before StepEnded (the hooks send a shown step's calls).
+        self.before_step_ended: Optional[Callable[[], None]] = None
         self._reset_step()
         self.checks = training_checks.TrainingChecks()
         self.meter = UpdateMeter(ctx)
@@ -275,6 +277,8 @@ class StepTracker:
         figures = self._figures(ended_by)
         for diagnostic in self.checks.after_step(figures, self._modules, self.ctx, self.terms):
             self.report(diagnostic)
+        if self.before_step_ended is not None:
+            self.before_step_ended()
         self.emit(ev.StepEnded(figures, self._modules))
         self.open = False
         if not final and self.max_steps is not None and self.step >= self.max_steps:

@@ -17,7 +17,7 @@ import torch.nn as nn
 from .compiled import compiled_code_eager
 from ..diagnostics import codes
 from ..recording import events as ev
-from ..recording.events import Phase, RunStatus
+from ..recording.events import PauseReason, Phase, RunStatus
 from ..recording.structures import map_tensors
 from ..usercode.context import SessionContext
 from ..usercode.loader import ModelSpec, split_batch
@@ -25,6 +25,9 @@ from .gate import SessionStopped
 from .session import FORWARD_FAILED, Session, _Abort
 from .step_hooks import StepHooks
 from .steps import StepTracker
+
+
+_PROBLEMS = (PauseReason.NON_FINITE, PauseReason.EXCEPTION)
 
 
 class TrainingSession(Session):
@@ -38,6 +41,7 @@ class TrainingSession(Session):
         self.full_steps = full_steps
         self.tracker: Optional[StepTracker] = None
         self.break_at_step: Optional[int] = None  # pause at the start of this step
+        self._params_step = 0  # the step whose parameters a pause sent
 
     def set_break_at_step(self, step: Optional[int]) -> None:
         """Pause at the start of ``step`` (None: no such break). Safe from any thread."""
@@ -71,12 +75,31 @@ class TrainingSession(Session):
                                 zeros=self.zero_counts, tracker=tracker, roots=roots)
         self._hooks.install()
         tracker.install()
+        self.gate.before_pause = self._before_pause
         return tracker
+
+    def _before_pause(self, location: ev.PauseLocation) -> None:
+        """A pause inside a step shows it as far as it ran: a light step's module calls, and
+        the parameters and gradients of this moment (also after a NaN/Inf in a full step's
+        gradients or update, which no module event shows)."""
+        shown = self._hooks.send_light_calls()
+        step = self.tracker.step
+        # Once per shown step (stepping on through it pauses at every module), and at every
+        # problem.
+        if (shown and self._params_step != step) or location.reason in _PROBLEMS:
+            self._params, self._params_step = None, step
+            self.emit(ev.ParamsUpdated(self._param_infos(self.ctx)))
+
+    def _fail_in_phase(self, exc: BaseException, phase: Phase, ctx: SessionContext) -> None:
+        if isinstance(self._hooks, StepHooks):  # a light step's calls first: the failure marks them
+            self._hooks.send_light_calls()
+        super()._fail_in_phase(exc, phase, ctx)
 
     def run(self):
         try:
             return super().run()
         finally:
+            self.gate.before_pause = None  # the gate outlives the session: let go of it
             if self.tracker is not None:
                 self.tracker.remove()
 

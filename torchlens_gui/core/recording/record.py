@@ -9,8 +9,9 @@ recomputing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Collection, Optional
 
 from . import events as ev
 from .steps import KeptStep, StepHistory
@@ -123,6 +124,7 @@ class RunRecord:
         self.steps = StepHistory()
         self.step: Optional[int] = None
         self._step_diagnostics = 0  # len(diagnostics) when the current step started
+        self.calls_step: Optional[int] = None  # the step the calls are of (None: no steps)
 
     # ---- feeding ---------------------------------------------------------------------------
 
@@ -224,13 +226,12 @@ class RunRecord:
         if self.step is not None:  # the previous step's calls stay with its KeptStep
             self.calls, self.calls_by_key, self.calls_by_path = [], {}, {}
             self._calls_by_pair, self.backward_order, self.loss = {}, [], None
-        self.step = e.step
+        self.step = self.calls_step = e.step
         self._step_diagnostics = len(self.diagnostics)
 
     def _on_StepEnded(self, e: ev.StepEnded) -> None:
         figures = e.figures
-        problem = bool(figures.nonfinite) or any(
-            d.severity in ("error", "warning") for d in self.diagnostics[self._step_diagnostics:])
+        problem = bool(figures.nonfinite) or self.step_has_problem()
         kept = KeptStep(figures.step, self.calls, self.backward_order, self.loss, problem) \
             if self.calls else None
         self.steps.add(figures, e.modules, kept)
@@ -242,6 +243,7 @@ class RunRecord:
         if kept is None:
             return False
         self.calls, self.backward_order, self.loss = kept.calls, kept.backward_order, kept.loss
+        self.calls_step = step
         self.calls_by_path, self.calls_by_key, self._calls_by_pair = {}, {}, {}
         for call in kept.calls:
             self.calls_by_path.setdefault(call.path, []).append(call)
@@ -251,11 +253,17 @@ class RunRecord:
 
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
         if not self.calls and self.steps.kept:  # a light last step: show the last full one
-            self.show_step(max(self.steps.kept))
+            full = [step for step in self.steps.kept if self.steps.figures(step).full]
+            self.show_step(max(full or self.steps.kept))
         self.status, self.elapsed_s = e.status, e.elapsed_s
         self.paused_at = None
 
     # ---- queries ---------------------------------------------------------------------------
+
+    def step_has_problem(self) -> bool:
+        """Whether an error or warning was raised in the current training step."""
+        return any(d.severity in ("error", "warning")
+                   for d in self.diagnostics[self._step_diagnostics:])
 
     def calls_of(self, path: str) -> list[CallRecord]:
         return self.calls_by_path.get(path, [])
@@ -306,6 +314,28 @@ class RunRecord:
             if not inner:
                 return candidate
         return None
+
+    def nonfinite_birth(self, codes: Collection[str]) -> Optional[ev.Diagnostic]:
+        """The first diagnostic with one of ``codes`` (the caller passes diagnostics'
+        NONFINITE_CODES: this layer sits below the codes table) of the step the calls are of
+        (of the run when that is not known: a snapshot): where that NaN/Inf was born, also
+        when no forward call shows it (born in backward, the loss or the optimizer's update)."""
+        step = self.calls_step
+        return next((d for d in self.diagnostics
+                     if d.code in codes and (step is None or d.step == step)), None)
+
+    def param_grads_nonfinite(self, path: str) -> bool:
+        """Whether the gradients of a module's own parameters hold NaN/Inf, or are so large
+        that their norm overflowed."""
+        node = self.nodes.get(path)
+        if node is None:
+            return False
+        for param in node.params:
+            grad = param.grad
+            if grad is not None and (grad.nan or grad.inf or (
+                    grad.norm is not None and not math.isfinite(grad.norm))):
+                return True
+        return False
 
     def diagnostics_of(self, path: str, call_index: Optional[int] = None
                        ) -> list[ev.Diagnostic]:

@@ -26,6 +26,12 @@ class ActiveCall:
     inputs: tuple = ()
     child_nonfinite: bool = False  # a descendant already produced a non-finite output
     args: Any = None  # the call's arguments, held only where histograms may be kept later
+    # A light step's call (engine/light_calls.py): what its exit saw (output shapes or, when
+    # non-finite, summaries), its time, and whether its ModuleEntered was sent.
+    light: bool = False
+    seen: Any = None
+    elapsed: Optional[float] = None
+    sent: bool = False
 
 
 @dataclass

@@ -38,12 +38,14 @@ def depth_norms(record: RunRecord) -> tuple[list[str], list[Optional[float]], li
         if not node.params and not call.grads:  # nothing to show: skipped without a query
             continue
         norm, of_params = record.module_grad_norm(path, call)
-        if norm is None and not call.grads:
+        # Parameter gradients holding NaN/Inf: a mark, not the norm of their finite part.
+        bad_params = bool(node.params) and record.param_grads_nonfinite(path)
+        if norm is None and not call.grads and not bad_params:
             continue
         seen.add(path)
         paths.append(path)
-        if of_params:
-            values.append(norm)
+        if of_params or bad_params:
+            values.append(float("nan") if bad_params else norm)
             colors.append(style.PLOT_PARAM)
         else:  # non-finite shows as a mark on the log scale, not as its finite part's norm
             values.append(norm if call.output_grad.finite else float("nan"))

@@ -1,8 +1,11 @@
 """NaN/Inf panel: non-finite element counts of every module call in execution order, with the
-call where they were first born marked, and a clickable list of the affected calls."""
+call where they were first born marked, and a clickable list of the affected calls and of the
+modules whose parameters' gradients hold NaN/Inf. A NaN/Inf born outside any forward call (in
+backward, the optimizer's update) is told as the step's diagnostic says it."""
 
 from __future__ import annotations
 
+import html
 from typing import Optional
 
 import pyqtgraph as pg
@@ -10,8 +13,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QVBoxLayout, \
     QWidget
 
+from ...core.diagnostics import codes
 from ...core.recording.record import CallRecord, RunRecord
 from .. import style
+from ..module_model import param_grad_counts
 from .plots import make_plot, settle
 
 MAX_LISTED = 300  # a list of every call of a 10,000-module model helps nobody
@@ -61,14 +66,20 @@ class NonFinitePanel(QWidget):
     def refresh(self, record: RunRecord) -> None:
         """Redraw from the record (cheap when nothing non-finite happened)."""
         bad = [c for c in record.calls if c.output_nonfinite or c.grad_nonfinite]
-        key = (len(record.calls), len(bad), sum(len(c.grads) for c in bad))
+        # Where core says the step's NaN/Inf was born, also outside any forward call
+        # (backward, the optimizer's update), and the parameters whose gradients show it.
+        birth = record.nonfinite_birth(codes.NONFINITE_CODES)
+        params = [path for path in record.nodes if record.param_grads_nonfinite(path)]
+        key = (len(record.calls), len(bad), sum(len(c.grads) for c in bad), birth,
+               tuple(params), record.calls_step)
         if key == self._shown:
             return
         self._shown = key
-        self.chart_and_list.setVisible(bool(bad))
+        self.chart_and_list.setVisible(bool(bad or birth or params))
         origin = record.nonfinite_origin()
         xs = [c.order for c in bad if c.output_nonfinite]
         heights = [c.output_nonfinite_count for c in bad if c.output_nonfinite]
+        self.plot.setVisible(bool(xs))  # nothing to chart when no forward output holds one
         self.bars.setOpts(x=xs, height=heights)
         self.origin_bar.setOpts(x=[origin.order] if origin else [],
                                 height=[origin.output_nonfinite_count] if origin else [])
@@ -81,12 +92,34 @@ class NonFinitePanel(QWidget):
                 f"First NaN/Inf born in <b>{origin.path or '(root)'}</b> (call "
                 f"{origin.call_index}): finite inputs, {origin.output_nonfinite_count} non-finite "
                 f"output elements. {len(bad)} call(s) affected.")
+        elif birth is not None:
+            self.origin_label.setText("")
+            self.summary.setText(
+                f"NaN/Inf born in <b>{birth.phase}</b> at <b>"
+                f"{html.escape(birth.module or '(root)')}</b>. {html.escape(birth.message)}."
+                + (f" {len(bad)} call(s) affected." if bad else ""))
         else:
             self.origin_label.setText("")
             self.summary.setText(f"{len(bad)} call(s) with NaN/Inf" if bad
                                  else "No NaN or Inf seen so far")
         settle(self.plot)
         self._fill_list(bad, origin)
+        self._list_params(record, params, None if origin is not None or birth is None
+                          else birth.module)
+
+    def _list_params(self, record: RunRecord, paths: list[str], born: Optional[str]) -> None:
+        """A line per module whose parameters' gradients hold NaN/Inf (or overflowed)."""
+        for path in paths[:MAX_LISTED]:
+            counts = param_grad_counts(record.nodes[path])
+            text = f"{path or '(root)'} parameters: gradient " + (
+                counts or f"norm {style.format_number(record.grad_norm(path))} (overflowed)")
+            if path == born:
+                text += "   ← born here"
+            item = QListWidgetItem(text, self.list)
+            last = record.last_call(path)
+            item.setData(Qt.ItemDataRole.UserRole, (path, last.call_index if last else 0))
+            if path == born:
+                item.setBackground(style.NONFINITE_BRUSH)
 
     def _fill_list(self, bad: list[CallRecord], origin: Optional[CallRecord]) -> None:
         self.list.clear()

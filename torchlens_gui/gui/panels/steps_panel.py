@@ -139,7 +139,7 @@ class StepsPanel(QWidget):
             f"{_fmt(last.loss)}, grad norm {_fmt(last.grad_norm)}"
             + (f", lr {_fmt(last.lr[0])}" if last.lr else "")
             + (f"; NaN/Inf at step {bad[0]}" if bad else "")
-            + f". Click a step to show it ({kept} kept in full).")
+            + f". Click a step to show it ({kept} kept with their module calls).")
         for plot in (self.loss_plot, self.grad_plot, self.lr_plot, self.image_plot):
             plot.enableAutoRange()
         rates = lr[np.isfinite(lr)]
