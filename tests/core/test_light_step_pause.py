@@ -153,7 +153,8 @@ def test_an_exception_in_a_light_step_marks_the_calls_it_ran_inside():
 
 def test_a_nan_batch_in_a_light_step_keeps_its_calls_with_their_counts():
     _, pauses, session = run_paused(os.path.join(SCRIPTS, "nan_batch.py"))
-    assert not pauses  # the data's NaN is a diagnostic, not a birth to break at
+    # The data's NaN breaks once, as it enters the model (then it is the data's, not a birth).
+    assert [(p["step"], p["at"].kind, p["at"].path) for p in pauses] == [(4, "enter", "model")]
     kept = session.record.steps.kept[4]
     # One NaN in row 2 of the batch: a row of 8 after the first Linear, 1 in the output.
     assert [(c.path, c.status, c.outputs[0].shape, c.outputs[0].nan) for c in kept.calls] == [
