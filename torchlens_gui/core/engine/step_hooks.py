@@ -86,8 +86,8 @@ class StepHooks(ModuleHooks):
             super()._on_enter(module, args)
             return
         path, call_index = self._next_call(module)
-        call = ActiveCall(module, path, call_index, len(ctx.stack), _perf_counter())
-        call.light = True  # its exit takes the light path while the step stays light
+        # light: its exit takes the light path while the step stays light
+        call = ActiveCall(module, path, call_index, len(ctx.stack), _perf_counter(), light=True)
         ctx.stack.append(call)
         self.light.calls.append(call)
 
@@ -103,16 +103,14 @@ class StepHooks(ModuleHooks):
                                                zeros=self.zeros)
             super()._on_exit(module, args, kwargs, output)
         else:
-            self._light_exit(module, args, kwargs, output)
+            self._light_exit(stack.pop(), args, kwargs, output)
         if not ctx.stack:
             if self._deferred:
                 self._settle()
             self.tracker.top_level_exit(ctx.paths.get(id(module), ""), output)
 
-    def _light_exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-        call = self._pop(module)
-        if call is None:
-            return
+    def _light_exit(self, call: ActiveCall, args: tuple, kwargs: dict, output: Any) -> None:
+        """``call`` (just taken off the stack) returned ``output``."""
         call.elapsed = _perf_counter() - call.started  # no pause inside: it would be shown
         if isinstance(output, _Tensor):
             # A container returns its last child's output: already tested, unless changed
@@ -125,8 +123,9 @@ class StepHooks(ModuleHooks):
                 return
             self._last_tested, self._last_version = output, output._version
             self._last_call = call
-            if output.device.type not in IMMEDIATE_DEVICES and _is_grad_enabled():
-                self._defer(call, module, args, kwargs, output, (output,))
+            if not (output.is_cpu and "cpu" in IMMEDIATE_DEVICES) \
+                    and output.device.type not in IMMEDIATE_DEVICES and _is_grad_enabled():
+                self._defer(call, call.module, args, kwargs, output, (output,))
                 return
             if tensor_finite(output):  # the common case, inline: metadata only, no value read
                 call.seen = (output.shape, output.dtype, output.device, output.requires_grad)
@@ -134,7 +133,7 @@ class StepHooks(ModuleHooks):
         else:
             outs = tensors(output)
             if outs and outs[0].device.type not in IMMEDIATE_DEVICES and _is_grad_enabled():
-                self._defer(call, module, args, kwargs, output, outs)
+                self._defer(call, call.module, args, kwargs, output, outs)
                 return
             if all(all_finite(outs)):
                 call.seen = seen_outputs(outs)

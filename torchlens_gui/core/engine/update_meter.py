@@ -53,9 +53,9 @@ class UpdateMeter:
         self.ctx = ctx
         self._owners: dict[int, str] = {}
         self._known_modules = -1
-        # id(parameter) -> (its data_ptr then, its sample view): views stay valid while the
-        # parameter keeps its storage (an optimizer updates in place).
-        self._views: dict[int, tuple[int, torch.Tensor]] = {}
+        # The last parameters measured: their views stay valid while the parameters keep
+        # their storage (an optimizer updates in place).
+        self._plan: Optional[_Plan] = None
         # Parameters updated but not read whole since: the step that updated them, and them.
         self.unverified_step = 0
         self.unverified: list[torch.Tensor] = []
@@ -72,15 +72,17 @@ class UpdateMeter:
             self._owners = table
         return self._owners.get(id(p), OTHER)
 
-    def _view(self, p: torch.Tensor) -> torch.Tensor:
-        kept = self._views.get(id(p))
-        pointer = p.data_ptr()
-        if kept is not None and kept[0] == pointer:
-            return kept[1]
-        view = sample_view(p)
-        if p.is_contiguous():  # a non-contiguous one is copied by reshape: made again each time
-            self._views[id(p)] = (pointer, view)
-        return view
+    def _plan_for(self, params: list[torch.Tensor]) -> "_Plan":
+        """The plan for these parameters: the last one while they, their storage and the
+        tree are the same (an optimizer steps the same list every step)."""
+        plan = self._plan
+        if plan is not None and plan.key == tuple(map(id, params)) \
+                and plan.known_modules == len(self.ctx.modules) \
+                and plan.pointers == [p.data_ptr() for p in params]:
+            return plan
+        plan = _Plan(params, [self.owner(p) for p in params], len(self.ctx.modules))
+        self._plan = plan if plan.reusable else None
+        return plan
 
     # ---- before the update ------------------------------------------------------------------
 
@@ -88,12 +90,12 @@ class UpdateMeter:
                                                                    Optional[str]]:
         """Per-module gradient norms of ``params`` (which all have a .grad), and the first
         module whose gradient is not finite (None when all are)."""
+        plan = self._plan_for(params)
         with torch.no_grad():
             norms = _norms([p.grad.detach() for p in params])
         squares: dict[str, float] = {}
         bad = None
-        for p, norm in zip(params, norms):
-            path = self.owner(p)
+        for path, norm in zip(plan.owners, norms):
             squares[path] = squares.get(path, 0.0) + norm * norm
             if bad is None and not math.isfinite(norm):
                 bad = path
@@ -104,14 +106,9 @@ class UpdateMeter:
         stacked copy per group of samples of one shape, dtype and device (a ResNet's or a
         transformer's parameters fall in a few groups), so a step costs a few kernels rather
         than a few per parameter."""
-        groups: dict[tuple, list[int]] = {}
-        views = [self._view(p) for p in params]
-        for index, view in enumerate(views):
-            groups.setdefault((view.shape, view.dtype, view.device), []).append(index)
+        plan = self._plan_for(params)
         with torch.no_grad():
-            return Samples([(indices, torch.stack([views[i] for i in indices]))
-                            for indices in groups.values()],
-                           [view.numel() for view in views])
+            return Samples(plan, [torch.stack(views) for _, views in plan.groups])
 
     # ---- after the update -------------------------------------------------------------------
 
@@ -123,45 +120,40 @@ class UpdateMeter:
         weight whole; otherwise what the samples do not cover is left unverified. An update
         from gradients that were not ``trusted`` (not finite) is not verified: its NaN is the
         gradients' doing."""
+        plan = before.plan
         n = len(params)
         norms = []
         with torch.no_grad():
-            for indices, copied in before.groups:
-                after = torch.stack([self._view(params[i]) for i in indices])
-                rows = (after - copied).flatten(1), copied.flatten(1)
+            for (indices, views), copied in zip(plan.groups, before.copies):
+                if not plan.reusable:  # (a copy of a non-contiguous one is not updated)
+                    views[:] = [sample_view(params[i]) for i in indices]
+                rows = (torch.stack(views) - copied).flatten(1), copied.flatten(1)
                 norms += [torch.linalg.vector_norm(r, dim=1).float() for r in rows]
             flat = _to_floats(norms, stacked=False)
         delta_norms, weight_norms = [0.0] * n, [0.0] * n
         offset = 0
-        for indices, copied in before.groups:
+        for (indices, views), copied in zip(plan.groups, before.copies):
             k = len(indices)
             for j, i in enumerate(indices):
                 delta_norms[i] = flat[offset + j]
                 weight_norms[i] = flat[offset + k + j]
                 if not math.isfinite(delta_norms[i]):  # float32 overflow, or a real NaN/Inf
                     delta_norms[i] = float(torch.linalg.vector_norm(
-                        (self._view(params[i]) - copied[j]).double()))
+                        (views[j] - copied[j]).double()))
             offset += 2 * k
-        values, counts = delta_norms + weight_norms, before.counts
-        n = len(params)
         delta_sq: dict[str, float] = {}
         weight_sq: dict[str, float] = {}
         bad = None
-        partial = []
-        for p, count, d, w in zip(params, counts, values[:n], values[n:]):
-            path = self.owner(p)
-            scale = p.numel() / max(1, count)
+        for path, scale, d, w in zip(plan.owners, plan.scales, delta_norms, weight_norms):
             delta_sq[path] = delta_sq.get(path, 0.0) + d * d * scale
             weight_sq[path] = weight_sq.get(path, 0.0) + w * w * scale
             if bad is None and not math.isfinite(d) and math.isfinite(w):
                 bad = path
-            if scale > 1:
-                partial.append(p)
         ratios = {}
         for path, d2 in delta_sq.items():
             w = math.sqrt(weight_sq[path])
             ratios[path] = math.sqrt(d2) / w if w > 0 else math.nan
-        self.unverified_step, self.unverified = step, partial if trusted else []
+        self.unverified_step, self.unverified = step, plan.partial if trusted else []
         if bad is None and verify_all:
             bad = self.verify()
         return ratios, bad
@@ -190,15 +182,40 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
     return norms
 
 
+class _Plan:
+    """What measuring a list of parameters takes, worked out once: each one's owner, its
+    sample view, how much larger than its sample it is, the views grouped by shape, dtype and
+    device (stacked together each step), and the parameters their samples do not cover."""
+
+    __slots__ = ("key", "pointers", "known_modules", "owners", "scales", "groups", "partial",
+                 "reusable")
+
+    def __init__(self, params: list[torch.Tensor], owners: list[str], known_modules: int
+                 ) -> None:
+        self.key = tuple(map(id, params))
+        self.pointers = [p.data_ptr() for p in params]
+        self.known_modules = known_modules
+        self.owners = owners
+        views = [sample_view(p) for p in params]
+        self.scales = [p.numel() / max(1, v.numel()) for p, v in zip(params, views)]
+        self.partial = [p for p, scale in zip(params, self.scales) if scale > 1]
+        grouped: dict[tuple, list[int]] = {}
+        for index, view in enumerate(views):
+            grouped.setdefault((view.shape, view.dtype, view.device), []).append(index)
+        self.groups = [(indices, [views[i] for i in indices]) for indices in grouped.values()]
+        # A non-contiguous parameter's view is a copy (reshape): made again every step.
+        self.reusable = all(p.is_contiguous() for p in params)
+
+
 class Samples:
-    """Sampled values of a step's parameters before its update: (indices into the parameter
-    list, their samples stacked) per group, and each parameter's number of sampled values."""
+    """Sampled values of a step's parameters before its update: the plan they follow and a
+    stacked copy per group of its views."""
 
-    __slots__ = ("groups", "counts")
+    __slots__ = ("plan", "copies")
 
-    def __init__(self, groups: list[tuple[list[int], torch.Tensor]], counts: list[int]) -> None:
-        self.groups = groups
-        self.counts = counts
+    def __init__(self, plan: _Plan, copies: list[torch.Tensor]) -> None:
+        self.plan = plan
+        self.copies = copies
 
 
 def _to_floats(tensors: list[torch.Tensor], stacked: bool = True) -> list[float]:

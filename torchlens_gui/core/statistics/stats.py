@@ -36,6 +36,9 @@ from ..recording.structures import describe_value, leaves
 _DisableTorchFunction = torch._C.DisableTorchFunction
 _set_grad_enabled = torch._C._set_grad_enabled
 _is_grad_enabled = torch.is_grad_enabled
+_mode_stack_len = torch._C._len_torch_function_stack
+_STRIDED = torch.strided
+_Tensor = torch.Tensor
 
 
 # ---- a cache by tensor identity ---------------------------------------------------------------
@@ -228,13 +231,21 @@ _PLAIN_FLOATS = (torch.float32, torch.float64)
 
 def tensor_finite(t: torch.Tensor) -> bool:
     """``all_finite((t,))[0]`` with less ceremony for the common case (a strided float32/64
-    tensor): the light recording's test of every module output."""
-    if t.dtype not in _PLAIN_FLOATS or t.layout != torch.strided or not t.numel() \
-            or t.device.type == "meta":
+    tensor): the light recording's test of every module output, some 3 us on the CPU."""
+    if t.dtype not in _PLAIN_FLOATS or t.layout != _STRIDED or not t.numel() or t.is_meta:
         return all_finite((t,))[0]
-    with _DisableTorchFunction():
-        t = t.detach()
+    if type(t) is not _Tensor or _mode_stack_len():  # keep the sum out of modes/subclasses
+        with _DisableTorchFunction():
+            t = t.detach()
+            return math.isfinite(t.sum().item()) or bool(torch.isfinite(t).all())
+    grad_was = _is_grad_enabled()
+    if grad_was:
+        _set_grad_enabled(False)  # (cheaper than a detached view)
+    try:
         return math.isfinite(t.sum().item()) or bool(torch.isfinite(t).all())
+    finally:
+        if grad_was:
+            _set_grad_enabled(True)
 
 
 def finite_probe(outs: Sequence[torch.Tensor]) -> Optional[torch.Tensor]:

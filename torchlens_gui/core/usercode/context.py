@@ -14,7 +14,7 @@ from ..recording.events import ParamInfo, Phase, SourceLocation, TensorSummary
 from ..recording.record import RunRecord
 
 
-@dataclass
+@dataclass(slots=True)  # one per module call: slots make them cheaper to make and read
 class ActiveCall:
     """A module call in progress (on the module stack)."""
 
