@@ -406,3 +406,16 @@ def test_an_optimizer_wrapping_another_counts_once(tmp_path, capsys):
         "    opt.step()\n")
     _, report, _ = run_json(capsys, str(path))
     assert [(s["ended_by"], s["lr"]) for s in report["steps"]] == [("optimizer", [0.1])] * 3
+
+
+def test_diverging_loss_fix_names_the_scripts_model_variable(tmp_path, capsys):
+    path = tmp_path / "reg_diverges.py"
+    path.write_text("import torch, torch.nn as nn\ntorch.manual_seed(0)\n"
+                    "reg = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))\n"
+                    "opt = torch.optim.SGD(reg.parameters(), lr=0.5)\n"
+                    "x, y = 50 * torch.randn(64, 4), torch.randn(64, 1)\n"
+                    "for _ in range(4):\n"
+                    "    opt.zero_grad(); (reg(x) - y).pow(2).mean().backward(); opt.step()\n")
+    _, report, _ = run_json(capsys, str(path))
+    diverging = [d for d in report["diagnostics"] if d["code"] == "diverging-loss"]
+    assert diverging and "clip_grad_norm_(reg.parameters(), 1.0)" in diverging[0]["fix"]

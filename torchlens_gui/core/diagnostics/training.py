@@ -54,7 +54,9 @@ class TrainingChecks:
         else:
             return ()
         self.diverged = True
-        return (diverging_loss(figures, modules, how, ctx.user_file, grown),)
+        root = ctx.record.nodes.get("")
+        scripted = root is not None and root.type_name == "script"  # roots are named variables
+        return (diverging_loss(figures, modules, how, ctx.user_file, grown, scripted),)
 
     def _grown_term(self, terms: tuple) -> Optional[tuple]:
         """Of a loss of several terms, (op, file, line, value, growth) of the first non-finite
@@ -126,7 +128,10 @@ class TrainingChecks:
 
 
 def diverging_loss(figures: StepFigures, modules: tuple[str, ...], how: str,
-                   file: Optional[str], term: Optional[tuple] = None) -> Diagnostic:
+                   file: Optional[str], term: Optional[tuple] = None,
+                   scripted: bool = False) -> Diagnostic:
+    """``scripted``: module paths start with the script's variable (``reg.0``), which the
+    clipping fix names instead of ``model``."""
     lr = figures.lr[0] if figures.lr else None
     facts = [f"learning rate {lr:.3g}" if lr is not None else "no optimizer seen"]
     line = None
@@ -149,7 +154,9 @@ def diverging_loss(figures: StepFigures, modules: tuple[str, ...], how: str,
     fixes = []
     if lr is not None:
         fixes.append(f"lower the learning rate (try {lr / 10:.3g})")
-    fixes.append("clip gradients with torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0) "
+    name = (module or (modules[0] if modules else "")).split(".")[0] if scripted else ""
+    fixes.append(f"clip gradients with torch.nn.utils.clip_grad_norm_("
+                 f"{name if name.isidentifier() else 'model'}.parameters(), 1.0) "
                  "before optimizer.step()")
     if scale:
         fixes.append("normalise the inputs ((x - mean) / std)")
