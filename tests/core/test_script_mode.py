@@ -419,3 +419,10 @@ def test_diverging_loss_fix_names_the_scripts_model_variable(tmp_path, capsys):
     _, report, _ = run_json(capsys, str(path))
     diverging = [d for d in report["diagnostics"] if d["code"] == "diverging-loss"]
     assert diverging and "clip_grad_norm_(reg.parameters(), 1.0)" in diverging[0]["fix"]
+
+
+def test_text_report_does_not_call_the_scripts_root_not_run(capsys):
+    main(["run", "--headless", "--steps", "2", script("argparse_train"), "--lr", "0.1"])
+    root = next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("(root)"))
+    assert "script" in root and "not run" not in root

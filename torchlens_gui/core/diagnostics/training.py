@@ -11,7 +11,7 @@ import math
 from typing import Any, Iterable, Optional
 
 from . import codes
-from ..recording.events import Diagnostic, Phase, StepFigures
+from ..recording.events import SCRIPT_ROOT, Diagnostic, Phase, StepFigures
 from ..usercode.context import SessionContext
 from .sources import short_location
 
@@ -55,7 +55,7 @@ class TrainingChecks:
             return ()
         self.diverged = True
         root = ctx.record.nodes.get("")
-        scripted = root is not None and root.type_name == "script"  # roots are named variables
+        scripted = root is not None and root.type_name == SCRIPT_ROOT  # roots are named variables
         return (diverging_loss(figures, modules, how, ctx.user_file, grown, scripted),)
 
     def _grown_term(self, terms: tuple) -> Optional[tuple]:

@@ -54,7 +54,7 @@ class ScriptSession(TrainingSession):
         code = self._compile(path)
         ctx = self.ctx = SessionContext(path, torch.device("cpu"), False, self.record,
                                         CreationSites())
-        self.emit(ev.TreeBuilt((ev.ModuleNode("", "script", None, 0, 0),)))
+        self.emit(ev.TreeBuilt((ev.ModuleNode("", ev.SCRIPT_ROOT, None, 0, 0),)))
         main = types.ModuleType("__main__")
         main.__file__ = path
         main.__builtins__ = builtins

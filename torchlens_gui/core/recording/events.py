@@ -167,6 +167,11 @@ class ParamInfo:
     grad: Optional[TensorSummary] = None
 
 
+# The type name of script mode's root node: the script, not a module (its children are the
+# modules the script called at top level).
+SCRIPT_ROOT = "script"
+
+
 @dataclass(frozen=True)
 class ModuleNode:
     """A module in the tree. ``path`` is dotted, the root is ""."""

@@ -7,7 +7,8 @@ import os
 import shlex
 from typing import Any, Optional, Sequence
 
-from .events import CallStatus, Diagnostic, ParamInfo, RunStatus, StepFigures, TensorSummary
+from .events import (SCRIPT_ROOT, CallStatus, Diagnostic, ParamInfo, RunStatus, StepFigures,
+                     TensorSummary)
 from .paths import last_segment
 from .record import RunRecord
 
@@ -187,7 +188,8 @@ def to_text(record: RunRecord, command: str = "check", arguments: Sequence[str] 
             flags = (flags + " unregistered").strip()
         if any(c.status == CallStatus.FAILED for c in calls):
             flags = (flags + " FAILED").strip()
-        if not calls and record.nodes and not record.dry_run:
+        if not calls and record.nodes and not record.dry_run \
+                and node.type_name != SCRIPT_ROOT:  # (a script's root is no module)
             flags = (flags + " not run").strip()
         shape = out.shape_text() if out else "-"
         dtype = out.dtype or "-" if out else "-"
