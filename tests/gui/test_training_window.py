@@ -172,3 +172,18 @@ def test_a_nan_batch_pauses_where_it_enters_the_model(driver, window):
         ("forward", "enter", "model", "non-finite")
     assert driver.record.step == 4
     assert [(d.code, d.step) for d in driver.record.diagnostics] == [("data-non-finite", 4)]
+
+
+def test_steps_dock_draws_the_rate_of_each_param_group(driver, window, qtbot):
+    """A GAN's two optimizers: one learning-rate curve each, and both rates in the summary."""
+    open_script(driver, os.path.join(SCRIPTS, "gan_two_optimizers.py"), ["5"], run=True)
+    assert driver.record.status == "ok" and len(driver.record.steps) == 5
+    window.docks[Dock.STEPS].raise_()
+    qtbot.waitUntil(lambda: window.steps_panel.isVisible())
+    panel = window.steps_panel
+    panel.refresh(force=True)
+    rates = [tuple(curve.getData()[1]) for curve in panel.lr_curves]
+    assert rates == [(0.001,) * 5, (0.002,) * 5]
+    assert "lr 0.001, 0.002" in panel.summary.text()
+    # The evaluation call after the last update starts no sixth step in the label.
+    assert window.training.step_label.text().startswith("Step 5, loss ")

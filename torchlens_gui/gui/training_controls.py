@@ -81,7 +81,9 @@ class TrainingControls:
         if trains and record.step is not None:
             kept = record.steps.last
             loss = f", loss {kept.loss:.4g}" if kept is not None and kept.loss is not None else ""
-            self.step_label.setText(f"Step {record.step}{loss}")
+            # Once the run is over, its last step (a trailing evaluation call is none).
+            step = kept.step if controller.ended and kept is not None else record.step
+            self.step_label.setText(f"Step {step}{loss}")
         else:
             self.step_label.setText("")
 

@@ -98,6 +98,13 @@ class StepHistory:
             out.append(float(value) if value is not None else math.nan)
         return out
 
+    def lr_groups(self) -> list[list[float]]:
+        """The learning rate of each param group, one list per group over every step (in the
+        order the optimizers stepped; NaN where a step had fewer groups)."""
+        width = max((len(f.lr) for f in self._figures), default=0)
+        return [[float(f.lr[i]) if i < len(f.lr) else math.nan for f in self._figures]
+                for i in range(width)]
+
     def module_matrix(self, which: str = "grad_norm"
                       ) -> tuple[tuple[str, ...], list[list[Optional[float]]]]:
         """(modules, rows): one row per step over the modules of every step, in the order they

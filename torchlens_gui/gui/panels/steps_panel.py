@@ -25,6 +25,9 @@ from .plots import settle
 IMAGE_CHOICES = (("log10 gradient norm", "grad_norm"),
                  ("log10 update / weight", "update_ratio"))
 
+# One curve per param group (several optimizers or groups), up to this many.
+LR_PENS = ("#2a8a2a", "#c05a00", "#1f5fbf", "#a02080", "#607000", "#008080")
+
 
 class StepsPanel(QWidget):
     sig_step_selected = Signal(int)
@@ -58,7 +61,7 @@ class StepsPanel(QWidget):
         pen = pg.mkPen("#1f5fbf", width=1.5)
         self.loss_curve = self.loss_plot.plot(pen=pen)
         self.grad_curve = self.grad_plot.plot(pen=pg.mkPen("#7a3fbf", width=1.5))
-        self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#2a8a2a", width=1.5))
+        self.lr_curves: list = []  # one per param group (made as groups appear)
         self.bad_marks = self.loss_plot.plot(pen=None, symbol="x", symbolSize=9,
                                              symbolPen=pg.mkPen("#d00000", width=2))
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -108,7 +111,7 @@ class StepsPanel(QWidget):
             return
         self._shown_steps = count
         if count == 0:
-            for curve in (self.loss_curve, self.grad_curve, self.lr_curve, self.bad_marks):
+            for curve in (self.loss_curve, self.grad_curve, self.bad_marks, *self.lr_curves):
                 curve.setData([], [])
             self.image.clear()
             return
@@ -129,15 +132,22 @@ class StepsPanel(QWidget):
         self.grad_plot.setLogMode(False, log_grad)
         _log_ticks(self.grad_plot, grad_ok if log_grad else None)
         self.grad_curve.setData(x, grad, connect="finite")
-        lr = np.array(steps.series("lr"), dtype=float)
-        self.lr_curve.setData(x, lr, connect="finite")
+        groups = steps.lr_groups()[:len(LR_PENS)]
+        while len(self.lr_curves) < len(groups):
+            pen = pg.mkPen(LR_PENS[len(self.lr_curves)], width=1.5)
+            self.lr_curves.append(self.lr_plot.plot(pen=pen))
+        for index, curve in enumerate(self.lr_curves):
+            curve.setData(x, np.array(groups[index], dtype=float) if index < len(groups)
+                          else [], connect="finite")
+        lr = np.array([v for group in groups for v in group], dtype=float)
         self._draw_image()
         last = steps.last
         kept = len(steps.kept)
         self.summary.setText(
             f"{count} step{'s' if count != 1 else ''}; last loss "
             f"{_fmt(last.loss)}, grad norm {_fmt(last.grad_norm)}"
-            + (f", lr {_fmt(last.lr[0])}" if last.lr else "")
+            + (f", lr {', '.join(_fmt(v) for v in last.lr[:len(LR_PENS)])}" if last.lr
+               else "")
             + (f"; NaN/Inf at step {bad[0]}" if bad else "")
             + f". Click a step to show it ({kept} kept with their module calls).")
         for plot in (self.loss_plot, self.grad_plot, self.lr_plot, self.image_plot):
