@@ -426,3 +426,12 @@ def test_text_report_does_not_call_the_scripts_root_not_run(capsys):
     root = next(line for line in capsys.readouterr().out.splitlines()
                 if line.startswith("(root)"))
     assert "script" in root and "not run" not in root
+
+
+def test_an_optimizer_with_a_closure_records_the_forward_it_runs(capsys):
+    """LBFGS calls the model inside its step: those calls are the step's forward (they were
+    skipped as optimizer work, and the script was told it called no module)."""
+    code, report, _ = run_json(capsys, script("lbfgs_closure"))
+    assert code == 0 and report["diagnostics"] == []
+    assert {m["path"] for m in report["modules"]} == {"", "net", "net.0", "net.1", "net.2"}
+    assert [s["ended_by"] for s in report["steps"]] == ["optimizer"] * 4

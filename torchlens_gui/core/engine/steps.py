@@ -370,7 +370,11 @@ class StepTracker:
         if not self.open:
             self._start()
         self._phase_before = self.ctx.phase
-        self._set_phase(Phase.OPTIMIZER)
+        closure = kwargs.get("closure") or next(  # (args: torch's hook passes the optimizer)
+            (a for a in args if callable(a) and a is not optimizer), None)
+        # An optimizer given a closure (LBFGS) runs forward and backward inside its step:
+        # they are recorded as the step's forward, not hidden in the optimizer phase.
+        self._set_phase(Phase.FORWARD if callable(closure) else Phase.OPTIMIZER)
         self._snapshot = self._read_gradients(optimizer)
         self.lr = self.lr + tuple(float(g.get("lr", math.nan)) if not isinstance(
             g.get("lr"), torch.Tensor) else float(g["lr"]) for g in optimizer.param_groups)
