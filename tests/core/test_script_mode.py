@@ -435,3 +435,19 @@ def test_an_optimizer_with_a_closure_records_the_forward_it_runs(capsys):
     assert code == 0 and report["diagnostics"] == []
     assert {m["path"] for m in report["modules"]} == {"", "net", "net.0", "net.1", "net.2"}
     assert [s["ended_by"] for s in report["steps"]] == ["optimizer"] * 4
+
+
+def test_threads_of_libraries_are_not_the_scripts(tmp_path, capsys):
+    """An executor's idle worker (library code) left behind is neither waited for nor named;
+    a Timer running the script's function still is."""
+    path = tmp_path / "pools.py"
+    path.write_text("import threading, concurrent.futures, torch\n"
+                    "pool = concurrent.futures.ThreadPoolExecutor(2)\n"
+                    "pool.submit(sum, [1, 2]).result()\n"
+                    "timer = threading.Timer(30, print)\n"
+                    "timer.daemon = True\ntimer.start()\n"
+                    "torch.nn.Linear(2, 1)(torch.ones(1, 2))\n")
+    _, report, _ = run_json(capsys, str(path))
+    threads = [d for d in report["diagnostics"] if d["code"] == "script-threads"]
+    assert len(threads) == 1 and "1 thread(s)" in threads[0]["message"]
+    assert "ThreadPoolExecutor" not in threads[0]["message"]

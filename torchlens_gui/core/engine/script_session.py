@@ -27,7 +27,7 @@ from ..recording import events as ev
 from ..recording.events import Phase, RunStatus
 from ..usercode.context import SessionContext
 from ..usercode.creation_sites import CreationSites
-from ..usercode.user_frames import innermost_user_line
+from ..usercode.user_frames import innermost_user_line, is_user_file
 from .gate import SessionStopped
 from .script_batches import numbering_batches
 from .script_losses import checking_class_labels
@@ -144,6 +144,8 @@ class ScriptSession(TrainingSession):
         if any(t.name == "QueueFeederThread" for t in started):  # multiprocessing queues
             _free_abandoned_loaders()
             started = self._threads_since(before)
+        # A library's own threads (tqdm's monitor, a compiler's workers) are not the script's.
+        started = [t for t in started if _runs_user_code(t)]
         for thread in started:
             thread.join(max(0.0, deadline - time.monotonic()))
         alive = [t for t in started if t.is_alive()]
@@ -158,6 +160,15 @@ class ScriptSession(TrainingSession):
                 message=f"The script left {len(alive)} thread(s) running after it ended: "
                         + ", ".join(t.name for t in alive[:5]),
                 file=path, fix=fix))
+
+
+def _runs_user_code(thread: threading.Thread) -> bool:
+    """Whether the thread runs code outside the libraries (its target, or its class's run):
+    a thread the script itself started. Unknown (a partial, a builtin): counted."""
+    target = getattr(thread, "_target", None) or getattr(thread, "function", None)  # (Timer)
+    function = target if target is not None else type(thread).run
+    code = getattr(getattr(function, "__func__", function), "__code__", None)
+    return code is None or is_user_file(code.co_filename, None)
 
 
 def _free_abandoned_loaders() -> None:
