@@ -85,6 +85,8 @@ class NonFinitePanel(QWidget):
                                 height=[origin.output_nonfinite_count] if origin else [])
         self.plot.setXRange(-1, max(len(record.calls), 1), padding=0)
         self.plot.setYRange(0, max(heights, default=1) * 1.25, padding=0)  # room for the label
+        _whole_ticks(self.plot.getAxis("bottom"), len(record.calls))
+        _whole_ticks(self.plot.getAxis("left"), max(heights, default=1))
         if origin is not None:
             self.origin_label.setText(f"first: {origin.path or '(root)'}")
             self.origin_label.setPos(origin.order, origin.output_nonfinite_count)
@@ -146,3 +148,12 @@ class NonFinitePanel(QWidget):
         data = item.data(Qt.ItemDataRole.UserRole)
         if data is not None:  # the "… and N more" line has none
             self.sig_call_selected.emit(*data)
+
+
+def _whole_ticks(axis: pg.AxisItem, span: float) -> None:
+    """Calls and element counts are whole numbers: on a short axis a tick per unit (not
+    0.5 steps); on a long one pyqtgraph's own spacing."""
+    if span <= 12:
+        axis.setTickSpacing(1, 1)
+    else:
+        axis.setTickSpacing()
