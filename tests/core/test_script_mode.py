@@ -451,3 +451,10 @@ def test_threads_of_libraries_are_not_the_scripts(tmp_path, capsys):
     threads = [d for d in report["diagnostics"] if d["code"] == "script-threads"]
     assert len(threads) == 1 and "1 thread(s)" in threads[0]["message"]
     assert "ThreadPoolExecutor" not in threads[0]["message"]
+
+
+def test_gradient_accumulation_is_one_step_per_optimizer_step_from_the_first(capsys):
+    """Four backwards per optimizer step: the run holds an optimizer, so the first backwards
+    wait for its first step instead of each ending a step of their own."""
+    _, report, _ = run_json(capsys, script("grad_accumulation"))
+    assert [s["ended_by"] for s in report["steps"]] == ["optimizer"] * 3

@@ -45,6 +45,10 @@ class OptimizerCycle:
             return True
         return False
 
+    def held(self) -> list[torch.optim.Optimizer]:
+        """The run's live optimizers now (one walk over the objects)."""
+        return _held_optimizers(self._belongs)
+
     def finished(self, optimizer: torch.optim.Optimizer) -> bool:
         """An outermost optimizer step ended (or was skipped): True when every optimizer of
         the iteration has now stepped, so the step ends here."""

@@ -43,6 +43,9 @@ from .update_meter import OTHER, Samples, UpdateMeter
 # autograd (a siamese encoder, a GAN's discriminator on real then fake data) belongs to the same
 # step, up to this many outermost calls: a backward is probably coming.
 TENTATIVE_CALLS = 4
+# Before the first optimizer step of a run that holds an optimizer, backwards stay in step 1
+# (gradient accumulation), up to this many.
+TENTATIVE_BACKWARDS = 64
 
 
 class StepLimitReached(BaseException):
@@ -97,6 +100,7 @@ class StepTracker:
         self.cycle = OptimizerCycle(self._trains_this_run)
         self.optimizer_steps = 0  # outermost optimizer steps done (GradScaler's skips aside)
         self.backward_seen = False
+        self._optimizers_held: Optional[bool] = None  # the run holds an optimizer (step 1)
         self._scaled: Optional[tuple] = None  # (weakref to scaler.scale's result, the loss)
         self._scaler = GradScalerWatch(self._on_scaled, self._on_skipped,
                                        lambda: self.optimizer_steps)
@@ -175,8 +179,9 @@ class StepTracker:
         if self._loss_watch is not None:
             self._loss_watch.stop()
         if self._pending and path == self.first_module:
-            if self._pending == "module" and self._backward_likely():
-                self._pending = ""  # the same step: its backward has not come yet
+            if self._pending == "module" and self._backward_likely() or \
+                    self._pending == "backward" and self._optimizer_likely():
+                self._pending = ""  # the same step: its backward / optimizer step is to come
             else:
                 self._close(self._pending)
         if not self.open:
@@ -188,6 +193,16 @@ class StepTracker:
         # no_grad that follows the previous optimizer step).
         if self.first_input is None and (torch.is_grad_enabled() or self.kind == "module"):
             self._note_inputs(path, inputs)
+
+    def _optimizer_likely(self) -> bool:
+        """No optimizer has stepped yet, but the run holds one for its modules (gradient
+        accumulation: several backwards, then the step): the backwards stay in step 1, up to
+        TENTATIVE_BACKWARDS of them."""
+        if self.optimizer_steps or self._backwards >= TENTATIVE_BACKWARDS:
+            return False
+        if self._optimizers_held is None:  # one walk over the objects, once
+            self._optimizers_held = bool(self.cycle.held())
+        return self._optimizers_held
 
     def _backward_likely(self) -> bool:
         """Step 1, no backward yet, and its outermost outputs take part in autograd."""
@@ -245,6 +260,7 @@ class StepTracker:
         self.skipped = False  # a GradScaler skipped the update
         self._scaler_in_step = False  # the loss went through GradScaler.scale
         self._top_calls = 0  # outermost module calls
+        self._backwards = 0
         self._grad_output = False  # the last outermost output took part in autograd
 
     def _start(self, path: str = "") -> None:
@@ -307,8 +323,9 @@ class StepTracker:
     # ---- backward ---------------------------------------------------------------------------
 
     def _before_backward(self, tensors: Any) -> None:
-        if self._pending == "backward":  # a forward's backward belongs to its step
-            self._close(self._pending)
+        if self._pending == "backward" and not self._optimizer_likely():
+            self._close(self._pending)  # (a forward's backward belongs to its step)
+        self._backwards += 1
         if not self.open:
             self._start()
         if self.kind == "module":
