@@ -189,3 +189,21 @@ def test_light_calls_become_the_events_of_a_full_step_as_far_as_known():
     (exited,) = light.take_events()
     assert (exited.path, exited.outputs[0].nan, exited.outputs[0].inf) == ("outer", 1, 2)
     assert not light.calls and not light.take_events()
+
+
+def test_activations_after_a_finite_output_are_not_tested_but_births_are_found(monkeypatch):
+    """A light step tests Linear outputs, not the ReLU/Sigmoid after them (finite in, finite
+    out); the NaN that late_forward_nan.py's Root makes from a sigmoid's output is still
+    found at Root."""
+    from torchlens_gui.core.engine import step_hooks
+
+    tested = []
+    original = step_hooks.tensor_finite
+    monkeypatch.setattr(step_hooks, "tensor_finite",
+                        lambda t: tested.append(tuple(t.shape)) or original(t))
+    _, _, session = run_paused(os.path.join(SCRIPTS, "late_forward_nan.py"))
+    nonfinite = [d for d in session.record.diagnostics if d.code == "non-finite"]
+    assert [(d.step, d.module) for d in nonfinite] == [(4, "model.2")]
+    # Per light step (2 to 6): Linear(4, 4), Root and Linear(4, 1), not the Sigmoid nor the
+    # Sequential (4 a step would be 20 and more; step 4's birth adds a few of its own).
+    assert tested[:3] == [(8, 4), (8, 4), (8, 1)] and 15 <= len(tested) < 20

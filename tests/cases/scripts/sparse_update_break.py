@@ -23,7 +23,7 @@ for step in range(1, args.steps + 1):
     loss.backward()
     if step == args.break_at:
         with torch.no_grad():
-            layer.weight.grad[0, 1] = 3e38  # finite; 100 x 3e38 overflows
+            layer.weight.grad[30, 0] = 3e38  # finite; 100 x 3e38 overflows
         optimizer.param_groups[0]["lr"] = 100.0
     optimizer.step()
     optimizer.param_groups[0]["lr"] = 0.05

@@ -61,6 +61,7 @@ class StepHooks(ModuleHooks):
         self._last_tested: Optional[torch.Tensor] = None
         self._last_version = -1
         self._last_call: Optional[ActiveCall] = None  # the light call that returned it
+        self._last_finite = False  # and it was tested finite
         self._deferred: list[tuple] = []  # outputs on an accelerator, tested per forward
         self._aliases: list[tuple] = []  # (call, the deferred call whose output it returned)
         self.light = LightCalls()
@@ -121,14 +122,22 @@ class StepHooks(ModuleHooks):
                 if call.seen is None:  # that output's test is deferred: settled with it
                     self._aliases.append((call, source))
                 return
+            finite_input = self._last_finite and len(args) == 1 and not kwargs \
+                and args[0] is self._last_tested and args[0]._version == self._last_version
             self._last_tested, self._last_version = output, output._version
             self._last_call = call
+            self._last_finite = False
+            if finite_input and _keeps_finite(call.module):  # (ReLU of a finite tensor)
+                call.seen = (output.shape, output.dtype, output.device, output.requires_grad)
+                self._last_finite = True
+                return
             if not (output.is_cpu and "cpu" in IMMEDIATE_DEVICES) \
                     and output.device.type not in IMMEDIATE_DEVICES and _is_grad_enabled():
                 self._defer(call, call.module, args, kwargs, output, (output,))
                 return
             if tensor_finite(output):  # the common case, inline: metadata only, no value read
                 call.seen = (output.shape, output.dtype, output.device, output.requires_grad)
+                self._last_finite = True
                 return
         else:
             outs = tensors(output)
@@ -251,6 +260,23 @@ class StepHooks(ModuleHooks):
             ctx.paths[id(sub)] = node.path
             ctx.modules[node.path] = sub
             self.emit(ev.ModuleAdded(node))
+
+
+# Modules whose output is finite whenever their input is (no parameters, no division, no
+# log; not Softplus or CELU, which divide by a setting that may be 0): a light step does not
+# test their output when their one input was just tested finite.
+_FINITE_IN_FINITE_OUT = frozenset({
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softsign,
+    nn.Softmax, nn.LogSoftmax, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d,
+    nn.Dropout3d, nn.AlphaDropout, nn.Flatten})
+
+
+def _keeps_finite(module: nn.Module) -> bool:
+    """A plain module of _FINITE_IN_FINITE_OUT (not a subclass, no hooks or forward of the
+    user's on it)."""
+    return type(module) in _FINITE_IN_FINITE_OUT and not module._forward_hooks \
+        and not module._forward_pre_hooks and "forward" not in module.__dict__
 
 
 def _variable_name(module: nn.Module, user_file: Optional[str]) -> Optional[str]:

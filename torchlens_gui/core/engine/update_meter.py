@@ -30,7 +30,7 @@ from ..usercode.tree import own_parameters
 # SAMPLE_RUNS runs of contiguous values spread evenly over the parameter: single values spread
 # evenly would each touch their own cache line, costing as much memory traffic as the whole
 # weight.
-UPDATE_SAMPLE = 4096
+UPDATE_SAMPLE = 1024
 SAMPLE_RUNS = 8
 OTHER = "(other parameters)"  # parameters of no module in the tree
 
