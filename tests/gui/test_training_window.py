@@ -77,7 +77,7 @@ def test_steps_dock_on_the_diverging_example_and_a_kept_step(driver, window, qtb
     panel.sig_step_selected.emit(1)
     assert record.calls and record.calls_of("model.hidden")
     panel.sig_step_selected.emit(5)
-    assert "not kept in full" in window.statusBar().currentMessage()
+    assert "ran light: its module calls were not kept" in window.statusBar().currentMessage()
     diagnostics = [d.code for d in window.diagnostics_panel.diagnostics]
     assert "diverging-loss" in diagnostics
 

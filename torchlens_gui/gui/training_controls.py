@@ -113,8 +113,9 @@ class TrainingControls:
             return
         if not controller.record.show_step(step):
             window.status.showMessage(
-                f"Step {step} was not kept in full (the last 20 steps and steps with a "
-                "problem are); its figures are in the Steps plots", 6000)
+                f"Step {step} ran light: its module calls were not kept (they are for the "
+                "steps recorded in full and the steps with a problem); its figures are in the "
+                "Steps plots", 6000)
             return
         window.model.refresh_paths(set(window.model.paths()))
         window.status.showMessage(f"Showing step {step}'s record", 4000)
