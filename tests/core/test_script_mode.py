@@ -435,6 +435,7 @@ def test_an_optimizer_with_a_closure_records_the_forward_it_runs(capsys):
     assert code == 0 and report["diagnostics"] == []
     assert {m["path"] for m in report["modules"]} == {"", "net", "net.0", "net.1", "net.2"}
     assert [s["ended_by"] for s in report["steps"]] == ["optimizer"] * 4
+    assert all(s["grad_norm"] > 0 for s in report["steps"])  # step 1's made in its closure
 
 
 def test_threads_of_libraries_are_not_the_scripts(tmp_path, capsys):

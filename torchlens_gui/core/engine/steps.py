@@ -261,6 +261,7 @@ class StepTracker:
         self._scaler_in_step = False  # the loss went through GradScaler.scale
         self._top_calls = 0  # outermost module calls
         self._backwards = 0
+        self._closure_step = False  # the optimizer step runs the script's closure (LBFGS)
         self._grad_output = False  # the last outermost output took part in autograd
 
     def _start(self, path: str = "") -> None:
@@ -392,6 +393,7 @@ class StepTracker:
         # An optimizer given a closure (LBFGS) runs forward and backward inside its step:
         # they are recorded as the step's forward, not hidden in the optimizer phase.
         self._set_phase(Phase.FORWARD if callable(closure) else Phase.OPTIMIZER)
+        self._closure_step = callable(closure)
         self._snapshot = self._read_gradients(optimizer)
         self.lr = self.lr + tuple(float(g.get("lr", math.nan)) if not isinstance(
             g.get("lr"), torch.Tensor) else float(g["lr"]) for g in optimizer.param_groups)
@@ -408,6 +410,8 @@ class StepTracker:
         self._snapshot = None
         if params:
             self._read_updates(params, before)
+        elif self._closure_step and not self.grad_norms:
+            self._read_gradients(None)  # a closure's first step made its gradients inside
         if self.cycle.finished(optimizer):
             self._close("optimizer")
 
