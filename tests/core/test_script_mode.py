@@ -459,3 +459,13 @@ def test_gradient_accumulation_is_one_step_per_optimizer_step_from_the_first(cap
     wait for its first step instead of each ending a step of their own."""
     _, report, _ = run_json(capsys, script("grad_accumulation"))
     assert [s["ended_by"] for s in report["steps"]] == ["optimizer"] * 3
+
+
+def test_an_error_fetching_the_next_batch_is_dated_to_the_step_it_stopped(capsys):
+    """Two steps ran; the third batch's __getitem__ raised before step 3's first module: the
+    error belongs to step 3 (not to step 2, which had ended cleanly)."""
+    code, report, _ = run_json(capsys, script("fetch_fails"))
+    assert code == 1 and [s["step"] for s in report["steps"]] == [1, 2]
+    error = report["diagnostics"][0]
+    assert (error["code"], error["step"], error["line"]) == ("runtime-error", 3, 8)
+    assert "row 8 is unreadable" in error["message"]

@@ -61,7 +61,11 @@ class TrainingSession(Session):
         """Every diagnostic of a training run carries the step it was found at."""
         tracker = self.tracker
         if tracker is not None and diagnostic.step is None and tracker.step:
-            diagnostic = dataclasses.replace(diagnostic, step=tracker.step)
+            step = tracker.step
+            if not tracker.open and diagnostic.severity == "error" and self.ctx is not None \
+                    and self.ctx.phase != ev.Phase.DONE:
+                step += 1  # raised between steps (fetching the next batch): the next one's
+            diagnostic = dataclasses.replace(diagnostic, step=step)
         super().report(diagnostic)
 
     def _install_steps(self, ctx: SessionContext, roots: Optional[dict] = None) -> StepTracker:
