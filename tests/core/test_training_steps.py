@@ -147,3 +147,23 @@ def test_batches_that_yield_nothing_say_so(tmp_path, capsys):
     code, report = check_json(capsys, "--steps", "2", str(path))
     d = report["diagnostics"][0]
     assert code == 2 and d["code"] == "load-error" and "batches() yielded nothing" in d["message"]
+
+
+def test_a_bug_in_the_step_hooks_is_reported_and_does_not_break_training(monkeypatch):
+    """Our hooks run inside the script's backward and optimizer.step(): a bug there is one
+    internal-error, and the script's own loop trains on with its steps still counted."""
+    import os
+
+    from torchlens_gui.core.engine import steps
+    from torchlens_gui.core.engine.script_session import ScriptSession
+
+    def broken(self, params):
+        raise RuntimeError("meter bug")
+
+    monkeypatch.setattr(steps.UpdateMeter, "gradient_norms", broken)
+    script = os.path.join(os.path.dirname(case_path("train_contract")), "scripts",
+                          "argparse_train.py")
+    record = ScriptSession(script, ["--lr", "0.1", "--steps", "3"]).run()
+    assert [d.code for d in record.diagnostics] == ["internal-error"]
+    assert "meter bug" in record.diagnostics[0].message
+    assert len(record.steps) == 3 and record.steps.last.loss < record.steps.figures(1).loss

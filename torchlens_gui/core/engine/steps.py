@@ -34,6 +34,7 @@ from ..diagnostics import training as training_checks
 from ..diagnostics.loss_watch import LossWatch, born_nonfinite, read_loss
 from ..diagnostics.nonfinite import loss_nonfinite
 from .gate import StepGate
+from .outcomes import internal_error
 from .grad_scaler_watch import GradScalerWatch
 from .optimizer_cycle import OptimizerCycle
 from .update_meter import OTHER, Samples, UpdateMeter
@@ -100,6 +101,8 @@ class StepTracker:
         self.cycle = OptimizerCycle(self._trains_this_run)
         self.optimizer_steps = 0  # outermost optimizer steps done (GradScaler's skips aside)
         self.backward_seen = False
+        self._hook_failed = False  # one of our hooks raised (reported once)
+        self._snapshot: Optional[tuple] = None  # gradients' owners and samples, pre to post
         self._optimizers_held: Optional[bool] = None  # the run holds an optimizer (step 1)
         self._scaled: Optional[tuple] = None  # (weakref to scaler.scale's result, the loss)
         self._scaler = GradScalerWatch(self._on_scaled, self._on_skipped,
@@ -127,8 +130,10 @@ class StepTracker:
         from torch.optim.optimizer import (register_optimizer_step_post_hook,
                                            register_optimizer_step_pre_hook)
 
-        self._handles.append(register_optimizer_step_pre_hook(self._on_optimizer_pre))
-        self._handles.append(register_optimizer_step_post_hook(self._on_optimizer_post))
+        self._handles.append(register_optimizer_step_pre_hook(
+            lambda *args: self._safely(self._on_optimizer_pre, *args)))
+        self._handles.append(register_optimizer_step_post_hook(
+            lambda *args: self._safely(self._on_optimizer_post, *args)))
         self._scaler.install()
         # Tensor.backward calls torch.autograd.backward through the module attribute.
         self._original_backward = torch.autograd.backward
@@ -141,7 +146,7 @@ class StepTracker:
             tracker = tracker_ref()
             if tracker is None or threading.get_ident() != tracker.thread:
                 return original(tensors, *args, **kwargs)
-            tracker._before_backward(tensors)
+            tracker._safely(tracker._before_backward, tensors)
             previous = tracker.ctx.phase
             tracker._set_phase(Phase.BACKWARD)
             try:
@@ -149,9 +154,22 @@ class StepTracker:
                     return original(tensors, *args, **kwargs)
             finally:
                 tracker._set_phase(previous)
-                tracker._after_backward()
+                tracker._safely(tracker._after_backward)
 
         torch.autograd.backward = backward
+
+    def _safely(self, hook: Callable, *args: Any) -> None:
+        """Run one of our hooks inside the user's backward or optimizer step: a bug of ours is
+        reported once (internal-error) and must not break their training."""
+        try:
+            hook(*args)
+        except Exception as exc:
+            self._hook_bug(exc)
+
+    def _hook_bug(self, exc: Exception) -> None:
+        if not self._hook_failed:
+            self._hook_failed = True
+            self.report(internal_error(exc, self.ctx.phase))
 
     def remove(self) -> None:
         if self._loss_watch is not None:
@@ -454,7 +472,15 @@ class StepTracker:
 
     def _read_gradients(self, optimizer: Optional[torch.optim.Optimizer]):
         """Per-module gradient norms of the parameters about to be updated; returns
-        (params, copies of a sample of their values) for the update ratios."""
+        (params, copies of a sample of their values) for the update ratios, or None. (A bug
+        of ours here is reported once; the step still ends.)"""
+        try:
+            return self._measure_gradients(optimizer)
+        except Exception as exc:
+            self._hook_bug(exc)
+            return None
+
+    def _measure_gradients(self, optimizer: Optional[torch.optim.Optimizer]):
         params = self._trained_params(optimizer)
         if not params:
             return None
@@ -471,8 +497,13 @@ class StepTracker:
         """Update-to-weight ratios from the samples taken before the step, and whether the
         update broke finite weights (read whole in a fully recorded step, else from the
         samples; the rest is verified at the next NaN birth, full step or the run's end)."""
-        ratios, bad = self.meter.update_ratios(params, before, self.step, verify_all=self.full,
-                                               trusted=not self.nonfinite)
+        try:
+            ratios, bad = self.meter.update_ratios(params, before, self.step,
+                                                   verify_all=self.full,
+                                                   trusted=not self.nonfinite)
+        except Exception as exc:
+            self._hook_bug(exc)
+            return
         self.update_ratios.update(ratios)
         if bad is not None and not self.nonfinite:
             self._update_broke(bad, self.step)
