@@ -127,22 +127,21 @@ class StepHooks(ModuleHooks):
             self._last_tested, self._last_version = output, output._version
             self._last_call = call
             self._last_finite = False
-            if finite_input and _keeps_finite(call.module):  # (ReLU of a finite tensor)
-                call.seen = (output.shape, output.dtype, output.device, output.requires_grad)
-                self._last_finite = True
+            if finite_input and _keeps_finite(call.module):
+                finite = True  # (a ReLU of a finite tensor: not tested)
+            elif _tested_later(output):
+                self._defer(call, args, kwargs, output, (output,))
                 return
-            if not (output.is_cpu and "cpu" in IMMEDIATE_DEVICES) \
-                    and output.device.type not in IMMEDIATE_DEVICES and _is_grad_enabled():
-                self._defer(call, call.module, args, kwargs, output, (output,))
-                return
-            if tensor_finite(output):  # the common case, inline: metadata only, no value read
+            else:
+                finite = tensor_finite(output)
+            if finite:  # the common case, inline: metadata only, no value read
                 call.seen = (output.shape, output.dtype, output.device, output.requires_grad)
                 self._last_finite = True
                 return
         else:
             outs = tensors(output)
-            if outs and outs[0].device.type not in IMMEDIATE_DEVICES and _is_grad_enabled():
-                self._defer(call, call.module, args, kwargs, output, outs)
+            if outs and _tested_later(outs[0]):
+                self._defer(call, args, kwargs, output, outs)
                 return
             if all(all_finite(outs)):
                 call.seen = seen_outputs(outs)
@@ -150,8 +149,8 @@ class StepHooks(ModuleHooks):
         self._light_nonfinite(call, self.ctx.stack[-1] if self.ctx.stack else None, args,
                               kwargs, output)
 
-    def _defer(self, call: ActiveCall, module: nn.Module, args: tuple, kwargs: dict,
-               output: Any, outs: Any) -> None:
+    def _defer(self, call: ActiveCall, args: tuple, kwargs: dict, output: Any,
+               outs: Any) -> None:
         """Test this output with the others of the forward, in one host transfer when the
         outermost call returns (a transfer per module would stall an accelerator). Its
         arguments and output are held until then (autograd holds most of them anyway)."""
@@ -260,6 +259,13 @@ class StepHooks(ModuleHooks):
             ctx.paths[id(sub)] = node.path
             ctx.modules[node.path] = sub
             self.emit(ev.ModuleAdded(node))
+
+
+def _tested_later(t: torch.Tensor) -> bool:
+    """Whether a light output on ``t``'s device is tested with its forward's others (an
+    accelerator, with gradients on) rather than at once."""
+    return not (t.is_cpu and "cpu" in IMMEDIATE_DEVICES) \
+        and t.device.type not in IMMEDIATE_DEVICES and _is_grad_enabled()
 
 
 # Modules whose output is finite whenever their input is (no parameters, no division, no

@@ -102,7 +102,7 @@ class StepTracker:
         self.optimizer_steps = 0  # outermost optimizer steps done (GradScaler's skips aside)
         self.backward_seen = False
         self._hook_failed = False  # one of our hooks raised (reported once)
-        self._snapshot: Optional[tuple] = None  # gradients' owners and samples, pre to post
+        self._snapshot: Optional[tuple] = None  # (params, their Samples), pre-hook to post-hook
         self._optimizers_held: Optional[bool] = None  # the run holds an optimizer (step 1)
         self._scaled: Optional[tuple] = None  # (weakref to scaler.scale's result, the loss)
         self._scaler = GradScalerWatch(self._on_scaled, self._on_skipped,
@@ -275,7 +275,6 @@ class StepTracker:
         self.update_ratios: dict[str, float] = {}
         self.lr: tuple[float, ...] = ()
         self.started = time.perf_counter()
-        self.skipped = False  # a GradScaler skipped the update
         self._scaler_in_step = False  # the loss went through GradScaler.scale
         self._top_calls = 0  # outermost module calls
         self._backwards = 0
@@ -399,12 +398,8 @@ class StepTracker:
             return  # an optimizer stepping inside another's step (a wrapper's): counted once
         if self._loss_watch is not None:
             self._loss_watch.stop()  # still on the stack after a backward dispatched through it
-        self.kind = "optimizer"
-        if cycle.started(optimizer) and self.open:
-            self._close("optimizer")  # it stepped already in this step: a new iteration
+        self._optimizer_begins(optimizer)
         self._pending = ""
-        if not self.open:
-            self._start()
         self._phase_before = self.ctx.phase
         closure = kwargs.get("closure") or next(  # (args: torch's hook passes the optimizer)
             (a for a in args if callable(a) and a is not optimizer), None)
@@ -413,8 +408,8 @@ class StepTracker:
         self._set_phase(Phase.FORWARD if callable(closure) else Phase.OPTIMIZER)
         self._closure_step = callable(closure)
         self._snapshot = self._read_gradients(optimizer)
-        self.lr = self.lr + tuple(float(g.get("lr", math.nan)) if not isinstance(
-            g.get("lr"), torch.Tensor) else float(g["lr"]) for g in optimizer.param_groups)
+        # (float() reads a tensor learning rate too)
+        self.lr = self.lr + tuple(float(g.get("lr", math.nan)) for g in optimizer.param_groups)
 
     def _on_optimizer_post(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
         if threading.get_ident() != self.thread:
@@ -446,15 +441,21 @@ class StepTracker:
 
     def _on_skipped(self, optimizer: torch.optim.Optimizer) -> None:
         """scaler.step(optimizer) skipped the update (Inf/NaN in the scaled gradients)."""
-        self.kind = "optimizer"
         if not self.open:
+            self.kind = "optimizer"
             return
-        self.skipped = True
-        if self.cycle.started(optimizer):
-            self._close("optimizer")
-            self._start()
+        self._optimizer_begins(optimizer)
         if self.cycle.finished(optimizer):
             self._close("skipped")
+
+    def _optimizer_begins(self, optimizer: torch.optim.Optimizer) -> None:
+        """An outermost optimizer step (or a GradScaler's skip of one) is under way: a new
+        step when this optimizer already stepped in the open one."""
+        self.kind = "optimizer"
+        if self.cycle.started(optimizer) and self.open:
+            self._close("optimizer")  # it stepped already in this step: a new iteration
+        if not self.open:
+            self._start()
 
     # ---- measuring --------------------------------------------------------------------------
 

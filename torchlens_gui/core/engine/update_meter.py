@@ -138,8 +138,7 @@ class UpdateMeter:
                 delta_norms[i] = flat[offset + j]
                 weight_norms[i] = flat[offset + k + j]
                 if not math.isfinite(delta_norms[i]):  # float32 overflow, or a real NaN/Inf
-                    delta_norms[i] = float(torch.linalg.vector_norm(
-                        (views[j] - copied[j]).double()))
+                    delta_norms[i] = _wide_norm(views[j] - copied[j])
             offset += 2 * k
         delta_sq: dict[str, float] = {}
         weight_sq: dict[str, float] = {}
@@ -176,10 +175,17 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
     real NaN/Inf makes a norm non-finite."""
     norms = _to_floats(torch._foreach_norm(tensors))
     for i, value in enumerate(norms):
-        if not math.isfinite(value) and tensors[i].dtype != torch.float64:
-            wide = torch.complex128 if tensors[i].is_complex() else torch.float64
-            norms[i] = float(torch.linalg.vector_norm(tensors[i].to(wide)))
+        if not math.isfinite(value):
+            norms[i] = _wide_norm(tensors[i])
     return norms
+
+
+def _wide_norm(t: torch.Tensor) -> float:
+    """The 2-norm of ``t`` in float64 (complex128): not overflowed unless it holds NaN/Inf."""
+    if t.dtype in (torch.float64, torch.complex128):
+        return float(torch.linalg.vector_norm(t))
+    return float(torch.linalg.vector_norm(t.to(torch.complex128 if t.is_complex()
+                                                else torch.float64)))
 
 
 class _Plan:
@@ -229,6 +235,6 @@ def _to_floats(tensors: list[torch.Tensor], stacked: bool = True) -> list[float]
         return torch.cat(tensors).tolist()
     if len({t.dtype for t in tensors}) > 1 or tensors[0].dtype != torch.float32:
         tensors = [t.float() for t in tensors]
-    if len({t.device for t in tensors}) > 1:  # model parallel: one transfer per device
+    if len({t.device for t in tensors}) > 1:  # model parallel: gathered on the CPU
         tensors = [t.to("cpu") for t in tensors]
     return torch.stack(tensors).tolist()

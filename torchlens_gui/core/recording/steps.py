@@ -89,12 +89,11 @@ class StepHistory:
         return [f.loss if f.loss is not None else math.nan for f in self._figures]
 
     def series(self, name: str) -> list[float]:
-        """One figure of every step as floats (NaN where unknown): "loss", "grad_norm",
-        "lr" (first param group)."""
+        """One figure of every step as floats (NaN where unknown): "loss" or "grad_norm"
+        (learning rates, one per param group: lr_groups)."""
         out = []
         for f in self._figures:
-            value = f.lr[0] if name == "lr" and f.lr else getattr(f, name, None) \
-                if name != "lr" else None
+            value = getattr(f, name, None)
             out.append(float(value) if value is not None else math.nan)
         return out
 

@@ -236,16 +236,20 @@ def tensor_finite(t: torch.Tensor) -> bool:
         return all_finite((t,))[0]
     if type(t) is not _Tensor or _mode_stack_len():  # keep the sum out of modes/subclasses
         with _DisableTorchFunction():
-            t = t.detach()
-            return math.isfinite(t.sum().item()) or bool(torch.isfinite(t).all())
+            return _finite_by_sum(t.detach())
     grad_was = _is_grad_enabled()
     if grad_was:
         _set_grad_enabled(False)  # (cheaper than a detached view)
     try:
-        return math.isfinite(t.sum().item()) or bool(torch.isfinite(t).all())
+        return _finite_by_sum(t)
     finally:
         if grad_was:
             _set_grad_enabled(True)
+
+
+def _finite_by_sum(t: torch.Tensor) -> bool:
+    """A finite sum means finite values; an overflowing one is tested exactly."""
+    return math.isfinite(t.sum().item()) or bool(torch.isfinite(t).all())
 
 
 def finite_probe(outs: Sequence[torch.Tensor]) -> Optional[torch.Tensor]:
@@ -266,7 +270,7 @@ def finite_probe(outs: Sequence[torch.Tensor]) -> Optional[torch.Tensor]:
 
 
 def probe_values(probes: Sequence[torch.Tensor]) -> list[bool]:
-    """Per probe of finite_probe: finite? One host transfer per device."""
+    """Per probe of finite_probe: finite? One host transfer (gathered on the first's device)."""
     if not probes:
         return []
     with _DisableTorchFunction():
